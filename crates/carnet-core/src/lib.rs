@@ -1,0 +1,15 @@
+//! Carnet's domain: identifiers, records, validation and permission rules.
+//!
+//! Pure code: no IO, no async, no database. Everything here can be tested with plain unit tests.
+
+pub mod access;
+pub mod contact;
+pub mod ids;
+pub mod merge_patch;
+pub mod text;
+pub mod validation;
+
+pub use access::{Access, Role, Scope};
+pub use contact::{Contact, ContactInput, LabeledValue};
+pub use ids::{ApiKeyId, ContactId, SessionId, TenantId, UserId};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,49 @@
+//! Text folding for search and sorting: case- and accent-insensitive ("Éloïse" ~ "eloise").
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Lower-cases `s` and strips diacritics, so that comparisons ignore case and accents.
+pub fn fold(s: &str) -> String {
+    s.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'œ' => 'o',
+            'æ' => 'a',
+            'ß' => 's',
+            'ø' => 'o',
+            'ł' => 'l',
+            'đ' => 'd',
+            _ => c,
+        })
+        .collect()
+}
+
+/// Only the ASCII digits of `s` ("+33 6 12-34" → "33612 34" without separators).
+pub fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_and_accents() {
+        assert_eq!(fold("Éloïse LEFÈVRE"), "eloise lefevre");
+        assert_eq!(fold("Ærøskøbing Œuvre"), "aroskobing ouvre");
+        assert_eq!(fold("Ünïcödé"), "unicode");
+    }
+
+    #[test]
+    fn keeps_non_latin_scripts() {
+        assert_eq!(fold("Дмитрий"), "дмитрии");
+        assert_eq!(fold("李"), "李");
+    }
+
+    #[test]
+    fn digits_only() {
+        assert_eq!(digits("+33 (0)6 12-34"), "33061234");
+    }
+}

@@ -1,0 +1,250 @@
+//! Contact use cases: create, read, change, trash and restore, list and search.
+
+mod list;
+
+pub use list::{ListParams, Page};
+
+use crate::context::TenantContext;
+use crate::{Carnet, ServiceError, ServiceResult};
+use carnet_core::contact::{Contact, ContactInput};
+use carnet_core::{ContactId, ValidationErrors, merge_patch};
+use carnet_store::audit::{self, AuditEvent};
+use carnet_store::idempotency::{self, StoredResponse};
+use carnet_store::{TenantTx, contacts, users};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Where a contact lives in the API (the `Location` of a created contact).
+pub fn location(id: ContactId) -> String {
+    format!("/api/v1/contacts/{id}")
+}
+
+/// The entity tag of a record version: strong, so `If-Match` can compare it exactly.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// An `Idempotency-Key` and the fingerprint of the request that carried it.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// The result of a create: new, or the first response replayed.
+#[derive(Debug)]
+pub enum Created {
+    New(Contact),
+    Replayed(StoredResponse),
+}
+
+impl Carnet {
+    /// Creates a contact from a JSON body. With an idempotency key, a repeat of the same
+    /// request returns the first response; the same key with another request is refused.
+    pub async fn create_contact(
+        &self,
+        ctx: &TenantContext,
+        body: &Value,
+        idem: Option<&Idempotency>,
+    ) -> ServiceResult<Created> {
+        ctx.require_write()?;
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        if let Some(idem) = idem
+            && let Some(stored) = idempotency::find(&mut tx, &idem.key).await?
+        {
+            return if stored.fingerprint == idem.fingerprint {
+                Ok(Created::Replayed(stored))
+            } else {
+                Err(ServiceError::IdempotencyMismatch)
+            };
+        }
+        let mut input = ContactInput::from_json(body)?;
+        if input.owner_id.is_none()
+            && let crate::Actor::User(user) = ctx.actor
+        {
+            input.owner_id = Some(user);
+        }
+        check_owner(&mut tx, &input).await?;
+        let now = self.now();
+        let contact = contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
+        let fields: Vec<String> = changed_fields(&ContactInput::default(), &input);
+        record(&mut tx, ctx, "create", contact.id, fields, now).await?;
+        if let Some(idem) = idem {
+            let stored = StoredResponse {
+                fingerprint: idem.fingerprint.clone(),
+                status: 201,
+                location: Some(location(contact.id)),
+                etag: Some(etag(contact.version)),
+                body: serde_json::to_string(&contact).map_err(|e| ServiceError::Conflict(e.to_string()))?,
+            };
+            idempotency::save(&mut tx, &idem.key, &stored, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Created::New(contact))
+    }
+
+    /// The contact, including one in the trash (its `deleted_at` says so).
+    pub async fn get_contact(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Contact> {
+        ctx.require_read()?;
+        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))
+    }
+
+    /// Applies a JSON merge patch (`null` clears a field). `if_match` is the ETag the client
+    /// last saw; a stale one is refused with 412.
+    pub async fn patch_contact(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> ServiceResult<Contact> {
+        ctx.require_write()?;
+        if !patch.is_object() {
+            let mut e = ValidationErrors::default();
+            e.push("", "a merge patch must be a JSON object");
+            return Err(e.into());
+        }
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        let current = contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))?;
+        check_if_match(if_match, current.version)?;
+        if current.deleted_at.is_some() {
+            return Err(ServiceError::Conflict("the contact is in the trash; restore it first".into()));
+        }
+        let before = current.input();
+        let mut doc = before.to_json();
+        merge_patch::apply(&mut doc, patch);
+        let after = ContactInput::from_json(&doc)?;
+        check_owner(&mut tx, &after).await?;
+        let fields = changed_fields(&before, &after);
+        if fields.is_empty() {
+            return Ok(current);
+        }
+        let now = self.now();
+        let updated = contacts::update(&mut tx, id, current.version, &after, now)
+            .await?
+            .ok_or(ServiceError::PreconditionFailed {
+                expected: etag(current.version),
+                current: current.version + 1,
+            })?;
+        record(&mut tx, ctx, "update", id, fields, now).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Moves the contact to the trash. Deleting a contact already there changes nothing.
+    pub async fn delete_contact(&self, ctx: &TenantContext, id: ContactId, if_match: Option<&str>) -> ServiceResult<()> {
+        self.set_trashed(ctx, id, true, if_match).await.map(drop)
+    }
+
+    /// Takes the contact out of the trash.
+    pub async fn restore_contact(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Contact> {
+        self.set_trashed(ctx, id, false, None).await
+    }
+
+    async fn set_trashed(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        trashed: bool,
+        if_match: Option<&str>,
+    ) -> ServiceResult<Contact> {
+        ctx.require_write()?;
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        let current = contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))?;
+        check_if_match(if_match, current.version)?;
+        if current.deleted_at.is_some() == trashed {
+            return Ok(current);
+        }
+        let now = self.now();
+        let changed = contacts::set_trashed(&mut tx, id, trashed, now)
+            .await?
+            .ok_or(ServiceError::Conflict("the contact changed meanwhile; try again".into()))?;
+        let action = if trashed { "delete" } else { "restore" };
+        record(&mut tx, ctx, action, id, vec!["deleted_at".into()], now).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// The most recent audit events about a contact (its timeline).
+    pub async fn contact_history(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Vec<AuditEvent>> {
+        ctx.require_read()?;
+        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        Ok(audit::for_entity(&mut tx, "contact", id.0, 50).await?)
+    }
+}
+
+/// `If-Match: *` or a list of ETags; the current version must be among them.
+fn check_if_match(if_match: Option<&str>, version: i64) -> ServiceResult<()> {
+    let Some(header) = if_match else { return Ok(()) };
+    let current = etag(version);
+    let matches = header.split(',').map(str::trim).any(|tag| tag == "*" || tag == current);
+    if matches {
+        Ok(())
+    } else {
+        Err(ServiceError::PreconditionFailed { expected: header.to_owned(), current: version })
+    }
+}
+
+/// The owner must be a member of the tenant.
+async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
+    let Some(owner) = input.owner_id else { return Ok(()) };
+    let tenant = tx.tenant();
+    if users::role_in(tx.control(), tenant, owner).await?.is_none() {
+        let mut e = ValidationErrors::default();
+        e.push("owner_id", "is not a member of this workspace");
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// The writable fields whose value differs.
+fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec<String> {
+    let (a, b) = (before.to_json(), after.to_json());
+    carnet_core::contact::WRITABLE_FIELDS
+        .iter()
+        .filter(|f| a.get(**f) != b.get(**f))
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+async fn record(
+    tx: &mut TenantTx,
+    ctx: &TenantContext,
+    action: &str,
+    id: ContactId,
+    fields: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ServiceResult<()> {
+    let event = AuditEvent {
+        id: Uuid::now_v7(),
+        occurred_at: now,
+        actor_kind: ctx.actor.kind().to_owned(),
+        actor_id: ctx.actor.id(),
+        action: action.to_owned(),
+        entity: "contact".into(),
+        entity_id: Some(id.0),
+        ip: ctx.ip.clone(),
+        request_id: ctx.request_id.clone(),
+        changes: fields,
+    };
+    audit::append(tx, &event).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_accepts_current_star_and_lists() {
+        assert!(check_if_match(None, 3).is_ok());
+        assert!(check_if_match(Some("\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("*"), 3).is_ok());
+        assert!(check_if_match(Some("\"1\", \"3\""), 3).is_ok());
+        assert!(matches!(
+            check_if_match(Some("\"2\""), 3),
+            Err(ServiceError::PreconditionFailed { current: 3, .. })
+        ));
+    }
+}

@@ -1,0 +1,179 @@
+//! Demo data: a workspace with realistic French and English contacts, for trying Carnet.
+
+use crate::admin::NewUser;
+use crate::context::TenantContext;
+use crate::secrets::random_alnum;
+use crate::{Carnet, ServiceResult};
+use carnet_core::text::fold;
+use carnet_core::{ContactId, ContactInput, LabeledValue, Role};
+use carnet_store::tenants;
+use carnet_store::contacts;
+use serde_json::Map;
+
+/// The demo workspace's slug, and its administrator's login.
+pub const DEMO_SLUG: &str = "demo";
+pub const DEMO_EMAIL: &str = "admin@demo.carnet.test";
+
+const FIRST_FR: &[&str] = &[
+    "Éloïse", "Camille", "Léa", "Chloé", "Manon", "Inès", "Zoé", "Agathe", "Hélène", "Cécile",
+    "Amélie", "Océane", "Maëlle", "Noémie", "Gaëlle", "Louis", "Gabriel", "Raphaël", "Jules",
+    "Hugo", "Théo", "Lucas", "Étienne", "François", "Jérôme", "Benoît", "Grégoire", "Thibault",
+    "Maxime", "Aurélien",
+];
+const LAST_FR: &[&str] = &[
+    "Lefèvre", "Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Simon", "Michel", "Garçon",
+    "Rousseau", "Fontaine", "Chevalier", "Girard", "Bonnet", "Mercier", "Lemaître", "Faure",
+    "Gauthier", "Perrin", "Brûlé", "Châtelain", "Dupré", "Béranger", "Lacroix", "Méndez",
+];
+const FIRST_EN: &[&str] = &[
+    "Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophie", "Grace", "Charlotte", "Harriet", "Ruth",
+    "Oliver", "George", "Harry", "Jack", "Noah", "Arthur", "William", "Thomas", "James", "Edward",
+];
+const LAST_EN: &[&str] = &[
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
+    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "O'Brien", "Hughes", "Clarke",
+];
+const DOMAINS_FR: &[&str] = &[
+    "cabinet-durand.fr", "agence-lumiere.fr", "boulangerie-martin.fr", "atelier-nord.fr",
+    "conseil-horizon.fr", "expert-compta-lyon.fr",
+];
+const DOMAINS_EN: &[&str] = &["northwind.co.uk", "brightside.io", "oakfield-partners.com", "redbrick.co.uk"];
+const TITLES_FR: &[&str] = &[
+    "Directrice générale", "Expert-comptable", "Responsable marketing", "Chargé d'affaires",
+    "Gérant", "Assistante de direction", "Directeur financier", "Chef de projet",
+];
+const TITLES_EN: &[&str] = &[
+    "Managing Director", "Account Manager", "Head of Sales", "Office Manager", "CFO", "Consultant",
+];
+const TAGS: &[&str] = &["Client", "Prospect", "VIP", "Partenaire", "Fournisseur", "Newsletter"];
+
+/// A small deterministic generator: the same demo every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        let i = usize::try_from(self.next() % items.len() as u64).unwrap_or(0);
+        items[i]
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn ascii_local(s: &str) -> String {
+    fold(s).chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+/// The `n`-th demo contact: French for two in three, English otherwise.
+fn demo_contact(rng: &mut Rng) -> ContactInput {
+    let french = rng.below(3) != 0;
+    let (first, last, domain, title) = if french {
+        (rng.pick(FIRST_FR), rng.pick(LAST_FR), rng.pick(DOMAINS_FR), rng.pick(TITLES_FR))
+    } else {
+        (rng.pick(FIRST_EN), rng.pick(LAST_EN), rng.pick(DOMAINS_EN), rng.pick(TITLES_EN))
+    };
+    let email = format!("{}.{}@{domain}", ascii_local(first), ascii_local(last));
+    let phone = if french {
+        format!("+33 6 {:02} {:02} {:02} {:02}", rng.below(100), rng.below(100), rng.below(100), rng.below(100))
+    } else {
+        format!("+44 7700 {:06}", rng.below(1_000_000))
+    };
+    let mut tags = vec![rng.pick(TAGS).to_owned()];
+    if rng.below(4) == 0 {
+        let extra = rng.pick(TAGS).to_owned();
+        if extra != tags[0] {
+            tags.push(extra);
+        }
+    }
+    ContactInput {
+        first_name: Some(first.to_owned()),
+        last_name: Some(last.to_owned()),
+        emails: vec![LabeledValue { label: "work".into(), value: email }],
+        phones: vec![LabeledValue { label: "mobile".into(), value: phone }],
+        company_id: None,
+        job_title: Some(title.to_owned()),
+        tags,
+        custom: Map::new(),
+        owner_id: None,
+    }
+}
+
+/// The demo login, printed once when the demo workspace is first created.
+#[derive(Debug)]
+pub struct DemoLogin {
+    pub email: String,
+    pub password: String,
+}
+
+impl Carnet {
+    /// Adds `count` demo contacts to a tenant, in one transaction.
+    pub async fn seed_contacts(&self, ctx: &TenantContext, count: usize) -> ServiceResult<usize> {
+        ctx.require_write()?;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (count as u64));
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        let now = self.now();
+        for _ in 0..count {
+            let mut input = demo_contact(&mut rng);
+            input.owner_id = match ctx.actor {
+                crate::Actor::User(u) => Some(u),
+                _ => None,
+            };
+            contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Creates the demo workspace, its administrator and 200 contacts, unless it exists.
+    /// Returns the login only when it was just created: the password is not kept anywhere else.
+    pub async fn ensure_demo(&self) -> ServiceResult<Option<DemoLogin>> {
+        let mut tx = self.db.begin_read().await?;
+        let exists = tenants::by_slug(&mut tx, DEMO_SLUG).await?.is_some();
+        drop(tx);
+        if exists {
+            return Ok(None);
+        }
+        let tenant = self.create_tenant(DEMO_SLUG, "Démo SARL").await?;
+        let password = random_alnum(16);
+        let (user, _) = self
+            .create_user(NewUser {
+                email: DEMO_EMAIL,
+                display_name: Some("Admin Démo"),
+                password: &password,
+                tenant_slug: DEMO_SLUG,
+                role: Role::Owner,
+            })
+            .await?;
+        let ctx = TenantContext {
+            actor: crate::Actor::User(user.id),
+            ..TenantContext::system(tenant.id)
+        };
+        self.seed_contacts(&ctx, 200).await?;
+        Ok(Some(DemoLogin { email: DEMO_EMAIL.to_owned(), password }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_contacts_are_valid_and_varied() {
+        let mut rng = Rng(42);
+        let contacts: Vec<ContactInput> = (0..200).map(|_| demo_contact(&mut rng)).collect();
+        for c in &contacts {
+            assert!(ContactInput::from_json(&c.to_json()).is_ok(), "{c:?}");
+        }
+        let french = contacts.iter().filter(|c| c.phones[0].value.starts_with("+33")).count();
+        assert!(french > 80 && french < 180, "{french}");
+        assert!(contacts.iter().any(|c| c.first_name.as_deref() == Some("Éloïse")));
+    }
+}

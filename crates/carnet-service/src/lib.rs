@@ -1,0 +1,41 @@
+//! Carnet's use cases: who may do what, in which tenant, with an audit trail.
+//!
+//! The web layer and the CLI call [`Carnet`]; it checks permissions, validates input with
+//! `carnet-core`, writes through `carnet-store` and records audit events in the same transaction.
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod contacts;
+pub mod context;
+pub mod demo;
+mod error;
+mod secrets;
+
+pub use clock::{Clock, SystemClock};
+pub use context::{Actor, TenantContext};
+pub use error::{ServiceError, ServiceResult};
+
+use carnet_store::Db;
+use std::sync::Arc;
+
+/// The service: the database and the clock, shared by every request.
+#[derive(Clone)]
+pub struct Carnet {
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+impl Carnet {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}

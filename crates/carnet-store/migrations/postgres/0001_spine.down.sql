@@ -1,0 +1,12 @@
+REVOKE ALL ON _sqlx_migrations FROM carnet_app;
+DROP TABLE idempotency_keys;
+DROP TABLE audit_events;
+DROP TABLE contact_tags;
+DROP TABLE contact_emails;
+DROP TABLE contacts;
+DROP TABLE sessions;
+DROP TABLE api_keys;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE tenants;
+REVOKE USAGE ON SCHEMA public FROM carnet_app;

@@ -1,0 +1,12 @@
+DROP TABLE idempotency_keys;
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_events;
+DROP TABLE contact_tags;
+DROP TABLE contact_emails;
+DROP TABLE contacts;
+DROP TABLE sessions;
+DROP TABLE api_keys;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE tenants;

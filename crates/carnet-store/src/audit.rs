@@ -1,0 +1,68 @@
+//! The audit log: append-only; there is no function to change or remove an event.
+
+use crate::tx::{TenantTx, on_conn};
+use crate::Result;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// `user`, `api_key` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<Uuid>,
+    /// `create`, `update`, `delete`, `restore`, …
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    /// The names of the fields the change touched.
+    #[sqlx(json)]
+    pub changes: Vec<String>,
+}
+
+pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
+    let tenant = tx.tenant().0;
+    on_conn!(&mut tx.tx, |c| {
+        sqlx::query(
+            "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant)
+        .bind(event.id)
+        .bind(event.occurred_at)
+        .bind(&event.actor_kind)
+        .bind(event.actor_id)
+        .bind(&event.action)
+        .bind(&event.entity)
+        .bind(event.entity_id)
+        .bind(&event.ip)
+        .bind(&event.request_id)
+        .bind(Json(&event.changes))
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The events about one record, newest first (the record's timeline).
+pub async fn for_entity(tx: &mut TenantTx, entity: &str, id: Uuid, limit: i64) -> Result<Vec<AuditEvent>> {
+    let tenant = tx.tenant().0;
+    Ok(on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(
+            "SELECT id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes
+             FROM audit_events WHERE tenant_id = $1 AND entity = $2 AND entity_id = $3
+             ORDER BY id DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(entity)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+    }))
+}

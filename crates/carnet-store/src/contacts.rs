@@ -1,0 +1,354 @@
+//! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
+
+use crate::params::{Param, SqlBuilder, bind_params};
+use crate::tx::{TenantTx, on_conn};
+use crate::Result;
+use carnet_core::contact::{Contact, ContactInput, LabeledValue};
+use carnet_core::{ContactId, UserId};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    emails: Json<Vec<LabeledValue>>,
+    phones: Json<Vec<LabeledValue>>,
+    company_id: Option<Uuid>,
+    job_title: Option<String>,
+    tags: Json<Vec<String>>,
+    custom: Json<Map<String, Value>>,
+    owner_id: Option<Uuid>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Contact {
+    fn from(r: Row) -> Self {
+        Contact {
+            id: ContactId(r.id),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            emails: r.emails.0,
+            phones: r.phones.0,
+            company_id: r.company_id,
+            job_title: r.job_title,
+            tags: r.tags.0,
+            custom: r.custom.0,
+            owner_id: r.owner_id.map(UserId),
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "c.id, c.first_name, c.last_name, c.emails, c.phones, c.company_id, c.job_title, \
+     c.tags, c.custom, c.owner_id, c.version, c.created_at, c.updated_at, c.deleted_at";
+
+/// Stores a new contact (version 1) with its e-mail and tag index rows.
+pub async fn insert(
+    tx: &mut TenantTx,
+    id: ContactId,
+    input: &ContactInput,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Contact> {
+    let tenant = tx.tenant().0;
+    let (sort_last, sort_first) = input.sort_keys();
+    let row: Row = on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(&format!(
+            "INSERT INTO contacts AS c (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(tenant)
+        .bind(id.0)
+        .bind(&input.first_name)
+        .bind(&input.last_name)
+        .bind(Json(&input.emails))
+        .bind(Json(&input.phones))
+        .bind(input.company_id)
+        .bind(&input.job_title)
+        .bind(Json(&input.tags))
+        .bind(Json(&input.custom))
+        .bind(input.owner_id.map(|o| o.0))
+        .bind(input.search_text())
+        .bind(sort_last)
+        .bind(sort_first)
+        .bind(now)
+        .bind(created_by)
+        .fetch_one(c)
+        .await?
+    });
+    write_index_rows(tx, id, input).await?;
+    Ok(row.into())
+}
+
+/// The contact, whether in the trash or not; `None` if this tenant has no such contact.
+pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
+    let tenant = tx.tenant().0;
+    let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2");
+    let row: Option<Row> =
+        on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql).bind(tenant).bind(id.0).fetch_optional(c).await?);
+    Ok(row.map(Contact::from))
+}
+
+/// Replaces the writable fields when the stored version is still `version`;
+/// `None` when the contact changed meanwhile (or does not exist).
+pub async fn update(
+    tx: &mut TenantTx,
+    id: ContactId,
+    version: i64,
+    input: &ContactInput,
+    now: DateTime<Utc>,
+) -> Result<Option<Contact>> {
+    let tenant = tx.tenant().0;
+    let (sort_last, sort_first) = input.sort_keys();
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(&format!(
+            "UPDATE contacts AS c SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
+                 job_title = $8, tags = $9, custom = $10, owner_id = $11, search_text = $12, sort_last = $13,
+                 sort_first = $14, version = version + 1, updated_at = $15
+             WHERE c.tenant_id = $1 AND c.id = $2 AND c.version = $16 AND c.deleted_at IS NULL
+             RETURNING {COLUMNS}"
+        ))
+        .bind(tenant)
+        .bind(id.0)
+        .bind(&input.first_name)
+        .bind(&input.last_name)
+        .bind(Json(&input.emails))
+        .bind(Json(&input.phones))
+        .bind(input.company_id)
+        .bind(&input.job_title)
+        .bind(Json(&input.tags))
+        .bind(Json(&input.custom))
+        .bind(input.owner_id.map(|o| o.0))
+        .bind(input.search_text())
+        .bind(sort_last)
+        .bind(sort_first)
+        .bind(now)
+        .bind(version)
+        .fetch_optional(c)
+        .await?
+    });
+    if row.is_some() {
+        write_index_rows(tx, id, input).await?;
+    }
+    Ok(row.map(Contact::from))
+}
+
+/// Moves the contact to the trash (`deleted = true`) or back out of it.
+/// `None` when there is no such contact in the other state.
+pub async fn set_trashed(
+    tx: &mut TenantTx,
+    id: ContactId,
+    trashed: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Contact>> {
+    let tenant = tx.tenant().0;
+    let sql = format!(
+        "UPDATE contacts AS c SET deleted_at = $3, version = version + 1, updated_at = $4
+         WHERE c.tenant_id = $1 AND c.id = $2 AND c.deleted_at IS {} NULL
+         RETURNING {COLUMNS}",
+        if trashed { "" } else { "NOT" }
+    );
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(id.0)
+            .bind(trashed.then_some(now))
+            .bind(now)
+            .fetch_optional(c)
+            .await?
+    });
+    Ok(row.map(Contact::from))
+}
+
+async fn write_index_rows(tx: &mut TenantTx, id: ContactId, input: &ContactInput) -> Result<()> {
+    let tenant = tx.tenant().0;
+    on_conn!(&mut tx.tx, |c| {
+        sqlx::query("DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2")
+            .bind(tenant)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM contact_tags WHERE tenant_id = $1 AND contact_id = $2")
+            .bind(tenant)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await?;
+        for key in input.email_keys() {
+            sqlx::query("INSERT INTO contact_emails (tenant_id, contact_id, email_key) VALUES ($1, $2, $3)")
+                .bind(tenant)
+                .bind(id.0)
+                .bind(key)
+                .execute(&mut *c)
+                .await?;
+        }
+        for key in input.tag_keys() {
+            sqlx::query("INSERT INTO contact_tags (tenant_id, contact_id, tag_key) VALUES ($1, $2, $3)")
+                .bind(tenant)
+                .bind(id.0)
+                .bind(key)
+                .execute(&mut *c)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+/// The column a list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    LastName,
+    FirstName,
+    /// Creation order: ids are UUIDv7, so the id alone orders by creation time.
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// The sort value of the last row of a page, from which the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Text(String),
+    Time(DateTime<Utc>),
+    None,
+}
+
+/// A page request: filters, sort and where to start.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub sort: SortField,
+    pub descending: bool,
+    /// Start after this (sort value, id).
+    pub after: Option<(SortValue, Uuid)>,
+    pub limit: u32,
+    /// Folded search terms; each must appear in the contact's search text.
+    pub terms: Vec<String>,
+    pub tag: Option<String>,
+    pub company_id: Option<Uuid>,
+    pub email: Option<String>,
+    /// List the trash instead of live contacts.
+    pub trashed: bool,
+}
+
+impl SortField {
+    fn column(self) -> &'static str {
+        match self {
+            SortField::LastName => "c.sort_last",
+            SortField::FirstName => "c.sort_first",
+            SortField::CreatedAt => "c.id",
+            SortField::UpdatedAt => "c.updated_at",
+        }
+    }
+
+    /// The value of this sort key on `contact`, to build the next cursor.
+    pub fn value_of(self, contact: &Contact) -> SortValue {
+        let (last, first) = contact.input().sort_keys();
+        match self {
+            SortField::LastName => SortValue::Text(last),
+            SortField::FirstName => SortValue::Text(first),
+            SortField::CreatedAt => SortValue::None,
+            SortField::UpdatedAt => SortValue::Time(contact.updated_at),
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_contains(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for ch in term.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
+pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
+    let tenant = tx.tenant().0;
+    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = "));
+    let t = b.bind(Param::Uuid(tenant));
+    b.push(&t);
+    b.push(if q.trashed { " AND c.deleted_at IS NOT NULL" } else { " AND c.deleted_at IS NULL" });
+    for term in &q.terms {
+        let p = b.bind(Param::Text(like_contains(term)));
+        b.push(&format!(" AND c.search_text LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(tag) = &q.tag {
+        let p = b.bind(Param::Text(tag.clone()));
+        b.push(&format!(
+            " AND EXISTS (SELECT 1 FROM contact_tags x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.tag_key = {p})"
+        ));
+    }
+    if let Some(email) = &q.email {
+        let p = b.bind(Param::Text(email.clone()));
+        b.push(&format!(
+            " AND EXISTS (SELECT 1 FROM contact_emails x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.email_key = {p})"
+        ));
+    }
+    if let Some(company) = q.company_id {
+        let p = b.bind(Param::Uuid(company));
+        b.push(&format!(" AND c.company_id = {p}"));
+    }
+    let col = q.sort.column();
+    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some((value, id)) = &q.after {
+        let id_p = b.bind(Param::Uuid(*id));
+        let value_p = match value {
+            SortValue::Text(s) => Some(b.bind(Param::Text(s.clone()))),
+            SortValue::Time(t) => Some(b.bind(Param::Time(*t))),
+            SortValue::None => None,
+        };
+        match value_p {
+            Some(v) if col != "c.id" => b.push(&format!(
+                " AND ({col} {cmp} {v} OR ({col} = {v} AND c.id {cmp} {id_p}))"
+            )),
+            _ => b.push(&format!(" AND c.id {cmp} {id_p}")),
+        }
+    }
+    if col == "c.id" {
+        b.push(&format!(" ORDER BY c.id {dir}"));
+    } else {
+        b.push(&format!(" ORDER BY {col} {dir}, c.id {dir}"));
+    }
+    let limit = b.bind(Param::Int(i64::from(q.limit)));
+    b.push(&format!(" LIMIT {limit}"));
+    let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
+        bind_params!(sqlx::query_as(&b.sql), &b.params).fetch_all(c).await?
+    });
+    Ok(rows.into_iter().map(Contact::from).collect())
+}
+
+/// How many live contacts the tenant has (demo seeding, dashboards).
+pub async fn count(tx: &mut TenantTx) -> Result<i64> {
+    let tenant = tx.tenant().0;
+    Ok(on_conn!(&mut tx.tx, |c| {
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL")
+            .bind(tenant)
+            .fetch_one(c)
+            .await?
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_contains;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

@@ -1,0 +1,216 @@
+//! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
+
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, PgPool, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The PostgreSQL role Carnet serves requests as: it owns nothing, so row-level security applies.
+pub const APP_ROLE: &str = "carnet_app";
+
+/// The SQLite file inside a data directory.
+pub const SQLITE_FILE: &str = "carnet.sqlite";
+
+/// Where the data lives, as the operator said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// SQLite file `carnet.sqlite` in this directory (created if missing).
+    DataDir(PathBuf),
+    /// `postgres://…` / `postgresql://…`, or `sqlite://PATH` for an existing file.
+    Url(String),
+}
+
+/// Which backend a [`Db`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One handle over the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// One writer connection (SQLite allows one writer at a time) and a pool of readers.
+    Sqlite {
+        writer: SqlitePool,
+        readers: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Connection pool figures for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl DbLocation {
+    pub fn backend(&self) -> Result<Backend> {
+        match self {
+            DbLocation::DataDir(_) => Ok(Backend::Sqlite),
+            DbLocation::Url(url) => {
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(Backend::Postgres)
+                } else if url.starts_with("sqlite://") {
+                    Ok(Backend::Sqlite)
+                } else {
+                    Err(StoreError::Config(format!(
+                        "unsupported database URL `{}`: use postgres://… or sqlite://PATH",
+                        redact(url)
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// The URL without its password, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Db {
+    /// Opens the database. SQLite files are created only under a data directory, never from a
+    /// mistyped URL; PostgreSQL connections switch to [`APP_ROLE`].
+    pub async fn connect(location: &DbLocation) -> Result<Db> {
+        match location {
+            DbLocation::DataDir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
+                })?;
+                Self::open_sqlite(&dir.join(SQLITE_FILE), true).await
+            }
+            DbLocation::Url(url) => match location.backend()? {
+                Backend::Sqlite => {
+                    let path = url.trim_start_matches("sqlite://");
+                    Self::open_sqlite(Path::new(path), false).await
+                }
+                Backend::Postgres => Self::open_postgres(url).await,
+            },
+        }
+    }
+
+    async fn open_sqlite(path: &Path, create: bool) -> Result<Db> {
+        if !create && !path.exists() {
+            return Err(StoreError::Config(format!(
+                "SQLite database {} does not exist (use --data-dir to create one)",
+                path.display()
+            )));
+        }
+        let options = sqlite_options(path).create_if_missing(create);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Db::Sqlite { writer, readers })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Db> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a trivial query: is the database answering?
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Db::Sqlite { readers, .. } => readers.execute("SELECT 1").await.map(drop)?,
+            Db::Postgres(pool) => pool.execute("SELECT 1").await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Figures of the pool that serves writes (the only pool on PostgreSQL).
+    pub fn pool_stats(&self) -> Vec<(&'static str, PoolStats)> {
+        fn stats<DB: sqlx::Database>(p: &sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                size: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                max: p.options().get_max_connections(),
+            }
+        }
+        match self {
+            Db::Sqlite { writer, readers } => {
+                vec![("writer", stats(writer)), ("readers", stats(readers))]
+            }
+            Db::Postgres(pool) => vec![("main", stats(pool))],
+        }
+    }
+
+    /// Closes every connection (tests and shutdown).
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Durable SQLite settings: WAL, foreign keys, `synchronous=FULL`, a busy timeout.
+pub(crate) fn sqlite_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_schemes_are_refused_and_passwords_redacted() {
+        let loc = DbLocation::Url("mysql://u:secret@h/db".into());
+        let err = loc.backend().unwrap_err().to_string();
+        assert!(err.contains("unsupported"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+        assert_eq!(
+            DbLocation::Url("postgresql://x".into()).backend().unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(redact("postgres://me:pw@host/db"), "postgres://me:***@host/db");
+        assert_eq!(redact("postgres://host/db"), "postgres://host/db");
+    }
+}

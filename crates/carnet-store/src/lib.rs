@@ -1,0 +1,29 @@
+//! Carnet's storage: one [`Db`] handle over SQLite or PostgreSQL, the migrations of both,
+//! and one repository module per entity.
+//!
+//! Only this crate knows which backend it runs on. Tenant data can only be reached through a
+//! [`TenantTx`], a transaction bound to one tenant; on PostgreSQL that binding also sets the
+//! `app.tenant_id` used by row-level security.
+
+mod db;
+mod error;
+mod migrate;
+mod params;
+mod tx;
+
+pub mod api_keys;
+pub mod audit;
+pub mod contacts;
+pub mod idempotency;
+pub mod schema;
+pub mod sessions;
+pub mod tenants;
+pub mod users;
+
+pub use db::{Backend, Db, DbLocation, PoolStats, APP_ROLE};
+pub use error::StoreError;
+pub use migrate::{MigrateReport, SchemaStatus, migrate, schema_status, undo_all};
+pub use tx::{TenantTx, Tx};
+
+/// Results of the storage layer.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
