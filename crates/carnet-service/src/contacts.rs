@@ -2,7 +2,7 @@
 
 mod list;
 
-pub use list::{ListParams, Page};
+pub use list::{DEFAULT_LIMIT, ListParams, MAX_LIMIT, Page, SORT_FIELDS};
 
 use crate::context::TenantContext;
 use crate::{Carnet, ServiceError, ServiceResult};

@@ -10,7 +10,7 @@ pub mod contacts;
 pub mod context;
 pub mod demo;
 mod error;
-mod secrets;
+pub mod secrets;
 
 pub use clock::{Clock, SystemClock};
 pub use context::{Actor, TenantContext};

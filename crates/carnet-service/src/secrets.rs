@@ -7,7 +7,7 @@ use rand::distributions::Alphanumeric;
 use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes, base64url-encoded.
-pub(crate) fn random_token(bytes: usize) -> String {
+pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::thread_rng().fill(buf.as_mut_slice());
     URL_SAFE_NO_PAD.encode(buf)

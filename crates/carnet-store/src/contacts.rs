@@ -49,8 +49,9 @@ impl From<Row> for Contact {
     }
 }
 
-const COLUMNS: &str = "c.id, c.first_name, c.last_name, c.emails, c.phones, c.company_id, c.job_title, \
-     c.tags, c.custom, c.owner_id, c.version, c.created_at, c.updated_at, c.deleted_at";
+/// Unqualified, so they serve in RETURNING clauses too.
+const COLUMNS: &str = "id, first_name, last_name, emails, phones, company_id, job_title, \
+     tags, custom, owner_id, version, created_at, updated_at, deleted_at";
 
 /// Stores a new contact (version 1) with its e-mail and tag index rows.
 pub async fn insert(
@@ -64,7 +65,7 @@ pub async fn insert(
     let (sort_last, sort_first) = input.sort_keys();
     let row: Row = on_conn!(&mut tx.tx, |c| {
         sqlx::query_as(&format!(
-            "INSERT INTO contacts AS c (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+            "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
                  tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)
              RETURNING {COLUMNS}"
@@ -114,10 +115,10 @@ pub async fn update(
     let (sort_last, sort_first) = input.sort_keys();
     let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
         sqlx::query_as(&format!(
-            "UPDATE contacts AS c SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
+            "UPDATE contacts SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
                  job_title = $8, tags = $9, custom = $10, owner_id = $11, search_text = $12, sort_last = $13,
                  sort_first = $14, version = version + 1, updated_at = $15
-             WHERE c.tenant_id = $1 AND c.id = $2 AND c.version = $16 AND c.deleted_at IS NULL
+             WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
              RETURNING {COLUMNS}"
         ))
         .bind(tenant)
@@ -155,8 +156,8 @@ pub async fn set_trashed(
 ) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
     let sql = format!(
-        "UPDATE contacts AS c SET deleted_at = $3, version = version + 1, updated_at = $4
-         WHERE c.tenant_id = $1 AND c.id = $2 AND c.deleted_at IS {} NULL
+        "UPDATE contacts SET deleted_at = $3, version = version + 1, updated_at = $4
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS {} NULL
          RETURNING {COLUMNS}",
         if trashed { "" } else { "NOT" }
     );

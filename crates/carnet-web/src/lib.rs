@@ -1,1 +1,126 @@
-//! placeholder
+//! Carnet's HTTP face: the `/api/v1` JSON API, the web UI and the operations endpoints,
+//! assembled in one axum router with request ids, metrics, limits and security headers.
+
+pub mod api;
+mod auth;
+mod metrics;
+pub mod openapi;
+mod ops;
+pub mod problem;
+mod request;
+mod ui;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use carnet_service::Carnet;
+use problem::Problem;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use metrics::Metrics;
+
+/// How the server is exposed; decides cookie names and security headers.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Served over HTTPS (directly with a certificate): `__Host-` cookies and HSTS.
+    pub https: bool,
+    /// Degraded mode: every write is refused with 503, reads keep working.
+    pub read_only: bool,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub carnet: Carnet,
+    pub config: Arc<WebConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(carnet: Carnet, config: WebConfig) -> Self {
+        Self { carnet, config: Arc::new(config), metrics: Arc::new(Metrics::default()) }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(ui::router())
+        .merge(ops::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), read_only_guard))
+        .layer(DefaultBodyLimit::max(request::MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/api" || path == "/healthz" || path == "/readyz" || path == "/metrics"
+}
+
+async fn no_route(req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    if is_api(&path) {
+        Problem::new(StatusCode::NOT_FOUND, "no-route", "Not found", format!("no route for {path}")).into_response()
+    } else {
+        ui::not_found_page(&req).into_response()
+    }
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+    .into_response()
+}
+
+/// In read-only mode, refuses every unsafe method except signing in and out.
+async fn read_only_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let exempt = path == "/login" || path == "/logout";
+    if state.config.read_only && !req.method().is_safe() && !exempt {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read-only",
+            "Read-only mode",
+            "Carnet is in read-only maintenance mode; changes are refused, reading still works",
+        );
+        p.errors.clear();
+        let mut res = p.into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("300"));
+        return res;
+    }
+    next.run(req).await
+}
+
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        ),
+    );
+    if state.config.https {
+        h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    res
+}

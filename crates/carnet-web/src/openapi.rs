@@ -1,0 +1,221 @@
+//! The OpenAPI 3.1 document, generated from the operation table and the schemas below.
+
+use crate::api::{Operation, operations};
+use crate::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use carnet_service::contacts::{DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS};
+use serde_json::{Map, Value, json};
+
+/// `GET /api/v1/openapi.json` itself.
+pub(crate) fn operation() -> Operation {
+    Operation::new(
+        "get",
+        "/api/v1/openapi.json",
+        json!({
+            "operationId": "getOpenApi", "summary": "This document", "tags": ["meta"], "security": [],
+            "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}
+        }),
+        get(serve),
+    )
+}
+
+async fn serve(State(_): State<AppState>) -> Response {
+    axum::Json(document()).into_response()
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in operations() {
+        let item = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        if let Value::Object(item) = item {
+            item.insert(op.method.to_owned(), op.doc);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Carnet API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The Carnet CRM API. Errors are RFC 9457 problem details; see docs/api.md.",
+            "license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key: `carnet_<prefix>_<secret>`"}
+            },
+            "schemas": schemas(),
+        }
+    })
+}
+
+fn labeled_value(for_input: bool) -> Value {
+    let mut v = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["value"],
+        "properties": {
+            "label": {"type": "string", "maxLength": 50, "description": "work, home, mobile, …"},
+            "value": {"type": "string", "minLength": 1, "maxLength": 254}
+        }
+    });
+    if !for_input {
+        v["required"] = json!(["label", "value"]);
+    }
+    v
+}
+
+fn writable_properties(nullable: bool) -> Value {
+    let t = |ty: &str| if nullable { json!([ty, "null"]) } else { json!(ty) };
+    json!({
+        "first_name": {"type": t("string"), "maxLength": 200},
+        "last_name": {"type": t("string"), "maxLength": 200},
+        "emails": {"type": t("array"), "maxItems": 50, "items": {"$ref": "#/components/schemas/LabeledValueInput"}},
+        "phones": {"type": t("array"), "maxItems": 50, "items": {"$ref": "#/components/schemas/LabeledValueInput"}},
+        "company_id": {"type": t("string"), "format": "uuid"},
+        "job_title": {"type": t("string"), "maxLength": 200},
+        "tags": {"type": t("array"), "maxItems": 50, "items": {"type": "string", "maxLength": 100}},
+        "custom": {"type": t("object"), "description": "Custom field values, at most 16 KiB"},
+        "owner_id": {"type": t("string"), "format": "uuid", "description": "A member of the workspace"}
+    })
+}
+
+fn schemas() -> Value {
+    let nullable_string = json!({"type": ["string", "null"]});
+    json!({
+        "LabeledValue": labeled_value(false),
+        "LabeledValueInput": labeled_value(true),
+        "Contact": {
+            "type": "object",
+            "required": ["id", "first_name", "last_name", "emails", "phones", "company_id", "job_title", "tags",
+                         "custom", "owner_id", "version", "created_at", "updated_at", "deleted_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "first_name": nullable_string, "last_name": nullable_string,
+                "emails": {"type": "array", "items": {"$ref": "#/components/schemas/LabeledValue"}},
+                "phones": {"type": "array", "items": {"$ref": "#/components/schemas/LabeledValue"}},
+                "company_id": {"type": ["string", "null"], "format": "uuid"},
+                "job_title": nullable_string,
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "custom": {"type": "object"},
+                "owner_id": {"type": ["string", "null"], "format": "uuid"},
+                "version": {"type": "integer", "minimum": 1},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "deleted_at": {"type": ["string", "null"], "format": "date-time", "description": "Set while in the trash"}
+            }
+        },
+        "ContactInput": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A first name, a last name or an e-mail is required.",
+            "properties": writable_properties(true)
+        },
+        "ContactPatch": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "JSON merge patch (RFC 7396): members present replace, null clears.",
+            "properties": writable_properties(true)
+        },
+        "ContactPage": {
+            "type": "object",
+            "required": ["data", "next_cursor"],
+            "properties": {
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
+                "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page"}
+            }
+        },
+        "Problem": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string", "description": "/problems/<slug>, documented in docs/api.md"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "errors": {"type": "array", "items": {
+                    "type": "object", "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}}
+                }}
+            }
+        }
+    })
+}
+
+/// A JSON request body of schema `name` (also as merge patch when `merge_patch`).
+pub(crate) fn json_body(name: &str, merge_patch: bool) -> Value {
+    let schema = json!({"schema": {"$ref": format!("#/components/schemas/{name}")}});
+    let mut content = Map::new();
+    content.insert("application/json".into(), schema.clone());
+    if merge_patch {
+        content.insert("application/merge-patch+json".into(), schema);
+    }
+    json!({"required": true, "content": content})
+}
+
+/// A contact response with its headers.
+pub(crate) fn contact_response(description: &str, created: bool) -> Value {
+    let mut headers = json!({"ETag": {"schema": {"type": "string"}, "description": "The version, for If-Match"}});
+    if created {
+        headers["Location"] = json!({"schema": {"type": "string"}});
+        headers["Idempotent-Replayed"] = json!({"schema": {"type": "string", "enum": ["true"]}});
+    }
+    json!({
+        "description": description,
+        "headers": headers,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Contact"}}}
+    })
+}
+
+const PROBLEM_TEXT: [(&str, &str); 11] = [
+    ("400", "Malformed request; `errors` names the field"),
+    ("401", "Missing or bad credentials"),
+    ("403", "Not allowed for this role or API key"),
+    ("404", "No such record in this workspace"),
+    ("409", "Conflicts with the record's state"),
+    ("412", "If-Match names a stale version"),
+    ("413", "Body over 1 MiB"),
+    ("415", "Unsupported media type"),
+    ("422", "Invalid input; `errors` names each field"),
+    ("429", "Too many requests"),
+    ("503", "Read-only mode or not ready"),
+];
+
+/// `ok` plus the listed error statuses as problem+json (and 500/503, always possible).
+pub(crate) fn problem_responses(ok: Value, statuses: &[&str]) -> Value {
+    let mut out = ok.as_object().cloned().unwrap_or_default();
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    for status in statuses.iter().chain(["500", "503"].iter()) {
+        let text = PROBLEM_TEXT.iter().find(|(s, _)| s == status).map_or("Server error", |(_, t)| *t);
+        out.insert((*status).to_owned(), json!({"description": text, "content": problem.clone()}));
+    }
+    Value::Object(out)
+}
+
+/// The parameters of a list operation.
+pub(crate) fn list_parameters() -> Value {
+    let mut sorts: Vec<String> = SORT_FIELDS.iter().map(|s| (*s).to_owned()).collect();
+    sorts.extend(SORT_FIELDS.iter().map(|s| format!("-{s}")));
+    json!([
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts, "default": "last_name"}},
+        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Search names, e-mails and phones, ignoring case and accents"},
+        {"name": "filter[tag]", "in": "query", "schema": {"type": "string"}},
+        {"name": "filter[company_id]", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+        {"name": "filter[email]", "in": "query", "schema": {"type": "string"}},
+        {"name": "filter[trashed]", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "List the trash"}
+    ])
+}
+
+/// `params` plus an optional `If-Match` header.
+pub(crate) fn with_if_match(params: &Value) -> Value {
+    let mut list = params.as_array().cloned().unwrap_or_default();
+    list.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                     "description": "The ETag last seen; a stale one gives 412"}));
+    Value::Array(list)
+}

@@ -1,0 +1,169 @@
+//! The interface's words in French and English (terms from GLOSSARY.md, formal "vous").
+
+use axum::http::{HeaderMap, header};
+
+/// An interface language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.get(..2).map(str::to_ascii_lowercase).as_deref() {
+            Some("fr") => Some(Lang::Fr),
+            Some("en") => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header, French by default.
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').find_map(|part| Lang::parse(part.trim())))
+            .unwrap_or(Lang::Fr)
+    }
+}
+
+/// Every message: (key, French, English).
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.skip", "Aller au contenu", "Skip to content"),
+    ("nav.main", "Navigation principale", "Main navigation"),
+    ("nav.contacts", "Contacts", "Contacts"),
+    ("nav.trash", "Corbeille", "Trash"),
+    ("nav.workspace", "Espace de travail", "Workspace"),
+    ("nav.switch", "Changer", "Switch"),
+    ("nav.language", "Langue", "Language"),
+    ("nav.signout", "Se déconnecter", "Sign out"),
+    ("search.label", "Rechercher", "Search"),
+    ("search.placeholder", "Rechercher un contact… ( / )", "Search contacts… ( / )"),
+    ("login.title", "Se connecter", "Sign in"),
+    ("login.email", "Adresse e-mail", "E-mail address"),
+    ("login.password", "Mot de passe", "Password"),
+    ("login.submit", "Se connecter", "Sign in"),
+    ("login.failed", "Adresse e-mail ou mot de passe incorrect.", "Wrong e-mail address or password."),
+    ("login.expired", "Le formulaire a expiré ; veuillez réessayer.", "The form expired; please try again."),
+    ("contacts.title", "Contacts", "Contacts"),
+    ("contacts.trash_title", "Corbeille", "Trash"),
+    ("contacts.new", "Nouveau contact", "New contact"),
+    ("contacts.edit", "Modifier", "Edit"),
+    ("contacts.delete", "Supprimer", "Delete"),
+    ("contacts.restore", "Restaurer", "Restore"),
+    ("contacts.save", "Enregistrer", "Save"),
+    ("contacts.cancel", "Annuler", "Cancel"),
+    ("contacts.name", "Nom", "Name"),
+    ("contacts.first_name", "Prénom", "First name"),
+    ("contacts.last_name", "Nom", "Last name"),
+    ("contacts.job_title", "Fonction", "Job title"),
+    ("contacts.emails", "E-mails", "E-mails"),
+    ("contacts.email", "E-mail", "E-mail"),
+    ("contacts.phones", "Téléphones", "Phones"),
+    ("contacts.phone", "Téléphone", "Phone"),
+    ("contacts.label", "Libellé", "Label"),
+    ("contacts.tags", "Étiquettes", "Tags"),
+    ("contacts.tags_hint", "Séparées par des virgules", "Separated by commas"),
+    ("contacts.updated", "Modifié le", "Updated"),
+    ("contacts.empty", "Aucun contact pour l'instant. Créez le premier !", "No contacts yet. Create the first one!"),
+    ("contacts.no_match", "Aucun contact ne correspond à votre recherche.", "No contact matches your search."),
+    ("contacts.trash_empty", "La corbeille est vide.", "The trash is empty."),
+    ("contacts.next", "Page suivante", "Next page"),
+    ("contacts.first_page", "Première page", "First page"),
+    ("contacts.in_trash", "Ce contact est dans la corbeille.", "This contact is in the trash."),
+    ("contacts.created", "Contact créé.", "Contact created."),
+    ("contacts.saved", "Modifications enregistrées.", "Changes saved."),
+    ("contacts.deleted", "Contact placé dans la corbeille.", "Contact moved to the trash."),
+    ("contacts.restored", "Contact restauré.", "Contact restored."),
+    ("contacts.fix_errors", "Veuillez corriger les champs signalés.", "Please correct the highlighted fields."),
+    ("contacts.timeline", "Historique", "Timeline"),
+    ("contacts.details", "Informations", "Details"),
+    ("contacts.sort_by", "Trier par", "Sort by"),
+    ("label.work", "Travail", "Work"),
+    ("label.home", "Domicile", "Home"),
+    ("label.mobile", "Mobile", "Mobile"),
+    ("label.other", "Autre", "Other"),
+    ("audit.create", "Création", "Created"),
+    ("audit.update", "Modification", "Changed"),
+    ("audit.delete", "Mise à la corbeille", "Moved to trash"),
+    ("audit.restore", "Restauration", "Restored"),
+    ("error.title", "Une erreur est survenue", "Something went wrong"),
+    ("error.not_found", "Page introuvable.", "Page not found."),
+    ("error.forbidden", "Vous n'avez pas le droit de faire cela.", "You are not allowed to do this."),
+    ("error.internal", "Le serveur a rencontré une erreur. Référence :", "The server failed. Reference:"),
+    ("error.back", "Retour aux contacts", "Back to contacts"),
+    ("error.no_workspace", "Vous n'appartenez à aucun espace de travail.", "You do not belong to any workspace."),
+];
+
+/// Translator for one language; templates call `t.t("key")`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    pub fn t(&self, key: &str) -> &'static str {
+        MESSAGES
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, fr, en)| match self.lang {
+                Lang::Fr => *fr,
+                Lang::En => *en,
+            })
+            .unwrap_or("??")
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_translated() {
+        for (i, (key, fr, en)) in MESSAGES.iter().enumerate() {
+            assert!(!fr.is_empty() && !en.is_empty(), "{key}");
+            assert!(MESSAGES[i + 1..].iter().all(|(k, _, _)| k != key), "duplicate {key}");
+        }
+        assert_eq!(Tr { lang: Lang::Fr }.t("nav.trash"), "Corbeille");
+        assert_eq!(Tr { lang: Lang::En }.t("nav.trash"), "Trash");
+    }
+
+    #[test]
+    fn templates_use_only_known_keys() {
+        let templates = [
+            include_str!("../../templates/base.html"),
+            include_str!("../../templates/login.html"),
+            include_str!("../../templates/error.html"),
+            include_str!("../../templates/contacts/list.html"),
+            include_str!("../../templates/contacts/results_body.html"),
+            include_str!("../../templates/contacts/form.html"),
+            include_str!("../../templates/contacts/show.html"),
+        ];
+        for text in templates {
+            for part in text.split("t.t(\"").skip(1) {
+                let key = part.split('"').next().unwrap_or_default();
+                assert!(MESSAGES.iter().any(|(k, _, _)| *k == key), "unknown key {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn accept_language() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::Fr);
+        h.insert(header::ACCEPT_LANGUAGE, "de-DE, en-GB;q=0.8, fr;q=0.5".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+    }
+}

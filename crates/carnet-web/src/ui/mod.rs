@@ -1,0 +1,63 @@
+//! The web UI: server-rendered pages (askama) made lively with htmx, in French and English.
+
+mod assets;
+mod contacts;
+mod i18n;
+mod login;
+mod page;
+
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+pub use i18n::{Lang, Tr};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/contacts") }))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/language", post(login::language))
+        .route("/workspace", post(login::workspace))
+        .route("/contacts", get(contacts::index).post(contacts::create))
+        .route("/contacts/new", get(contacts::new))
+        .route("/contacts/{id}", get(contacts::show).post(contacts::update))
+        .route("/contacts/{id}/edit", get(contacts::edit))
+        .route("/contacts/{id}/delete", post(contacts::delete))
+        .route("/contacts/{id}/restore", post(contacts::restore))
+        .route("/assets/{file}", get(assets::serve))
+}
+
+/// A page with only a message: errors and "not found".
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: Tr,
+    status: u16,
+    message: &'static str,
+    request_id: Option<String>,
+}
+
+/// Renders a template, or a bare 500 if the template itself fails.
+fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn error_page(t: Tr, status: StatusCode, key: &'static str, request_id: Option<String>) -> Response {
+    render(status, &ErrorPage { t, status: status.as_u16(), message: t.t(key), request_id })
+}
+
+/// The HTML 404 for unknown pages.
+pub fn not_found_page(req: &Request) -> Response {
+    let t = Tr { lang: Lang::from_headers(req.headers()) };
+    error_page(t, StatusCode::NOT_FOUND, "error.not_found", None)
+}

@@ -1,0 +1,128 @@
+//! The command line, as DESIGN.md §4 specifies it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "carnet", version, about = "Carnet: a multi-tenant CRM you can host yourself")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that come before the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Keep data in SQLite under this directory (default ./carnet-data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Use this database instead (postgres://… or sqlite://PATH); env CARNET_DATABASE_URL.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Read settings from this TOML file; unknown keys are an error.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and the API.
+    Serve(ServeArgs),
+    /// Manage workspaces (tenants).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+    /// Apply pending schema migrations (takes a backup of a SQLite database first).
+    Migrate {
+        /// Only show what would be applied.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Add demo contacts to a workspace.
+    Demo {
+        #[arg(long)]
+        tenant: String,
+        /// How many contacts to add.
+        #[arg(long, default_value_t = 200)]
+        contacts: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Create a demo workspace with 200 contacts and print its login (first time only).
+    #[arg(long)]
+    pub demo: bool,
+    /// Refuse every change; reading keeps working.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a workspace.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List workspaces.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (or add an existing one) in a workspace.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, manager, member, readonly or external.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Display name (defaults to the e-mail's local part).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; the key is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// read, write or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List a workspace's API keys (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke an API key.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
+}

@@ -1,0 +1,150 @@
+//! What each subcommand does.
+
+use crate::cli::{ApiKeyCommand, Command, ServeArgs, TenantCommand, UserCommand};
+use crate::config::Config;
+use anyhow::{Context, bail};
+use carnet_core::{ApiKeyId, Role, Scope};
+use carnet_service::admin::NewUser;
+use carnet_service::{Carnet, SystemClock, TenantContext};
+use carnet_store::{Db, SchemaStatus};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args, config).await,
+        Command::Migrate { dry_run } => migrate(&config, dry_run).await,
+        other => {
+            let carnet = open(&config).await?;
+            let result = admin(other, &carnet).await;
+            carnet.db().close().await;
+            result
+        }
+    }
+}
+
+/// Opens the database for the CLI's admin commands: the schema must be current.
+async fn open(config: &Config) -> anyhow::Result<Carnet> {
+    let location = config.location();
+    let status = carnet_store::schema_status(&location).await?;
+    if status == SchemaStatus::Empty {
+        carnet_store::migrate(&location, false).await?;
+    } else if let Some(why) = status.refusal() {
+        bail!(why);
+    }
+    let db = Db::connect(&location).await?;
+    Ok(Carnet::new(db, Arc::new(SystemClock)))
+}
+
+async fn migrate(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    let report = carnet_store::migrate(&config.location(), dry_run).await?;
+    if let Some(backup) = &report.backup {
+        println!("backup written to {}", backup.display());
+    }
+    match (report.applied.is_empty(), dry_run) {
+        (true, _) => println!("schema is up to date"),
+        (false, true) => println!("would apply migrations {:?}", report.applied),
+        (false, false) => println!("applied migrations {:?}", report.applied),
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let carnet = open(&config).await?;
+    if args.demo
+        && let Some(login) = carnet.ensure_demo().await?
+    {
+        println!("Demo workspace created. Sign in with:");
+        println!("  e-mail:   {}", login.email);
+        println!("  password: {}", login.password);
+        println!("(shown only this once)");
+    }
+    let listen = args.listen.unwrap_or_else(|| config.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let web_config = carnet_web::WebConfig { https: false, read_only: args.read_only || config.read_only };
+    let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config));
+    println!("Carnet is ready at http://{addr}/ (in {} ms)", started.elapsed().as_millis());
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    carnet.db().close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
+    match command {
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let t = carnet.create_tenant(&slug, &name).await?;
+            println!("created workspace {} ({}) id {}", t.slug, t.name, t.id);
+        }
+        Command::Tenant(TenantCommand::List) => {
+            for t in carnet.list_tenants().await? {
+                println!("{}\t{}\t{}\t{}\t{}", t.slug, t.name, t.status, t.placement, t.id);
+            }
+        }
+        Command::User(UserCommand::Create { tenant, email, role, name, password_stdin: _ }) => {
+            let role: Role = role.parse()?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let (user, created) = carnet
+                .create_user(NewUser { email: &email, display_name: name.as_deref(), password, tenant_slug: &tenant, role })
+                .await?;
+            let what = if created { "created user" } else { "added existing user" };
+            println!("{what} {} to {tenant} as {role} (id {})", user.email, user.id);
+        }
+        Command::Apikey(ApiKeyCommand::Create { tenant, name, scopes }) => {
+            let scopes = scopes.iter().map(|s| s.parse::<Scope>()).collect::<Result<Vec<_>, _>>()?;
+            let (key, plain) = carnet.create_api_key(&tenant, &name, &scopes).await?;
+            println!("created API key {} ({}) id {}; store it now, it is shown only once:", key.name, key.prefix, key.id);
+            println!("{plain}");
+        }
+        Command::Apikey(ApiKeyCommand::List { tenant }) => {
+            for k in carnet.list_api_keys(&tenant).await? {
+                let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                let used = k.last_used_at.map_or_else(|| "never used".into(), |t| format!("last used {}", t.to_rfc3339()));
+                println!("{}\t{}\tcarnet_{}_…\t{}\t{state}\t{used}", k.id, k.name, k.prefix, scopes.join(","));
+            }
+        }
+        Command::Apikey(ApiKeyCommand::Revoke { tenant, id }) => {
+            let id: ApiKeyId = id.parse().context("--id must be an API key id (a UUID)")?;
+            carnet.revoke_api_key(&tenant, id).await?;
+            println!("revoked API key {id}");
+        }
+        Command::Demo { tenant, contacts } => {
+            let t = carnet.tenant_by_slug(&tenant).await?;
+            let n = carnet.seed_contacts(&TenantContext::system(t.id), contacts).await?;
+            println!("added {n} demo contacts to {tenant}");
+        }
+        Command::Serve(_) | Command::Migrate { .. } => {}
+    }
+    Ok(())
+}
