@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn scopes_union() {
         assert_eq!(Scope::access_of(&[Scope::Read]), Access::READ);
-        assert_eq!(Scope::access_of(&[Scope::Read, Scope::Write]), Access::WRITE);
+        assert_eq!(
+            Scope::access_of(&[Scope::Read, Scope::Write]),
+            Access::WRITE
+        );
         assert_eq!(Scope::access_of(&[]), Access::NONE);
     }
 }

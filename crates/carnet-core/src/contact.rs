@@ -124,18 +124,26 @@ impl ContactInput {
         };
         put("first_name", opt_str(&self.first_name));
         put("last_name", opt_str(&self.last_name));
-        put("emails", serde_json::to_value(&self.emails).unwrap_or(Value::Null));
-        put("phones", serde_json::to_value(&self.phones).unwrap_or(Value::Null));
+        put(
+            "emails",
+            serde_json::to_value(&self.emails).unwrap_or(Value::Null),
+        );
+        put(
+            "phones",
+            serde_json::to_value(&self.phones).unwrap_or(Value::Null),
+        );
         put(
             "company_id",
-            self.company_id.map_or(Value::Null, |u| Value::String(u.to_string())),
+            self.company_id
+                .map_or(Value::Null, |u| Value::String(u.to_string())),
         );
         put("job_title", opt_str(&self.job_title));
         put("tags", Value::from(self.tags.clone()));
         put("custom", Value::Object(self.custom.clone()));
         put(
             "owner_id",
-            self.owner_id.map_or(Value::Null, |u| Value::String(u.to_string())),
+            self.owner_id
+                .map_or(Value::Null, |u| Value::String(u.to_string())),
         );
         Value::Object(m)
     }
@@ -203,7 +211,10 @@ impl Contact {
             .collect::<Vec<_>>()
             .join(" ");
         if name.is_empty() {
-            self.emails.first().map(|e| e.value.clone()).unwrap_or_default()
+            self.emails
+                .first()
+                .map(|e| e.value.clone())
+                .unwrap_or_default()
         } else {
             name
         }
@@ -275,7 +286,10 @@ fn labeled_values(
     for (i, item) in items.iter().enumerate() {
         let at = format!("{field}[{i}]");
         let Some(obj) = item.as_object() else {
-            errors.push(&at, "must be an object with `value` and an optional `label`");
+            errors.push(
+                &at,
+                "must be an object with `value` and an optional `label`",
+            );
             continue;
         };
         for key in obj.keys() {
@@ -288,8 +302,9 @@ fn labeled_values(
         }
         let label = match obj.get("label") {
             None | Some(Value::Null) => Some("work".to_owned()),
-            Some(l) => text(l, &format!("{at}.label"), 50, errors)
-                .or_else(|| Some("work".to_owned())),
+            Some(l) => {
+                text(l, &format!("{at}.label"), 50, errors).or_else(|| Some("work".to_owned()))
+            }
         };
         let raw = match obj.get("value") {
             None | Some(Value::Null) => {
@@ -370,7 +385,10 @@ fn custom(value: &Value, errors: &mut ValidationErrors) -> Map<String, Value> {
         return Map::new();
     };
     if value.to_string().len() > MAX_CUSTOM_BYTES {
-        errors.push("custom", format!("must be at most {MAX_CUSTOM_BYTES} bytes"));
+        errors.push(
+            "custom",
+            format!("must be at most {MAX_CUSTOM_BYTES} bytes"),
+        );
         return Map::new();
     }
     obj.clone()

@@ -43,11 +43,16 @@ impl ValidationErrors {
         }
     }
 
-    /// The first message for `field`, if any (forms show it beside the field).
+    /// The first message for `field` or any part of it (`emails` also matches
+    /// `emails[0].value`), if any: forms show it beside the field.
     pub fn for_field(&self, field: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
+            .find(|e| {
+                e.field.strip_prefix(field).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('[') || rest.starts_with('.')
+                })
+            })
             .map(|e| e.message.as_str())
     }
 }
@@ -60,5 +65,22 @@ impl fmt::Display for ValidationErrors {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect();
         f.write_str(&parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_field_matches_the_field_and_its_parts_only() {
+        let mut e = ValidationErrors::default();
+        e.push("emails[0].value", "bad");
+        e.push("first_name", "long");
+        assert_eq!(e.for_field("emails[0]"), Some("bad"));
+        assert_eq!(e.for_field("emails"), Some("bad"));
+        assert_eq!(e.for_field("emails[1]"), None);
+        assert_eq!(e.for_field("first"), None);
+        assert_eq!(e.for_field("first_name"), Some("long"));
     }
 }

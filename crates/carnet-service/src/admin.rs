@@ -14,8 +14,11 @@ pub const MIN_PASSWORD: usize = 10;
 /// Checks a tenant slug: 2–63 of `a-z`, `0-9`, `-`, not starting or ending with `-`.
 pub fn check_slug(slug: &str) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    let ok_chars = slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !(2..=63).contains(&slug.len()) || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+    let ok_chars = slug
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !(2..=63).contains(&slug.len()) || !ok_chars || slug.starts_with('-') || slug.ends_with('-')
+    {
         errors.push(
             "slug",
             "must be 2 to 63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
@@ -53,12 +56,14 @@ impl Carnet {
             updated_at: now,
         };
         let mut tx = self.db.begin().await?;
-        tenants::insert(&mut tx, &tenant).await.map_err(|e| match e {
-            carnet_store::StoreError::Conflict(_) => {
-                ServiceError::Conflict(format!("a workspace with slug `{slug}` already exists"))
-            }
-            other => other.into(),
-        })?;
+        tenants::insert(&mut tx, &tenant)
+            .await
+            .map_err(|e| match e {
+                carnet_store::StoreError::Conflict(_) => {
+                    ServiceError::Conflict(format!("a workspace with slug `{slug}` already exists"))
+                }
+                other => other.into(),
+            })?;
         tx.commit().await?;
         Ok(tenant)
     }
@@ -88,7 +93,10 @@ impl Carnet {
         }
         let length = new.password.chars().count();
         if !(MIN_PASSWORD..=1024).contains(&length) {
-            errors.push("password", format!("must be {MIN_PASSWORD} to 1024 characters"));
+            errors.push(
+                "password",
+                format!("must be {MIN_PASSWORD} to 1024 characters"),
+            );
         }
         errors.into_result(())?;
         let tenant = self.tenant_by_slug(new.tenant_slug).await?;

@@ -59,8 +59,15 @@ pub struct SessionUser {
 
 impl SessionUser {
     /// The context for acting in the current tenant.
-    pub fn context(&self, ip: Option<String>, request_id: Option<String>) -> ServiceResult<TenantContext> {
-        let (tenant, role) = self.current.as_ref().ok_or(ServiceError::Forbidden("working without a workspace"))?;
+    pub fn context(
+        &self,
+        ip: Option<String>,
+        request_id: Option<String>,
+    ) -> ServiceResult<TenantContext> {
+        let (tenant, role) = self
+            .current
+            .as_ref()
+            .ok_or(ServiceError::Forbidden("working without a workspace"))?;
         Ok(TenantContext {
             tenant: tenant.id,
             actor: Actor::User(self.user.id),
@@ -94,7 +101,11 @@ impl Carnet {
         let Some(user) = user.filter(|_| verified) else {
             return Err(ServiceError::Unauthenticated);
         };
-        let tenant = users::tenants_of(&mut tx, user.id).await?.into_iter().next().map(|(t, _)| t.id);
+        let tenant = users::tenants_of(&mut tx, user.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(|(t, _)| t.id);
         let now = self.now();
         let token = random_token(32);
         let session = Session {
@@ -120,13 +131,20 @@ impl Carnet {
         let session = sessions::live_by_token_hash(&mut tx, &sha256_hex(token), self.now())
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
-        let user = users::by_id(&mut tx, session.user_id).await?.ok_or(ServiceError::Unauthenticated)?;
+        let user = users::by_id(&mut tx, session.user_id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
         let tenants = users::tenants_of(&mut tx, user.id).await?;
         let current = session
             .tenant_id
             .and_then(|id| tenants.iter().find(|(t, _)| t.id == id).cloned())
             .or_else(|| tenants.first().cloned());
-        Ok(SessionUser { session, user, tenants, current })
+        Ok(SessionUser {
+            session,
+            user,
+            tenants,
+            current,
+        })
     }
 
     /// Switches the session to another tenant the user belongs to.
@@ -169,8 +187,12 @@ impl Carnet {
             .and_then(|rest| rest.split_once('_'))
             .ok_or(ServiceError::Unauthenticated)?;
         let mut tx = self.db.begin_read().await?;
-        let stored = api_keys::by_prefix(&mut tx, prefix).await?.ok_or(ServiceError::Unauthenticated)?;
-        if stored.revoked_at.is_some() || !constant_time_eq(&stored.secret_hash, &sha256_hex(secret)) {
+        let stored = api_keys::by_prefix(&mut tx, prefix)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        if stored.revoked_at.is_some()
+            || !constant_time_eq(&stored.secret_hash, &sha256_hex(secret))
+        {
             return Err(ServiceError::Unauthenticated);
         }
         let tenant = tenants::by_id(&mut tx, stored.tenant_id).await?;
@@ -179,7 +201,10 @@ impl Carnet {
         }
         drop(tx);
         let now = self.now();
-        if stored.last_used_at.is_none_or(|t| now - t > Duration::minutes(1)) {
+        if stored
+            .last_used_at
+            .is_none_or(|t| now - t > Duration::minutes(1))
+        {
             let mut tx = self.db.begin().await?;
             api_keys::touch(&mut tx, stored.tenant_id, stored.id, now).await?;
             tx.commit().await?;
@@ -196,14 +221,15 @@ impl Carnet {
     /// The tenant with this id (to show its name).
     pub async fn tenant(&self, id: TenantId) -> ServiceResult<Tenant> {
         let mut tx = self.db.begin_read().await?;
-        tenants::by_id(&mut tx, id).await?.ok_or(ServiceError::NotFound("workspace"))
+        tenants::by_id(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("workspace"))
     }
 }
 
 /// Checked when the e-mail is unknown, so that response times do not tell which addresses
 /// have an account.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2YpF6XH5dq9yj6o1JcS0n2HRnHKm2ePQgR1kS4o7cvA";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2YpF6XH5dq9yj6o1JcS0n2HRnHKm2ePQgR1kS4o7cvA";
 
 #[cfg(test)]
 mod tests {

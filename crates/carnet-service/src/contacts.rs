@@ -66,7 +66,8 @@ impl Carnet {
         }
         check_owner(&mut tx, &input).await?;
         let now = self.now();
-        let contact = contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
+        let contact =
+            contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
         let fields: Vec<String> = changed_fields(&ContactInput::default(), &input);
         record(&mut tx, ctx, "create", contact.id, fields, now).await?;
         if let Some(idem) = idem {
@@ -75,7 +76,8 @@ impl Carnet {
                 status: 201,
                 location: Some(location(contact.id)),
                 etag: Some(etag(contact.version)),
-                body: serde_json::to_string(&contact).map_err(|e| ServiceError::Conflict(e.to_string()))?,
+                body: serde_json::to_string(&contact)
+                    .map_err(|e| ServiceError::Conflict(e.to_string()))?,
             };
             idempotency::save(&mut tx, &idem.key, &stored, now).await?;
         }
@@ -87,7 +89,9 @@ impl Carnet {
     pub async fn get_contact(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Contact> {
         ctx.require_read()?;
         let mut tx = self.db.tenant_read(ctx.tenant).await?;
-        contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))
+        contacts::get(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("contact"))
     }
 
     /// Applies a JSON merge patch (`null` clears a field). `if_match` is the ETag the client
@@ -106,10 +110,14 @@ impl Carnet {
             return Err(e.into());
         }
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        let current = contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))?;
+        let current = contacts::get(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
         if current.deleted_at.is_some() {
-            return Err(ServiceError::Conflict("the contact is in the trash; restore it first".into()));
+            return Err(ServiceError::Conflict(
+                "the contact is in the trash; restore it first".into(),
+            ));
         }
         let before = current.input();
         let mut doc = before.to_json();
@@ -133,12 +141,21 @@ impl Carnet {
     }
 
     /// Moves the contact to the trash. Deleting a contact already there changes nothing.
-    pub async fn delete_contact(&self, ctx: &TenantContext, id: ContactId, if_match: Option<&str>) -> ServiceResult<()> {
+    pub async fn delete_contact(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        if_match: Option<&str>,
+    ) -> ServiceResult<()> {
         self.set_trashed(ctx, id, true, if_match).await.map(drop)
     }
 
     /// Takes the contact out of the trash.
-    pub async fn restore_contact(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Contact> {
+    pub async fn restore_contact(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+    ) -> ServiceResult<Contact> {
         self.set_trashed(ctx, id, false, None).await
     }
 
@@ -151,7 +168,9 @@ impl Carnet {
     ) -> ServiceResult<Contact> {
         ctx.require_write()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        let current = contacts::get(&mut tx, id).await?.ok_or(ServiceError::NotFound("contact"))?;
+        let current = contacts::get(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
         if current.deleted_at.is_some() == trashed {
             return Ok(current);
@@ -159,7 +178,9 @@ impl Carnet {
         let now = self.now();
         let changed = contacts::set_trashed(&mut tx, id, trashed, now)
             .await?
-            .ok_or(ServiceError::Conflict("the contact changed meanwhile; try again".into()))?;
+            .ok_or(ServiceError::Conflict(
+                "the contact changed meanwhile; try again".into(),
+            ))?;
         let action = if trashed { "delete" } else { "restore" };
         record(&mut tx, ctx, action, id, vec!["deleted_at".into()], now).await?;
         tx.commit().await?;
@@ -167,7 +188,11 @@ impl Carnet {
     }
 
     /// The most recent audit events about a contact (its timeline).
-    pub async fn contact_history(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Vec<AuditEvent>> {
+    pub async fn contact_history(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+    ) -> ServiceResult<Vec<AuditEvent>> {
         ctx.require_read()?;
         let mut tx = self.db.tenant_read(ctx.tenant).await?;
         Ok(audit::for_entity(&mut tx, "contact", id.0, 50).await?)
@@ -176,19 +201,29 @@ impl Carnet {
 
 /// `If-Match: *` or a list of ETags; the current version must be among them.
 fn check_if_match(if_match: Option<&str>, version: i64) -> ServiceResult<()> {
-    let Some(header) = if_match else { return Ok(()) };
+    let Some(header) = if_match else {
+        return Ok(());
+    };
     let current = etag(version);
-    let matches = header.split(',').map(str::trim).any(|tag| tag == "*" || tag == current);
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current);
     if matches {
         Ok(())
     } else {
-        Err(ServiceError::PreconditionFailed { expected: header.to_owned(), current: version })
+        Err(ServiceError::PreconditionFailed {
+            expected: header.to_owned(),
+            current: version,
+        })
     }
 }
 
 /// The owner must be a member of the tenant.
 async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
-    let Some(owner) = input.owner_id else { return Ok(()) };
+    let Some(owner) = input.owner_id else {
+        return Ok(());
+    };
     let tenant = tx.tenant();
     if users::role_in(tx.control(), tenant, owner).await?.is_none() {
         let mut e = ValidationErrors::default();

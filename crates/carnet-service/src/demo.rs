@@ -6,8 +6,8 @@ use crate::secrets::random_alnum;
 use crate::{Carnet, ServiceResult};
 use carnet_core::text::fold;
 use carnet_core::{ContactId, ContactInput, LabeledValue, Role};
-use carnet_store::tenants;
 use carnet_store::contacts;
+use carnet_store::tenants;
 use serde_json::Map;
 
 /// The demo workspace's slug, and its administrator's login.
@@ -15,37 +15,130 @@ pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_EMAIL: &str = "admin@demo.carnet.test";
 
 const FIRST_FR: &[&str] = &[
-    "Éloïse", "Camille", "Léa", "Chloé", "Manon", "Inès", "Zoé", "Agathe", "Hélène", "Cécile",
-    "Amélie", "Océane", "Maëlle", "Noémie", "Gaëlle", "Louis", "Gabriel", "Raphaël", "Jules",
-    "Hugo", "Théo", "Lucas", "Étienne", "François", "Jérôme", "Benoît", "Grégoire", "Thibault",
-    "Maxime", "Aurélien",
+    "Éloïse",
+    "Camille",
+    "Léa",
+    "Chloé",
+    "Manon",
+    "Inès",
+    "Zoé",
+    "Agathe",
+    "Hélène",
+    "Cécile",
+    "Amélie",
+    "Océane",
+    "Maëlle",
+    "Noémie",
+    "Gaëlle",
+    "Louis",
+    "Gabriel",
+    "Raphaël",
+    "Jules",
+    "Hugo",
+    "Théo",
+    "Lucas",
+    "Étienne",
+    "François",
+    "Jérôme",
+    "Benoît",
+    "Grégoire",
+    "Thibault",
+    "Maxime",
+    "Aurélien",
 ];
 const LAST_FR: &[&str] = &[
-    "Lefèvre", "Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Simon", "Michel", "Garçon",
-    "Rousseau", "Fontaine", "Chevalier", "Girard", "Bonnet", "Mercier", "Lemaître", "Faure",
-    "Gauthier", "Perrin", "Brûlé", "Châtelain", "Dupré", "Béranger", "Lacroix", "Méndez",
+    "Lefèvre",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Garçon",
+    "Rousseau",
+    "Fontaine",
+    "Chevalier",
+    "Girard",
+    "Bonnet",
+    "Mercier",
+    "Lemaître",
+    "Faure",
+    "Gauthier",
+    "Perrin",
+    "Brûlé",
+    "Châtelain",
+    "Dupré",
+    "Béranger",
+    "Lacroix",
+    "Méndez",
 ];
 const FIRST_EN: &[&str] = &[
-    "Olivia", "Amelia", "Isla", "Ava", "Emily", "Sophie", "Grace", "Charlotte", "Harriet", "Ruth",
-    "Oliver", "George", "Harry", "Jack", "Noah", "Arthur", "William", "Thomas", "James", "Edward",
+    "Olivia",
+    "Amelia",
+    "Isla",
+    "Ava",
+    "Emily",
+    "Sophie",
+    "Grace",
+    "Charlotte",
+    "Harriet",
+    "Ruth",
+    "Oliver",
+    "George",
+    "Harry",
+    "Jack",
+    "Noah",
+    "Arthur",
+    "William",
+    "Thomas",
+    "James",
+    "Edward",
 ];
 const LAST_EN: &[&str] = &[
     "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson",
     "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "O'Brien", "Hughes", "Clarke",
 ];
 const DOMAINS_FR: &[&str] = &[
-    "cabinet-durand.fr", "agence-lumiere.fr", "boulangerie-martin.fr", "atelier-nord.fr",
-    "conseil-horizon.fr", "expert-compta-lyon.fr",
+    "cabinet-durand.fr",
+    "agence-lumiere.fr",
+    "boulangerie-martin.fr",
+    "atelier-nord.fr",
+    "conseil-horizon.fr",
+    "expert-compta-lyon.fr",
 ];
-const DOMAINS_EN: &[&str] = &["northwind.co.uk", "brightside.io", "oakfield-partners.com", "redbrick.co.uk"];
+const DOMAINS_EN: &[&str] = &[
+    "northwind.co.uk",
+    "brightside.io",
+    "oakfield-partners.com",
+    "redbrick.co.uk",
+];
 const TITLES_FR: &[&str] = &[
-    "Directrice générale", "Expert-comptable", "Responsable marketing", "Chargé d'affaires",
-    "Gérant", "Assistante de direction", "Directeur financier", "Chef de projet",
+    "Directrice générale",
+    "Expert-comptable",
+    "Responsable marketing",
+    "Chargé d'affaires",
+    "Gérant",
+    "Assistante de direction",
+    "Directeur financier",
+    "Chef de projet",
 ];
 const TITLES_EN: &[&str] = &[
-    "Managing Director", "Account Manager", "Head of Sales", "Office Manager", "CFO", "Consultant",
+    "Managing Director",
+    "Account Manager",
+    "Head of Sales",
+    "Office Manager",
+    "CFO",
+    "Consultant",
 ];
-const TAGS: &[&str] = &["Client", "Prospect", "VIP", "Partenaire", "Fournisseur", "Newsletter"];
+const TAGS: &[&str] = &[
+    "Client",
+    "Prospect",
+    "VIP",
+    "Partenaire",
+    "Fournisseur",
+    "Newsletter",
+];
 
 /// A small deterministic generator: the same demo every time.
 struct Rng(u64);
@@ -69,20 +162,39 @@ impl Rng {
 }
 
 fn ascii_local(s: &str) -> String {
-    fold(s).chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+    fold(s)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
 
 /// The `n`-th demo contact: French for two in three, English otherwise.
 fn demo_contact(rng: &mut Rng) -> ContactInput {
     let french = rng.below(3) != 0;
     let (first, last, domain, title) = if french {
-        (rng.pick(FIRST_FR), rng.pick(LAST_FR), rng.pick(DOMAINS_FR), rng.pick(TITLES_FR))
+        (
+            rng.pick(FIRST_FR),
+            rng.pick(LAST_FR),
+            rng.pick(DOMAINS_FR),
+            rng.pick(TITLES_FR),
+        )
     } else {
-        (rng.pick(FIRST_EN), rng.pick(LAST_EN), rng.pick(DOMAINS_EN), rng.pick(TITLES_EN))
+        (
+            rng.pick(FIRST_EN),
+            rng.pick(LAST_EN),
+            rng.pick(DOMAINS_EN),
+            rng.pick(TITLES_EN),
+        )
     };
     let email = format!("{}.{}@{domain}", ascii_local(first), ascii_local(last));
     let phone = if french {
-        format!("+33 6 {:02} {:02} {:02} {:02}", rng.below(100), rng.below(100), rng.below(100), rng.below(100))
+        format!(
+            "+33 6 {:02} {:02} {:02} {:02}",
+            rng.below(100),
+            rng.below(100),
+            rng.below(100),
+            rng.below(100)
+        )
     } else {
         format!("+44 7700 {:06}", rng.below(1_000_000))
     };
@@ -96,8 +208,14 @@ fn demo_contact(rng: &mut Rng) -> ContactInput {
     ContactInput {
         first_name: Some(first.to_owned()),
         last_name: Some(last.to_owned()),
-        emails: vec![LabeledValue { label: "work".into(), value: email }],
-        phones: vec![LabeledValue { label: "mobile".into(), value: phone }],
+        emails: vec![LabeledValue {
+            label: "work".into(),
+            value: email,
+        }],
+        phones: vec![LabeledValue {
+            label: "mobile".into(),
+            value: phone,
+        }],
         company_id: None,
         job_title: Some(title.to_owned()),
         tags,
@@ -157,7 +275,10 @@ impl Carnet {
             ..TenantContext::system(tenant.id)
         };
         self.seed_contacts(&ctx, 200).await?;
-        Ok(Some(DemoLogin { email: DEMO_EMAIL.to_owned(), password }))
+        Ok(Some(DemoLogin {
+            email: DEMO_EMAIL.to_owned(),
+            password,
+        }))
     }
 }
 
@@ -172,8 +293,15 @@ mod tests {
         for c in &contacts {
             assert!(ContactInput::from_json(&c.to_json()).is_ok(), "{c:?}");
         }
-        let french = contacts.iter().filter(|c| c.phones[0].value.starts_with("+33")).count();
+        let french = contacts
+            .iter()
+            .filter(|c| c.phones[0].value.starts_with("+33"))
+            .count();
         assert!(french > 80 && french < 180, "{french}");
-        assert!(contacts.iter().any(|c| c.first_name.as_deref() == Some("Éloïse")));
+        assert!(
+            contacts
+                .iter()
+                .any(|c| c.first_name.as_deref() == Some("Éloïse"))
+        );
     }
 }

@@ -24,17 +24,28 @@ pub(crate) fn random_lower_alnum(len: usize) -> String {
 
 /// `len` random letters and digits (API key secrets, generated passwords).
 pub(crate) fn random_alnum(len: usize) -> String {
-    rand::thread_rng().sample_iter(Alphanumeric).map(char::from).take(len).collect()
+    rand::thread_rng()
+        .sample_iter(Alphanumeric)
+        .map(char::from)
+        .take(len)
+        .collect()
 }
 
 /// SHA-256 of a high-entropy secret, hex-encoded. (Passwords use argon2id instead.)
 pub(crate) fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compares without leaking where the first difference is.
 pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]
@@ -45,7 +56,11 @@ mod tests {
     fn tokens_are_random_and_hashes_stable() {
         assert_ne!(random_token(32), random_token(32));
         assert_eq!(random_lower_alnum(8).len(), 8);
-        assert!(random_lower_alnum(40).chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            random_lower_alnum(40)
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
         assert_eq!(
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

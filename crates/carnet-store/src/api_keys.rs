@@ -40,7 +40,11 @@ impl TryFrom<Row> for ApiKey {
             .scopes
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse().map_err(|e: carnet_core::access::UnknownName| StoreError::Corrupt(e.to_string())))
+            .map(|s| {
+                s.parse().map_err(|e: carnet_core::access::UnknownName| {
+                    StoreError::Corrupt(e.to_string())
+                })
+            })
             .collect::<Result<Vec<Scope>>>()?;
         Ok(ApiKey {
             tenant_id: TenantId(r.tenant_id),
@@ -82,18 +86,30 @@ pub async fn insert(tx: &mut Tx, key: &ApiKey) -> Result<()> {
 /// The key with this prefix, revoked or not.
 pub async fn by_prefix(tx: &mut Tx, prefix: &str) -> Result<Option<ApiKey>> {
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE prefix = $1");
-    let row: Option<Row> = on_conn!(tx, |c| sqlx::query_as(&sql).bind(prefix).fetch_optional(c).await?);
+    let row: Option<Row> = on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(prefix)
+        .fetch_optional(c)
+        .await?);
     row.map(ApiKey::try_from).transpose()
 }
 
 pub async fn list(tx: &mut Tx, tenant: TenantId) -> Result<Vec<ApiKey>> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id");
-    let rows: Vec<Row> = on_conn!(tx, |c| sqlx::query_as(&sql).bind(tenant.0).fetch_all(c).await?);
+    let sql =
+        format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id");
+    let rows: Vec<Row> = on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(tenant.0)
+        .fetch_all(c)
+        .await?);
     rows.into_iter().map(ApiKey::try_from).collect()
 }
 
 /// Revokes the key; `false` when the tenant has no such active key.
-pub async fn revoke(tx: &mut Tx, tenant: TenantId, id: ApiKeyId, now: DateTime<Utc>) -> Result<bool> {
+pub async fn revoke(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: ApiKeyId,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let done = on_conn!(tx, |c| {
         sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",

@@ -1,7 +1,7 @@
 //! The audit log: append-only; there is no function to change or remove an event.
 
-use crate::tx::{TenantTx, on_conn};
 use crate::Result;
+use crate::tx::{TenantTx, on_conn};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -50,7 +50,12 @@ pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
 }
 
 /// The events about one record, newest first (the record's timeline).
-pub async fn for_entity(tx: &mut TenantTx, entity: &str, id: Uuid, limit: i64) -> Result<Vec<AuditEvent>> {
+pub async fn for_entity(
+    tx: &mut TenantTx,
+    entity: &str,
+    id: Uuid,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
     let tenant = tx.tenant().0;
     Ok(on_conn!(&mut tx.tx, |c| {
         sqlx::query_as(

@@ -1,8 +1,8 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
+use crate::Result;
 use crate::params::{Param, SqlBuilder, bind_params};
 use crate::tx::{TenantTx, on_conn};
-use crate::Result;
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::{ContactId, UserId};
 use chrono::{DateTime, Utc};
@@ -97,8 +97,11 @@ pub async fn insert(
 pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
     let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2");
-    let row: Option<Row> =
-        on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql).bind(tenant).bind(id.0).fetch_optional(c).await?);
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(id.0)
+        .fetch_optional(c)
+        .await?);
     Ok(row.map(Contact::from))
 }
 
@@ -187,20 +190,24 @@ async fn write_index_rows(tx: &mut TenantTx, id: ContactId, input: &ContactInput
             .execute(&mut *c)
             .await?;
         for key in input.email_keys() {
-            sqlx::query("INSERT INTO contact_emails (tenant_id, contact_id, email_key) VALUES ($1, $2, $3)")
-                .bind(tenant)
-                .bind(id.0)
-                .bind(key)
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(
+                "INSERT INTO contact_emails (tenant_id, contact_id, email_key) VALUES ($1, $2, $3)",
+            )
+            .bind(tenant)
+            .bind(id.0)
+            .bind(key)
+            .execute(&mut *c)
+            .await?;
         }
         for key in input.tag_keys() {
-            sqlx::query("INSERT INTO contact_tags (tenant_id, contact_id, tag_key) VALUES ($1, $2, $3)")
-                .bind(tenant)
-                .bind(id.0)
-                .bind(key)
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(
+                "INSERT INTO contact_tags (tenant_id, contact_id, tag_key) VALUES ($1, $2, $3)",
+            )
+            .bind(tenant)
+            .bind(id.0)
+            .bind(key)
+            .execute(&mut *c)
+            .await?;
         }
     });
     Ok(())
@@ -280,10 +287,16 @@ fn like_contains(term: &str) -> String {
 /// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     let tenant = tx.tenant().0;
-    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = "));
+    let mut b = SqlBuilder::new(&format!(
+        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = "
+    ));
     let t = b.bind(Param::Uuid(tenant));
     b.push(&t);
-    b.push(if q.trashed { " AND c.deleted_at IS NOT NULL" } else { " AND c.deleted_at IS NULL" });
+    b.push(if q.trashed {
+        " AND c.deleted_at IS NOT NULL"
+    } else {
+        " AND c.deleted_at IS NULL"
+    });
     for term in &q.terms {
         let p = b.bind(Param::Text(like_contains(term)));
         b.push(&format!(" AND c.search_text LIKE {p} ESCAPE '\\'"));
@@ -305,7 +318,11 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
         b.push(&format!(" AND c.company_id = {p}"));
     }
     let col = q.sort.column();
-    let (cmp, dir) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if q.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some((value, id)) = &q.after {
         let id_p = b.bind(Param::Uuid(*id));
         let value_p = match value {
@@ -328,7 +345,9 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     let limit = b.bind(Param::Int(i64::from(q.limit)));
     b.push(&format!(" LIMIT {limit}"));
     let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
-        bind_params!(sqlx::query_as(&b.sql), &b.params).fetch_all(c).await?
+        bind_params!(sqlx::query_as(&b.sql), &b.params)
+            .fetch_all(c)
+            .await?
     });
     Ok(rows.into_iter().map(Contact::from).collect())
 }
@@ -337,10 +356,12 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
 pub async fn count(tx: &mut TenantTx) -> Result<i64> {
     let tenant = tx.tenant().0;
     Ok(on_conn!(&mut tx.tx, |c| {
-        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL")
-            .bind(tenant)
-            .fetch_one(c)
-            .await?
+        sqlx::query_scalar(
+            "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .fetch_one(c)
+        .await?
     }))
 }
 

@@ -90,7 +90,10 @@ impl Db {
         match location {
             DbLocation::DataDir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
+                    StoreError::Config(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
                 })?;
                 Self::open_sqlite(&dir.join(SQLITE_FILE), true).await
             }
@@ -132,7 +135,8 @@ impl Db {
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str())
+                        .await?;
                     Ok(())
                 })
             })
@@ -210,7 +214,10 @@ mod tests {
             DbLocation::Url("postgresql://x".into()).backend().unwrap(),
             Backend::Postgres
         );
-        assert_eq!(redact("postgres://me:pw@host/db"), "postgres://me:***@host/db");
+        assert_eq!(
+            redact("postgres://me:pw@host/db"),
+            "postgres://me:***@host/db"
+        );
         assert_eq!(redact("postgres://host/db"), "postgres://host/db");
     }
 }

@@ -1,7 +1,7 @@
 //! Idempotency keys: the first response to a keyed request, replayed for repeats.
 
-use crate::tx::{TenantTx, on_conn};
 use crate::Result;
+use crate::tx::{TenantTx, on_conn};
 use chrono::{DateTime, Utc};
 
 /// The response stored under one key, with the fingerprint of the request that made it.
@@ -29,7 +29,12 @@ pub async fn find(tx: &mut TenantTx, key: &str) -> Result<Option<StoredResponse>
 }
 
 /// Stores the response in the same transaction as the change it describes.
-pub async fn save(tx: &mut TenantTx, key: &str, response: &StoredResponse, now: DateTime<Utc>) -> Result<()> {
+pub async fn save(
+    tx: &mut TenantTx,
+    key: &str,
+    response: &StoredResponse,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let tenant = tx.tenant().0;
     on_conn!(&mut tx.tx, |c| {
         sqlx::query(

@@ -20,9 +20,9 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
-pub use db::{Backend, Db, DbLocation, PoolStats, APP_ROLE};
+pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
 pub use error::StoreError;
-pub use migrate::{MigrateReport, SchemaStatus, migrate, schema_status, undo_all};
+pub use migrate::{MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all};
 pub use tx::{TenantTx, Tx};
 
 /// Results of the storage layer.

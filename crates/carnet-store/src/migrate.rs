@@ -54,10 +54,15 @@ async fn owner_connection(location: &DbLocation) -> Result<OwnerConn> {
     match location {
         DbLocation::DataDir(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
+                StoreError::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
             })?;
             let path = dir.join(SQLITE_FILE);
-            let conn = SqliteConnection::connect_with(&sqlite_options(&path).create_if_missing(true)).await?;
+            let conn =
+                SqliteConnection::connect_with(&sqlite_options(&path).create_if_missing(true))
+                    .await?;
             Ok(OwnerConn::Sqlite(conn, path))
         }
         DbLocation::Url(url) => match location.backend()? {
@@ -104,12 +109,20 @@ pub async fn migrate(location: &DbLocation, dry_run: bool) -> Result<MigrateRepo
     };
     let applied = match &before {
         SchemaStatus::Current => Vec::new(),
-        SchemaStatus::Empty => migrator.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect(),
+        SchemaStatus::Empty => migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect(),
         SchemaStatus::Pending(v) => v.clone(),
         other => return Err(StoreError::Schema(other.refusal().unwrap_or_default())),
     };
     if dry_run || applied.is_empty() {
-        return Ok(MigrateReport { before, applied, backup: None });
+        return Ok(MigrateReport {
+            before,
+            applied,
+            backup: None,
+        });
     }
     let backup = match conn {
         OwnerConn::Sqlite(mut c, path) => {
@@ -126,7 +139,11 @@ pub async fn migrate(location: &DbLocation, dry_run: bool) -> Result<MigrateRepo
             None
         }
     };
-    Ok(MigrateReport { before, applied, backup })
+    Ok(MigrateReport {
+        before,
+        applied,
+        backup,
+    })
 }
 
 /// Rolls every migration back (tests prove that down files undo their up files).
@@ -162,7 +179,11 @@ async fn applied_sqlite(c: &mut SqliteConnection) -> Result<Applied> {
     let rows = sqlx::query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
         .fetch_all(&mut *c)
         .await?;
-    Ok(Some(rows.iter().map(|r| (r.get::<i64, _>(0), r.get::<bool, _>(1))).collect()))
+    Ok(Some(
+        rows.iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<bool, _>(1)))
+            .collect(),
+    ))
 }
 
 async fn applied_postgres(c: &mut PgConnection) -> Result<Applied> {
@@ -175,7 +196,11 @@ async fn applied_postgres(c: &mut PgConnection) -> Result<Applied> {
     let rows = sqlx::query("SELECT version, success FROM _sqlx_migrations ORDER BY version")
         .fetch_all(&mut *c)
         .await?;
-    Ok(Some(rows.iter().map(|r| (r.get::<i64, _>(0), r.get::<bool, _>(1))).collect()))
+    Ok(Some(
+        rows.iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<bool, _>(1)))
+            .collect(),
+    ))
 }
 
 fn status_of(migrator: &Migrator, applied: Applied) -> Result<SchemaStatus> {
@@ -190,12 +215,23 @@ fn status_of(migrator: &Migrator, applied: Applied) -> Result<SchemaStatus> {
     if let Some((v, _)) = applied.iter().find(|(_, ok)| !ok) {
         return Ok(SchemaStatus::HalfApplied(*v));
     }
-    let newer: Vec<i64> = applied.iter().map(|(v, _)| *v).filter(|v| !known.contains(v)).collect();
+    let newer: Vec<i64> = applied
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| !known.contains(v))
+        .collect();
     if !newer.is_empty() {
         return Ok(SchemaStatus::Newer(newer));
     }
-    let pending: Vec<i64> = known.into_iter().filter(|v| !applied.iter().any(|(a, _)| a == v)).collect();
-    Ok(if pending.is_empty() { SchemaStatus::Current } else { SchemaStatus::Pending(pending) })
+    let pending: Vec<i64> = known
+        .into_iter()
+        .filter(|v| !applied.iter().any(|(a, _)| a == v))
+        .collect();
+    Ok(if pending.is_empty() {
+        SchemaStatus::Current
+    } else {
+        SchemaStatus::Pending(pending)
+    })
 }
 
 impl crate::Db {
@@ -212,4 +248,24 @@ impl crate::Db {
             }
         }
     }
+}
+
+/// A digest of every migration of `backend`: changes whenever a migration file does
+/// (test harnesses key their template databases on it).
+pub fn fingerprint(backend: Backend) -> String {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    };
+    let mut bytes = Vec::new();
+    for m in migrator.iter() {
+        bytes.extend_from_slice(&m.version.to_le_bytes());
+        bytes.extend_from_slice(&m.checksum);
+    }
+    use sha2::Digest;
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

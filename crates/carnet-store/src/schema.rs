@@ -69,10 +69,13 @@ pub async fn foreign_keys(db: &Db) -> Result<Vec<ForeignKey>> {
             .collect()
         }),
     };
-    Ok(group(rows.into_iter().map(|(t, id, col)| ((t, id.to_string()), col)))
-        .into_iter()
-        .map(|((t, _), cols)| (t, cols))
-        .collect())
+    Ok(group(
+        rows.into_iter()
+            .map(|(t, id, col)| ((t, id.to_string()), col)),
+    )
+    .into_iter()
+    .map(|((t, _), cols)| (t, cols))
+    .collect())
 }
 
 /// Every index (primary keys and unique constraints included) of the user tables.

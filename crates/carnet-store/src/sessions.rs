@@ -1,7 +1,7 @@
 //! Server-side UI sessions: the cookie holds a random token, the table only its hash.
 
-use crate::tx::{Tx, on_conn};
 use crate::Result;
+use crate::tx::{Tx, on_conn};
 use carnet_core::{SessionId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -89,12 +89,19 @@ pub async fn insert(tx: &mut Tx, session: &Session, token_hash: &str) -> Result<
 }
 
 /// The live (not revoked, not expired) session with this token hash.
-pub async fn live_by_token_hash(tx: &mut Tx, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
+pub async fn live_by_token_hash(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
     );
-    let row: Option<Row> =
-        on_conn!(tx, |c| sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(c).await?);
+    let row: Option<Row> = on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(c)
+        .await?);
     Ok(row.map(Session::from))
 }
 
@@ -126,7 +133,10 @@ pub async fn live_of_user(tx: &mut Tx, user: UserId, now: DateTime<Utc>) -> Resu
         "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
          ORDER BY created_at DESC"
     );
-    let rows: Vec<Row> =
-        on_conn!(tx, |c| sqlx::query_as(&sql).bind(user.0).bind(now).fetch_all(c).await?);
+    let rows: Vec<Row> = on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(user.0)
+        .bind(now)
+        .fetch_all(c)
+        .await?);
     Ok(rows.into_iter().map(Session::from).collect())
 }

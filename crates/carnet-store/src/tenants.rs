@@ -1,7 +1,7 @@
 //! Tenants: the client companies Carnet hosts (control plane, no row-level security).
 
-use crate::tx::{Tx, on_conn};
 use crate::Result;
+use crate::tx::{Tx, on_conn};
 use carnet_core::TenantId;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -43,12 +43,18 @@ pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<()> {
 
 pub async fn by_slug(tx: &mut Tx, slug: &str) -> Result<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1");
-    Ok(on_conn!(tx, |c| sqlx::query_as(&sql).bind(slug).fetch_optional(c).await?))
+    Ok(on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(slug)
+        .fetch_optional(c)
+        .await?))
 }
 
 pub async fn by_id(tx: &mut Tx, id: TenantId) -> Result<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
-    Ok(on_conn!(tx, |c| sqlx::query_as(&sql).bind(id.0).fetch_optional(c).await?))
+    Ok(on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(id.0)
+        .fetch_optional(c)
+        .await?))
 }
 
 pub async fn list(tx: &mut Tx) -> Result<Vec<Tenant>> {

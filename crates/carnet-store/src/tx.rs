@@ -1,7 +1,7 @@
 //! Transactions: [`Tx`] for the control plane, [`TenantTx`] for one tenant's data.
 
-use crate::db::Db;
 use crate::Result;
+use crate::db::Db;
 use carnet_core::TenantId;
 use sqlx::{Postgres, Sqlite, Transaction};
 

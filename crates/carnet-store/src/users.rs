@@ -1,8 +1,8 @@
 //! Users (global identities) and their memberships in tenants.
 
+use crate::Result;
 use crate::tenants::Tenant;
 use crate::tx::{Tx, on_conn};
-use crate::Result;
 use carnet_core::{Role, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -60,12 +60,18 @@ pub async fn insert(tx: &mut Tx, user: &User) -> Result<()> {
 
 pub async fn by_email(tx: &mut Tx, email: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email_key = $1");
-    Ok(on_conn!(tx, |c| sqlx::query_as(&sql).bind(email_key(email)).fetch_optional(c).await?))
+    Ok(on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(email_key(email))
+        .fetch_optional(c)
+        .await?))
 }
 
 pub async fn by_id(tx: &mut Tx, id: UserId) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    Ok(on_conn!(tx, |c| sqlx::query_as(&sql).bind(id.0).fetch_optional(c).await?))
+    Ok(on_conn!(tx, |c| sqlx::query_as(&sql)
+        .bind(id.0)
+        .fetch_optional(c)
+        .await?))
 }
 
 pub async fn set_locale(tx: &mut Tx, id: UserId, locale: &str, now: DateTime<Utc>) -> Result<()> {
@@ -112,8 +118,12 @@ pub async fn role_in(tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<Opti
             .fetch_optional(c)
             .await?
     });
-    role.map(|r| r.parse().map_err(|e: carnet_core::access::UnknownName| crate::StoreError::Corrupt(e.to_string())))
-        .transpose()
+    role.map(|r| {
+        r.parse().map_err(|e: carnet_core::access::UnknownName| {
+            crate::StoreError::Corrupt(e.to_string())
+        })
+    })
+    .transpose()
 }
 
 #[derive(sqlx::FromRow)]
@@ -125,16 +135,22 @@ struct MembershipRow {
 
 /// Every active tenant `user` belongs to, with the role there, by tenant name.
 pub async fn tenants_of(tx: &mut Tx, user: UserId) -> Result<Vec<(Tenant, Role)>> {
-    let sql = "SELECT t.id, t.slug, t.name, t.status, t.placement, t.created_at, t.updated_at, m.role
+    let sql =
+        "SELECT t.id, t.slug, t.name, t.status, t.placement, t.created_at, t.updated_at, m.role
                FROM memberships m JOIN tenants t ON t.id = m.tenant_id
                WHERE m.user_id = $1 AND t.status = 'active' ORDER BY t.name, t.slug";
-    let rows: Vec<MembershipRow> =
-        on_conn!(tx, |c| sqlx::query_as(sql).bind(user.0).fetch_all(c).await?);
+    let rows: Vec<MembershipRow> = on_conn!(tx, |c| sqlx::query_as(sql)
+        .bind(user.0)
+        .fetch_all(c)
+        .await?);
     rows.into_iter()
         .map(|r| {
-            let role = r.role.parse().map_err(|e: carnet_core::access::UnknownName| {
-                crate::StoreError::Corrupt(e.to_string())
-            })?;
+            let role = r
+                .role
+                .parse()
+                .map_err(|e: carnet_core::access::UnknownName| {
+                    crate::StoreError::Corrupt(e.to_string())
+                })?;
             Ok((r.tenant, role))
         })
         .collect()

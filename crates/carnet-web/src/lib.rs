@@ -42,7 +42,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(carnet: Carnet, config: WebConfig) -> Self {
-        Self { carnet, config: Arc::new(config), metrics: Arc::new(Metrics::default()) }
+        Self {
+            carnet,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
     }
 }
 
@@ -54,10 +58,19 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(middleware::from_fn_with_state(state.clone(), read_only_guard))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_only_guard,
+        ))
         .layer(DefaultBodyLimit::max(request::MAX_BODY))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -65,13 +78,23 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn is_api(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/api" || path == "/healthz" || path == "/readyz" || path == "/metrics"
+    path.starts_with("/api/")
+        || path == "/api"
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics"
 }
 
 async fn no_route(req: Request) -> Response {
     let path = req.uri().path().to_owned();
     if is_api(&path) {
-        Problem::new(StatusCode::NOT_FOUND, "no-route", "Not found", format!("no route for {path}")).into_response()
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "no-route",
+            "Not found",
+            format!("no route for {path}"),
+        )
+        .into_response()
     } else {
         ui::not_found_page(&req).into_response()
     }
@@ -100,7 +123,8 @@ async fn read_only_guard(State(state): State<AppState>, req: Request, next: Next
         );
         p.errors.clear();
         let mut res = p.into_response();
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("300"));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("300"));
         return res;
     }
     next.run(req).await
@@ -109,7 +133,10 @@ async fn read_only_guard(State(state): State<AppState>, req: Request, next: Next
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
@@ -120,7 +147,10 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         ),
     );
     if state.config.https {
-        h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
     res
 }

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the operation table and the schemas below.
 
-use crate::api::{Operation, operations};
 use crate::AppState;
+use crate::api::{Operation, operations};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -70,7 +70,13 @@ fn labeled_value(for_input: bool) -> Value {
 }
 
 fn writable_properties(nullable: bool) -> Value {
-    let t = |ty: &str| if nullable { json!([ty, "null"]) } else { json!(ty) };
+    let t = |ty: &str| {
+        if nullable {
+            json!([ty, "null"])
+        } else {
+            json!(ty)
+        }
+    };
     json!({
         "first_name": {"type": t("string"), "maxLength": 200},
         "last_name": {"type": t("string"), "maxLength": 200},
@@ -159,7 +165,8 @@ pub(crate) fn json_body(name: &str, merge_patch: bool) -> Value {
 
 /// A contact response with its headers.
 pub(crate) fn contact_response(description: &str, created: bool) -> Value {
-    let mut headers = json!({"ETag": {"schema": {"type": "string"}, "description": "The version, for If-Match"}});
+    let mut headers =
+        json!({"ETag": {"schema": {"type": "string"}, "description": "The version, for If-Match"}});
     if created {
         headers["Location"] = json!({"schema": {"type": "string"}});
         headers["Idempotent-Replayed"] = json!({"schema": {"type": "string", "enum": ["true"]}});
@@ -188,10 +195,17 @@ const PROBLEM_TEXT: [(&str, &str); 11] = [
 /// `ok` plus the listed error statuses as problem+json (and 500/503, always possible).
 pub(crate) fn problem_responses(ok: Value, statuses: &[&str]) -> Value {
     let mut out = ok.as_object().cloned().unwrap_or_default();
-    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     for status in statuses.iter().chain(["500", "503"].iter()) {
-        let text = PROBLEM_TEXT.iter().find(|(s, _)| s == status).map_or("Server error", |(_, t)| *t);
-        out.insert((*status).to_owned(), json!({"description": text, "content": problem.clone()}));
+        let text = PROBLEM_TEXT
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or("Server error", |(_, t)| *t);
+        out.insert(
+            (*status).to_owned(),
+            json!({"description": text, "content": problem.clone()}),
+        );
     }
     Value::Object(out)
 }
@@ -215,7 +229,9 @@ pub(crate) fn list_parameters() -> Value {
 /// `params` plus an optional `If-Match` header.
 pub(crate) fn with_if_match(params: &Value) -> Value {
     let mut list = params.as_array().cloned().unwrap_or_default();
-    list.push(json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
-                     "description": "The ETag last seen; a stale one gives 412"}));
+    list.push(
+        json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                     "description": "The ETag last seen; a stale one gives 412"}),
+    );
     Value::Array(list)
 }

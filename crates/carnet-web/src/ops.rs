@@ -1,7 +1,7 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
-use crate::problem::Problem;
 use crate::AppState;
+use crate::problem::Problem;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +30,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         return unavailable("the database is unreachable");
     }
     match db.schema_status().await {
-        Ok(SchemaStatus::Current) => Json(json!({"status": "ready", "database": "ok", "schema": "current"})).into_response(),
+        Ok(SchemaStatus::Current) => {
+            Json(json!({"status": "ready", "database": "ok", "schema": "current"})).into_response()
+        }
         Ok(other) => unavailable(&other.refusal().unwrap_or_else(|| "no schema yet".into())),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: schema unreadable");
@@ -40,10 +42,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 fn unavailable(detail: &str) -> Response {
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", detail).into_response()
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "Not ready",
+        detail,
+    )
+    .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&state.carnet.db().pool_stats());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

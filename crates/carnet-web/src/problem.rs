@@ -24,7 +24,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             kind: format!("/problems/{slug}"),
             title,
@@ -38,7 +43,12 @@ impl Problem {
     /// 400 naming the field (query parameter, header or body member) at fault.
     pub fn bad_request(field: &str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        let mut p = Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail.clone());
+        let mut p = Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail.clone(),
+        );
         p.errors.push(FieldError::new(field, detail));
         p
     }
@@ -91,7 +101,9 @@ impl From<ServiceError> for Problem {
                 format!("your role or API key scopes do not allow {what}"),
             ),
             ServiceError::NotFound(what) => Problem::not_found(format!("no such {what}")),
-            ServiceError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
+            ServiceError::Conflict(detail) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+            }
             ServiceError::PreconditionFailed { .. } => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -105,7 +117,10 @@ impl From<ServiceError> for Problem {
                     "Idempotency key reused",
                     "this Idempotency-Key was first used with a different request",
                 );
-                p.errors.push(FieldError::new("Idempotency-Key", "already used with another request"));
+                p.errors.push(FieldError::new(
+                    "Idempotency-Key",
+                    "already used with another request",
+                ));
                 p
             }
             ServiceError::Store(inner) => {
@@ -121,10 +136,13 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut res = (status, body).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.authenticate {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"carnet\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"carnet\""),
+            );
         }
         res
     }

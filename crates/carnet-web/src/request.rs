@@ -24,7 +24,13 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -48,24 +54,32 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     "Unsupported media type",
                     format!("send the body as {accepted}"),
                 );
-                p.errors.push(carnet_core::FieldError::new("Content-Type", format!("must be {accepted}")));
+                p.errors.push(carnet_core::FieldError::new(
+                    "Content-Type",
+                    format!("must be {accepted}"),
+                ));
                 return Err(p);
             }
         }
-        let raw = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too-large",
-                    "Payload too large",
-                    format!("the body must be at most {MAX_BODY} bytes"),
-                )
-            } else {
-                Problem::bad_request("body", format!("the body could not be read: {e}"))
-            }
-        })?;
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too-large",
+                        "Payload too large",
+                        format!("the body must be at most {MAX_BODY} bytes"),
+                    )
+                } else {
+                    Problem::bad_request("body", format!("the body could not be read: {e}"))
+                }
+            })?;
         if nesting_depth(&raw) > MAX_DEPTH {
-            return Err(Problem::bad_request("body", format!("JSON nested deeper than {MAX_DEPTH} levels")));
+            return Err(Problem::bad_request(
+                "body",
+                format!("JSON nested deeper than {MAX_DEPTH} levels"),
+            ));
         }
         let value = serde_json::from_slice(&raw)
             .map_err(|e| Problem::bad_request("body", format!("malformed JSON: {e}")))?;
@@ -101,24 +115,17 @@ fn nesting_depth(raw: &[u8]) -> usize {
 
 /// The client's address, when the server knows it.
 pub fn client_ip(req_extensions: &axum::http::Extensions) -> Option<String> {
-    req_extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+    req_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
 }
 
 /// The request id set by the request-id layer.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::nesting_depth;
-
-    #[test]
-    fn depth_ignores_brackets_in_strings() {
-        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[["}]}"#), 3);
-        assert_eq!(nesting_depth(br#""\"[""#), 0);
-        assert_eq!(nesting_depth(&b"[".repeat(100)), 100);
-    }
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// A path's `{id}` segment as text; a malformed one is a problem+json like every API error.
@@ -148,4 +155,16 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting_depth;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[["}]}"#), 3);
+        assert_eq!(nesting_depth(br#""\"[""#), 0);
+        assert_eq!(nesting_depth(&b"[".repeat(100)), 100);
+    }
 }

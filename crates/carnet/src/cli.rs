@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "carnet", version, about = "Carnet: a multi-tenant CRM you can host yourself")]
+#[command(
+    name = "carnet",
+    version,
+    about = "Carnet: a multi-tenant CRM you can host yourself"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

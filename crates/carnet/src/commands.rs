@@ -66,13 +66,22 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let web_config = carnet_web::WebConfig { https: false, read_only: args.read_only || config.read_only };
+    let web_config = carnet_web::WebConfig {
+        https: false,
+        read_only: args.read_only || config.read_only,
+    };
     let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config));
-    println!("Carnet is ready at http://{addr}/ (in {} ms)", started.elapsed().as_millis());
+    println!(
+        "Carnet is ready at http://{addr}/ (in {} ms)",
+        started.elapsed().as_millis()
+    );
     tracing::info!(%addr, "serving");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     carnet.db().close().await;
     Ok(())
 }
@@ -106,32 +115,80 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::List) => {
             for t in carnet.list_tenants().await? {
-                println!("{}\t{}\t{}\t{}\t{}", t.slug, t.name, t.status, t.placement, t.id);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.slug, t.name, t.status, t.placement, t.id
+                );
             }
         }
-        Command::User(UserCommand::Create { tenant, email, role, name, password_stdin: _ }) => {
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            role,
+            name,
+            password_stdin: _,
+        }) => {
             let role: Role = role.parse()?;
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let (user, created) = carnet
-                .create_user(NewUser { email: &email, display_name: name.as_deref(), password, tenant_slug: &tenant, role })
+                .create_user(NewUser {
+                    email: &email,
+                    display_name: name.as_deref(),
+                    password,
+                    tenant_slug: &tenant,
+                    role,
+                })
                 .await?;
-            let what = if created { "created user" } else { "added existing user" };
-            println!("{what} {} to {tenant} as {role} (id {})", user.email, user.id);
+            let what = if created {
+                "created user"
+            } else {
+                "added existing user"
+            };
+            println!(
+                "{what} {} to {tenant} as {role} (id {})",
+                user.email, user.id
+            );
         }
-        Command::Apikey(ApiKeyCommand::Create { tenant, name, scopes }) => {
-            let scopes = scopes.iter().map(|s| s.parse::<Scope>()).collect::<Result<Vec<_>, _>>()?;
+        Command::Apikey(ApiKeyCommand::Create {
+            tenant,
+            name,
+            scopes,
+        }) => {
+            let scopes = scopes
+                .iter()
+                .map(|s| s.parse::<Scope>())
+                .collect::<Result<Vec<_>, _>>()?;
             let (key, plain) = carnet.create_api_key(&tenant, &name, &scopes).await?;
-            println!("created API key {} ({}) id {}; store it now, it is shown only once:", key.name, key.prefix, key.id);
+            println!(
+                "created API key {} ({}) id {}; store it now, it is shown only once:",
+                key.name, key.prefix, key.id
+            );
             println!("{plain}");
         }
         Command::Apikey(ApiKeyCommand::List { tenant }) => {
             for k in carnet.list_api_keys(&tenant).await? {
                 let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
-                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
-                let used = k.last_used_at.map_or_else(|| "never used".into(), |t| format!("last used {}", t.to_rfc3339()));
-                println!("{}\t{}\tcarnet_{}_…\t{}\t{state}\t{used}", k.id, k.name, k.prefix, scopes.join(","));
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let used = k.last_used_at.map_or_else(
+                    || "never used".into(),
+                    |t| format!("last used {}", t.to_rfc3339()),
+                );
+                println!(
+                    "{}\t{}\tcarnet_{}_…\t{}\t{state}\t{used}",
+                    k.id,
+                    k.name,
+                    k.prefix,
+                    scopes.join(",")
+                );
             }
         }
         Command::Apikey(ApiKeyCommand::Revoke { tenant, id }) => {
@@ -141,7 +198,9 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
         }
         Command::Demo { tenant, contacts } => {
             let t = carnet.tenant_by_slug(&tenant).await?;
-            let n = carnet.seed_contacts(&TenantContext::system(t.id), contacts).await?;
+            let n = carnet
+                .seed_contacts(&TenantContext::system(t.id), contacts)
+                .await?;
             println!("added {n} demo contacts to {tenant}");
         }
         Command::Serve(_) | Command::Migrate { .. } => {}

@@ -62,15 +62,19 @@ pub enum ConfigError {
 }
 
 fn known_env() -> String {
-    ENV_KEYS.map(|k| format!("CARNET_{}", k.to_uppercase())).join(", ")
+    ENV_KEYS
+        .map(|k| format!("CARNET_{}", k.to_uppercase()))
+        .join(", ")
 }
 
 impl Config {
     pub fn load(args: &GlobalArgs) -> Result<Config, ConfigError> {
         let mut config = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e.message().to_owned()))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.clone(), e))?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError::Parse(path.clone(), e.message().to_owned()))?
             }
             None => Config::default(),
         };
@@ -84,9 +88,14 @@ impl Config {
         Ok(config)
     }
 
-    fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
         for (name, value) in vars {
-            let Some(key) = name.strip_prefix("CARNET_") else { continue };
+            let Some(key) = name.strip_prefix("CARNET_") else {
+                continue;
+            };
             if key.starts_with("TEST_") {
                 continue;
             }
@@ -99,7 +108,9 @@ impl Config {
                     self.read_only = match value.as_str() {
                         "1" | "true" => true,
                         "0" | "false" | "" => false,
-                        _ => return Err(ConfigError::BadEnv(name, "expected true or false".into())),
+                        _ => {
+                            return Err(ConfigError::BadEnv(name, "expected true or false".into()));
+                        }
                     }
                 }
                 _ => return Err(ConfigError::UnknownEnv(name)),
@@ -132,11 +143,27 @@ mod tests {
     #[test]
     fn environment_overrides_and_refuses_unknown_keys() {
         let mut c = Config::default();
-        let vars = [("CARNET_LISTEN", "0.0.0.0:9"), ("CARNET_TEST_PG_URL", "x"), ("PATH", "/bin")];
-        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        let vars = [
+            ("CARNET_LISTEN", "0.0.0.0:9"),
+            ("CARNET_TEST_PG_URL", "x"),
+            ("PATH", "/bin"),
+        ];
+        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .unwrap();
         assert_eq!(c.listen, "0.0.0.0:9");
-        let err = c.apply_env([("CARNET_LISTN".to_string(), "x".to_string())].into_iter()).unwrap_err();
+        let err = c
+            .apply_env([("CARNET_LISTN".to_string(), "x".to_string())].into_iter())
+            .unwrap_err();
         assert!(err.to_string().contains("CARNET_LISTN"));
-        assert!(format!("{:?}", Config { database_url: Some("postgres://u:pw@h/d".into()), ..c }).contains("***"));
+        assert!(
+            format!(
+                "{:?}",
+                Config {
+                    database_url: Some("postgres://u:pw@h/d".into()),
+                    ..c
+                }
+            )
+            .contains("***")
+        );
     }
 }

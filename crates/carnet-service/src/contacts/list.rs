@@ -52,7 +52,10 @@ struct Cursor {
 }
 
 fn bad(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::BadParameter { field: field.to_owned(), message: message.into() }
+    ServiceError::BadParameter {
+        field: field.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn sort_name(field: SortField) -> &'static str {
@@ -87,7 +90,9 @@ impl ListParams {
                         .parse::<u32>()
                         .ok()
                         .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| bad("limit", format!("must be an integer from 1 to {MAX_LIMIT}")))?;
+                        .ok_or_else(|| {
+                            bad("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
+                        })?;
                 }
                 "cursor" => raw_cursor = Some(value),
                 "sort" => {
@@ -104,17 +109,25 @@ impl ListParams {
                         _ => {
                             return Err(bad(
                                 "sort",
-                                format!("must be one of {} (prefix `-` for descending)", SORT_FIELDS.join(", ")),
+                                format!(
+                                    "must be one of {} (prefix `-` for descending)",
+                                    SORT_FIELDS.join(", ")
+                                ),
                             ));
                         }
                     };
                 }
-                "q" => p.q = Some(value.chars().take(200).collect()).filter(|q: &String| !q.trim().is_empty()),
+                "q" => {
+                    p.q = Some(value.chars().take(200).collect())
+                        .filter(|q: &String| !q.trim().is_empty())
+                }
                 "filter[tag]" => p.tag = Some(value.to_owned()),
                 "filter[email]" => p.email = Some(value.trim().to_lowercase()),
                 "filter[company_id]" => {
-                    p.company_id =
-                        Some(Uuid::parse_str(value).map_err(|_| bad("filter[company_id]", "must be a UUID"))?)
+                    p.company_id = Some(
+                        Uuid::parse_str(value)
+                            .map_err(|_| bad("filter[company_id]", "must be a UUID"))?,
+                    )
                 }
                 "filter[trashed]" => {
                     p.trashed = match value {
@@ -129,7 +142,10 @@ impl ListParams {
         if let Some(raw) = raw_cursor {
             let cursor = decode_cursor(raw)?;
             if cursor.s != sort_name(p.sort) || cursor.d != p.descending {
-                return Err(bad("cursor", "belongs to another sort order; start again without a cursor"));
+                return Err(bad(
+                    "cursor",
+                    "belongs to another sort order; start again without a cursor",
+                ));
             }
             p.cursor = Some(cursor);
         }
@@ -150,7 +166,11 @@ impl ListParams {
             descending: self.descending,
             after,
             limit: self.limit + 1,
-            terms: self.q.as_deref().map(|q| fold(q).split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+            terms: self
+                .q
+                .as_deref()
+                .map(|q| fold(q).split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
             tag: self.tag.as_deref().map(fold),
             company_id: self.company_id,
             email: self.email.clone(),
@@ -164,8 +184,15 @@ impl ListParams {
             SortValue::Time(at) => (None, Some(at)),
             SortValue::None => (None, None),
         };
-        let cursor = Cursor { s: sort_name(self.sort).to_owned(), d: self.descending, t, at, i: last.id.0 };
-        let json = serde_json::to_vec(&cursor).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        let cursor = Cursor {
+            s: sort_name(self.sort).to_owned(),
+            d: self.descending,
+            t,
+            at,
+            i: last.id.0,
+        };
+        let json =
+            serde_json::to_vec(&cursor).map_err(|e| ServiceError::Conflict(e.to_string()))?;
         Ok(URL_SAFE_NO_PAD.encode(json))
     }
 }
@@ -180,7 +207,11 @@ fn decode_cursor(raw: &str) -> ServiceResult<Cursor> {
 
 impl Carnet {
     /// One page of contacts matching the parameters.
-    pub async fn list_contacts(&self, ctx: &TenantContext, params: &ListParams) -> ServiceResult<Page> {
+    pub async fn list_contacts(
+        &self,
+        ctx: &TenantContext,
+        params: &ListParams,
+    ) -> ServiceResult<Page> {
         ctx.require_read()?;
         let mut tx = self.db.tenant_read(ctx.tenant).await?;
         let mut data = contacts::list(&mut tx, &params.query()).await?;
@@ -200,7 +231,12 @@ mod tests {
 
     #[test]
     fn parses_and_refuses_parameters() {
-        let p = ListParams::parse([("limit", "10"), ("sort", "-updated_at"), ("filter[tag]", "VIP")]).unwrap();
+        let p = ListParams::parse([
+            ("limit", "10"),
+            ("sort", "-updated_at"),
+            ("filter[tag]", "VIP"),
+        ])
+        .unwrap();
         assert_eq!(p.limit, 10);
         assert_eq!(p.sort, SortField::UpdatedAt);
         assert!(p.descending);

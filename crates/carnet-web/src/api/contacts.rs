@@ -1,17 +1,17 @@
 //! `/api/v1/contacts`: create, read, merge-patch, trash, restore, list and search.
 
 use super::Operation;
+use crate::AppState;
 use crate::auth::ApiContext;
 use crate::openapi::{self, json_body, problem_responses};
 use crate::problem::Problem;
 use crate::request::{IdPath, JsonBody};
-use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use carnet_core::contact::Contact;
 use carnet_core::ContactId;
+use carnet_core::contact::Contact;
 use carnet_service::contacts::{Created, Idempotency, ListParams, etag, location};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -92,13 +92,17 @@ pub(super) fn operations() -> Vec<Operation> {
 }
 
 fn parse_id(raw: &str) -> Result<ContactId, Problem> {
-    raw.parse().map_err(|_| Problem::not_found("no such contact"))
+    raw.parse()
+        .map_err(|_| Problem::not_found("no such contact"))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
     headers
         .get(name)
-        .map(|v| v.to_str().map_err(|_| Problem::bad_request(name, "must be visible ASCII")))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Problem::bad_request(name, "must be visible ASCII"))
+        })
         .transpose()
 }
 
@@ -126,20 +130,41 @@ async fn create(
             let canonical = body.value.to_string();
             let digest = Sha256::digest(format!("POST /api/v1/contacts\n{canonical}").as_bytes());
             let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
-            Some(Idempotency { key: key.to_owned(), fingerprint })
+            Some(Idempotency {
+                key: key.to_owned(),
+                fingerprint,
+            })
         }
-        Some(_) => return Err(Problem::bad_request("Idempotency-Key", "must be 1 to 255 characters")),
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "Idempotency-Key",
+                "must be 1 to 255 characters",
+            ));
+        }
     };
-    match state.carnet.create_contact(&ctx, &body.value, idem.as_ref()).await? {
+    match state
+        .carnet
+        .create_contact(&ctx, &body.value, idem.as_ref())
+        .await?
+    {
         Created::New(contact) => Ok(contact_response(StatusCode::CREATED, &contact, true)),
         Created::Replayed(stored) => {
             let status = StatusCode::from_u16(u16::try_from(stored.status).unwrap_or(500))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut res = (status, stored.body).into_response();
             let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            h.insert(HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true"));
-            for (name, value) in [(header::LOCATION, stored.location), (header::ETAG, stored.etag)] {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.insert(
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            for (name, value) in [
+                (header::LOCATION, stored.location),
+                (header::ETAG, stored.etag),
+            ] {
                 if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
                     h.insert(name, v);
                 }
@@ -149,7 +174,11 @@ async fn create(
     }
 }
 
-async fn show(State(state): State<AppState>, ApiContext(ctx): ApiContext, IdPath(id): IdPath) -> Result<Response, Problem> {
+async fn show(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    IdPath(id): IdPath,
+) -> Result<Response, Problem> {
     let contact = state.carnet.get_contact(&ctx, parse_id(&id)?).await?;
     Ok(contact_response(StatusCode::OK, &contact, false))
 }
@@ -163,7 +192,10 @@ async fn update(
 ) -> Result<Response, Problem> {
     let id = parse_id(&id)?;
     let if_match = header_str(&headers, "if-match")?;
-    let contact = state.carnet.patch_contact(&ctx, id, &body.value, if_match).await?;
+    let contact = state
+        .carnet
+        .patch_contact(&ctx, id, &body.value, if_match)
+        .await?;
     Ok(contact_response(StatusCode::OK, &contact, false))
 }
 
@@ -174,18 +206,30 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let id = parse_id(&id)?;
-    state.carnet.delete_contact(&ctx, id, header_str(&headers, "if-match")?).await?;
+    state
+        .carnet
+        .delete_contact(&ctx, id, header_str(&headers, "if-match")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restore(State(state): State<AppState>, ApiContext(ctx): ApiContext, IdPath(id): IdPath) -> Result<Response, Problem> {
+async fn restore(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    IdPath(id): IdPath,
+) -> Result<Response, Problem> {
     let contact = state.carnet.restore_contact(&ctx, parse_id(&id)?).await?;
     Ok(contact_response(StatusCode::OK, &contact, false))
 }
 
-async fn list(State(state): State<AppState>, ApiContext(ctx): ApiContext, RawQuery(query): RawQuery) -> Result<Response, Problem> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| Problem::bad_request("query", format!("malformed query string: {e}")))?;
+async fn list(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| Problem::bad_request("query", format!("malformed query string: {e}")))?;
     let params = ListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let page = state.carnet.list_contacts(&ctx, &params).await?;
     Ok(axum::Json(json!({"data": page.data, "next_cursor": page.next_cursor})).into_response())

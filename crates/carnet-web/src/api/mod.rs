@@ -3,7 +3,6 @@
 
 mod contacts;
 
-
 use crate::AppState;
 use axum::Router;
 use axum::routing::MethodRouter;
@@ -28,12 +27,24 @@ pub fn operations() -> Vec<Operation> {
 }
 
 impl Operation {
-    pub(crate) fn new(method: &'static str, path: &'static str, doc: Value, handler: MethodRouter<AppState>) -> Self {
-        Self { method, path, doc, handler }
+    pub(crate) fn new(
+        method: &'static str,
+        path: &'static str,
+        doc: Value,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            doc,
+            handler,
+        }
     }
 }
 
 /// The API router, mounted from [`operations`].
 pub fn router() -> Router<AppState> {
-    operations().into_iter().fold(Router::new(), |r, op| r.route(op.path, op.handler))
+    operations()
+        .into_iter()
+        .fold(Router::new(), |r, op| r.route(op.path, op.handler))
 }

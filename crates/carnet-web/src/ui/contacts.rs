@@ -6,14 +6,14 @@ use super::page::{Chrome, SignedIn};
 use super::render;
 use crate::AppState;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use carnet_core::contact::Contact;
 use carnet_core::{ContactId, ValidationErrors};
-use carnet_service::contacts::{Created, ListParams};
 use carnet_service::ServiceError;
+use carnet_service::contacts::{Created, ListParams};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -130,8 +130,16 @@ fn row(t: Tr, c: &Contact) -> Row {
     Row {
         id: c.id.to_string(),
         name: c.display_name(),
-        email: c.emails.first().map(|e| e.value.clone()).unwrap_or_default(),
-        phone: c.phones.first().map(|p| p.value.clone()).unwrap_or_default(),
+        email: c
+            .emails
+            .first()
+            .map(|e| e.value.clone())
+            .unwrap_or_default(),
+        phone: c
+            .phones
+            .first()
+            .map(|p| p.value.clone())
+            .unwrap_or_default(),
         job_title: c.job_title.clone().unwrap_or_default(),
         tags: c.tags.clone(),
         updated: when(t, c.updated_at),
@@ -139,9 +147,17 @@ fn row(t: Tr, c: &Contact) -> Row {
 }
 
 fn query_string(pairs: &[(&str, &str)]) -> String {
-    let kept: Vec<(&str, &str)> = pairs.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     let qs = serde_urlencoded::to_string(kept).unwrap_or_default();
-    if qs.is_empty() { "/contacts".into() } else { format!("/contacts?{qs}") }
+    if qs.is_empty() {
+        "/contacts".into()
+    } else {
+        format!("/contacts?{qs}")
+    }
 }
 
 fn pairs_of(query: Option<&str>) -> Vec<(String, String)> {
@@ -149,14 +165,27 @@ fn pairs_of(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// `GET /contacts`: the list, or only its results for htmx (search as you type).
-pub async fn index(State(state): State<AppState>, page: SignedIn, RawQuery(query): RawQuery) -> Response {
+pub async fn index(
+    State(state): State<AppState>,
+    page: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Response {
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let pairs = pairs_of(query.as_deref());
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
-    let (q, sort, trashed) = (get("q").to_owned(), get("sort").to_owned(), get("filter[trashed]") == "true");
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let (q, sort, trashed) = (
+        get("q").to_owned(),
+        get("sort").to_owned(),
+        get("filter[trashed]") == "true",
+    );
     let trashed_param = if trashed { "true" } else { "" };
     let params = match ListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         Ok(p) => p,
@@ -167,7 +196,11 @@ pub async fn index(State(state): State<AppState>, page: SignedIn, RawQuery(query
         Err(e) => return page.fail(e),
     };
     let t = page.t;
-    let current = if sort.is_empty() { "last_name" } else { sort.as_str() };
+    let current = if sort.is_empty() {
+        "last_name"
+    } else {
+        sort.as_str()
+    };
     let column = |field: &str| {
         let (aria_sort, next) = if current == field {
             ("ascending", format!("-{field}"))
@@ -176,7 +209,14 @@ pub async fn index(State(state): State<AppState>, page: SignedIn, RawQuery(query
         } else {
             ("none", field.to_owned())
         };
-        Column { href: query_string(&[("q", &q), ("sort", &next), ("filter[trashed]", trashed_param)]), aria_sort }
+        Column {
+            href: query_string(&[
+                ("q", &q),
+                ("sort", &next),
+                ("filter[trashed]", trashed_param),
+            ]),
+            aria_sort,
+        }
     };
     let is_first = !pairs.iter().any(|(k, _)| k == "cursor");
     let results = Results {
@@ -185,9 +225,20 @@ pub async fn index(State(state): State<AppState>, page: SignedIn, RawQuery(query
         updated_col: column("updated_at"),
         trashed,
         next_href: found.next_cursor.as_deref().map(|cursor| {
-            query_string(&[("q", &q), ("sort", &sort), ("filter[trashed]", trashed_param), ("cursor", cursor)])
+            query_string(&[
+                ("q", &q),
+                ("sort", &sort),
+                ("filter[trashed]", trashed_param),
+                ("cursor", cursor),
+            ])
         }),
-        first_href: (!is_first).then(|| query_string(&[("q", &q), ("sort", &sort), ("filter[trashed]", trashed_param)])),
+        first_href: (!is_first).then(|| {
+            query_string(&[
+                ("q", &q),
+                ("sort", &sort),
+                ("filter[trashed]", trashed_param),
+            ])
+        }),
         empty_key: if trashed {
             "contacts.trash_empty"
         } else if q.is_empty() {
@@ -196,13 +247,25 @@ pub async fn index(State(state): State<AppState>, page: SignedIn, RawQuery(query
             "contacts.no_match"
         },
     };
-    let push_url = query_string(&[("q", &q), ("sort", &sort), ("filter[trashed]", trashed_param)]);
+    let push_url = query_string(&[
+        ("q", &q),
+        ("sort", &sort),
+        ("filter[trashed]", trashed_param),
+    ]);
     let mut res = if page.htmx {
         render(StatusCode::OK, &ResultsPartial { t, results })
     } else {
         let section = if trashed { "trash" } else { "contacts" };
         let toast = toast_of(t, get("done"));
-        render(StatusCode::OK, &ListPage { t, chrome: page.chrome(section, &q, toast), results, sort })
+        render(
+            StatusCode::OK,
+            &ListPage {
+                t,
+                chrome: page.chrome(section, &q, toast),
+                results,
+                sort,
+            },
+        )
     };
     if page.htmx
         && let Ok(url) = HeaderValue::from_str(&push_url)
@@ -242,44 +305,95 @@ fn blank_form(action: String, cancel: String) -> FormView {
 
 /// Adds one empty row to e-mails and phones, so there is always a place to type a new one.
 fn with_spare_rows(mut form: FormView) -> FormView {
-    form.emails.push(ValueRow { label: "work".into(), value: String::new(), error: None });
-    form.phones.push(ValueRow { label: "mobile".into(), value: String::new(), error: None });
+    form.emails.push(ValueRow {
+        label: "work".into(),
+        value: String::new(),
+        error: None,
+    });
+    form.phones.push(ValueRow {
+        label: "mobile".into(),
+        value: String::new(),
+        error: None,
+    });
     form
 }
 
 fn form_page(page: &SignedIn, status: StatusCode, title: String, form: FormView) -> Response {
-    render(status, &FormPage { t: page.t, chrome: page.chrome("detail", "", None), title, form })
+    render(
+        status,
+        &FormPage {
+            t: page.t,
+            chrome: page.chrome("detail", "", None),
+            title,
+            form,
+        },
+    )
 }
 
 pub async fn new(page: SignedIn) -> Response {
     let form = with_spare_rows(blank_form("/contacts".into(), "/contacts".into()));
-    form_page(&page, StatusCode::OK, page.t.t("contacts.new").to_owned(), form)
+    form_page(
+        &page,
+        StatusCode::OK,
+        page.t.t("contacts.new").to_owned(),
+        form,
+    )
 }
 
 /// Reads the submitted form into the API's JSON shape, keeping what was typed for redisplay.
 /// Blank e-mail and phone rows are dropped, so item `i` of the JSON is row `i` of the form.
 fn read_form(fields: &[(String, String)], form: &mut FormView) -> Value {
-    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str()).to_owned();
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == k)
+            .map_or("", |(_, v)| v.as_str())
+            .to_owned()
+    };
     form.first_name = get("first_name");
     form.last_name = get("last_name");
     form.job_title = get("job_title");
     form.tags = get("tags");
-    let all = |k: &str| fields.iter().filter(|(key, _)| key == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let all = |k: &str| {
+        fields
+            .iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
     let rows = |labels: Vec<String>, values: Vec<String>| -> Vec<ValueRow> {
         values
             .into_iter()
             .enumerate()
             .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(i, value)| ValueRow { label: labels.get(i).cloned().unwrap_or_else(|| "work".into()), value, error: None })
+            .map(|(i, value)| ValueRow {
+                label: labels.get(i).cloned().unwrap_or_else(|| "work".into()),
+                value,
+                error: None,
+            })
             .collect()
     };
     form.emails = rows(all("email_label"), all("email_value"));
     form.phones = rows(all("phone_label"), all("phone_value"));
     let items = |rows: &[ValueRow]| -> Value {
-        rows.iter().map(|r| json!({"label": r.label, "value": r.value})).collect()
+        rows.iter()
+            .map(|r| json!({"label": r.label, "value": r.value}))
+            .collect()
     };
-    let text = |s: &str| if s.trim().is_empty() { Value::Null } else { Value::String(s.to_owned()) };
-    let tags: Vec<Value> = form.tags.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| json!(s)).collect();
+    let text = |s: &str| {
+        if s.trim().is_empty() {
+            Value::Null
+        } else {
+            Value::String(s.to_owned())
+        }
+    };
+    let tags: Vec<Value> = form
+        .tags
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| json!(s))
+        .collect();
     let mut body = Map::new();
     body.insert("first_name".into(), text(&form.first_name));
     body.insert("last_name".into(), text(&form.last_name));
@@ -313,22 +427,37 @@ fn without_nulls(body: Value) -> Value {
     }
 }
 
-pub async fn create(State(state): State<AppState>, page: SignedIn, Form(fields): Form<Vec<(String, String)>>) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
     if let Err(res) = page.check_csrf(&fields) {
-        return res;
+        return *res;
     }
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let mut form = blank_form("/contacts".into(), "/contacts".into());
     let body = read_form(&fields, &mut form);
-    match state.carnet.create_contact(&ctx, &without_nulls(body), None).await {
-        Ok(Created::New(c)) => Redirect::to(&format!("/contacts/{}?done=created", c.id)).into_response(),
+    match state
+        .carnet
+        .create_contact(&ctx, &without_nulls(body), None)
+        .await
+    {
+        Ok(Created::New(c)) => {
+            Redirect::to(&format!("/contacts/{}?done=created", c.id)).into_response()
+        }
         Ok(Created::Replayed(_)) => Redirect::to("/contacts").into_response(),
         Err(ServiceError::Validation(errors)) => {
             place_errors(&mut form, &errors);
-            form_page(&page, StatusCode::UNPROCESSABLE_ENTITY, page.t.t("contacts.new").to_owned(), with_spare_rows(form))
+            form_page(
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page.t.t("contacts.new").to_owned(),
+                with_spare_rows(form),
+            )
         }
         Err(e) => page.fail(e),
     }
@@ -338,20 +467,39 @@ fn parse_id(raw: &str) -> Option<ContactId> {
     raw.parse().ok()
 }
 
-pub async fn show(State(state): State<AppState>, page: SignedIn, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else { return page.fail(ServiceError::NotFound("contact")) };
-    let (contact, history) = match (state.carnet.get_contact(&ctx, id).await, state.carnet.contact_history(&ctx, id).await) {
+    let Some(id) = parse_id(&id) else {
+        return page.fail(ServiceError::NotFound("contact"));
+    };
+    let (contact, history) = match (
+        state.carnet.get_contact(&ctx, id).await,
+        state.carnet.contact_history(&ctx, id).await,
+    ) {
         (Ok(c), Ok(h)) => (c, h),
         (Err(e), _) | (_, Err(e)) => return page.fail(e),
     };
     let t = page.t;
     let pairs = pairs_of(query.as_deref());
-    let done = pairs.iter().find(|(k, _)| k == "done").map_or("", |(_, v)| v.as_str());
-    let label = |l: &str| if LABELS.contains(&l) { t.t(&format!("label.{l}")).to_owned() } else { l.to_owned() };
+    let done = pairs
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map_or("", |(_, v)| v.as_str());
+    let label = |l: &str| {
+        if LABELS.contains(&l) {
+            t.t(&format!("label.{l}")).to_owned()
+        } else {
+            l.to_owned()
+        }
+    };
     let events = history
         .iter()
         .map(|e| Event {
@@ -371,8 +519,16 @@ pub async fn show(State(state): State<AppState>, page: SignedIn, Path(id): Path<
         id: contact.id.to_string(),
         name: contact.display_name(),
         job_title: contact.job_title.clone().unwrap_or_default(),
-        emails: contact.emails.iter().map(|e| (label(&e.label), e.value.clone())).collect(),
-        phones: contact.phones.iter().map(|p| (label(&p.label), p.value.clone())).collect(),
+        emails: contact
+            .emails
+            .iter()
+            .map(|e| (label(&e.label), e.value.clone()))
+            .collect(),
+        phones: contact
+            .phones
+            .iter()
+            .map(|p| (label(&p.label), p.value.clone()))
+            .collect(),
         tags: contact.tags.clone(),
         in_trash: contact.deleted_at.is_some(),
         events,
@@ -380,12 +536,18 @@ pub async fn show(State(state): State<AppState>, page: SignedIn, Path(id): Path<
     render(StatusCode::OK, &view)
 }
 
-pub async fn edit(State(state): State<AppState>, page: SignedIn, Path(id): Path<String>) -> Response {
+pub async fn edit(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else { return page.fail(ServiceError::NotFound("contact")) };
+    let Some(id) = parse_id(&id) else {
+        return page.fail(ServiceError::NotFound("contact"));
+    };
     let contact = match state.carnet.get_contact(&ctx, id).await {
         Ok(c) => c,
         Err(e) => return page.fail(e),
@@ -395,9 +557,30 @@ pub async fn edit(State(state): State<AppState>, page: SignedIn, Path(id): Path<
     form.last_name = contact.last_name.clone().unwrap_or_default();
     form.job_title = contact.job_title.clone().unwrap_or_default();
     form.tags = contact.tags.join(", ");
-    form.emails = contact.emails.iter().map(|e| ValueRow { label: e.label.clone(), value: e.value.clone(), error: None }).collect();
-    form.phones = contact.phones.iter().map(|p| ValueRow { label: p.label.clone(), value: p.value.clone(), error: None }).collect();
-    form_page(&page, StatusCode::OK, contact.display_name(), with_spare_rows(form))
+    form.emails = contact
+        .emails
+        .iter()
+        .map(|e| ValueRow {
+            label: e.label.clone(),
+            value: e.value.clone(),
+            error: None,
+        })
+        .collect();
+    form.phones = contact
+        .phones
+        .iter()
+        .map(|p| ValueRow {
+            label: p.label.clone(),
+            value: p.value.clone(),
+            error: None,
+        })
+        .collect();
+    form_page(
+        &page,
+        StatusCode::OK,
+        contact.display_name(),
+        with_spare_rows(form),
+    )
 }
 
 pub async fn update(
@@ -407,13 +590,15 @@ pub async fn update(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     if let Err(res) = page.check_csrf(&fields) {
-        return res;
+        return *res;
     }
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else { return page.fail(ServiceError::NotFound("contact")) };
+    let Some(id) = parse_id(&id) else {
+        return page.fail(ServiceError::NotFound("contact"));
+    };
     let mut form = blank_form(format!("/contacts/{id}"), format!("/contacts/{id}"));
     let patch = read_form(&fields, &mut form);
     match state.carnet.patch_contact(&ctx, id, &patch, None).await {
@@ -421,36 +606,63 @@ pub async fn update(
         Err(ServiceError::Validation(errors)) => {
             place_errors(&mut form, &errors);
             let title = format!("{} {}", form.first_name, form.last_name);
-            form_page(&page, StatusCode::UNPROCESSABLE_ENTITY, title, with_spare_rows(form))
+            form_page(
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                title,
+                with_spare_rows(form),
+            )
         }
         Err(e) => page.fail(e),
     }
 }
 
-pub async fn delete(State(state): State<AppState>, page: SignedIn, Path(id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
+pub async fn delete(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
     trash_action(state, page, id, fields, true).await
 }
 
-pub async fn restore(State(state): State<AppState>, page: SignedIn, Path(id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
+pub async fn restore(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
     trash_action(state, page, id, fields, false).await
 }
 
-async fn trash_action(state: AppState, page: SignedIn, id: String, fields: Vec<(String, String)>, trash: bool) -> Response {
+async fn trash_action(
+    state: AppState,
+    page: SignedIn,
+    id: String,
+    fields: Vec<(String, String)>,
+    trash: bool,
+) -> Response {
     if let Err(res) = page.check_csrf(&fields) {
-        return res;
+        return *res;
     }
     let ctx = match page.context() {
         Ok(ctx) => ctx,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else { return page.fail(ServiceError::NotFound("contact")) };
+    let Some(id) = parse_id(&id) else {
+        return page.fail(ServiceError::NotFound("contact"));
+    };
     let result = if trash {
         state.carnet.delete_contact(&ctx, id, None).await
     } else {
         state.carnet.restore_contact(&ctx, id).await.map(drop)
     };
     match result {
-        Ok(()) => Redirect::to(&format!("/contacts/{id}?done={}", if trash { "deleted" } else { "restored" })).into_response(),
+        Ok(()) => Redirect::to(&format!(
+            "/contacts/{id}?done={}",
+            if trash { "deleted" } else { "restored" }
+        ))
+        .into_response(),
         Err(e) => page.fail(e),
     }
 }

@@ -46,13 +46,25 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.language", "Langue", "Language"),
     ("nav.signout", "Se déconnecter", "Sign out"),
     ("search.label", "Rechercher", "Search"),
-    ("search.placeholder", "Rechercher un contact… ( / )", "Search contacts… ( / )"),
+    (
+        "search.placeholder",
+        "Rechercher un contact… ( / )",
+        "Search contacts… ( / )",
+    ),
     ("login.title", "Se connecter", "Sign in"),
     ("login.email", "Adresse e-mail", "E-mail address"),
     ("login.password", "Mot de passe", "Password"),
     ("login.submit", "Se connecter", "Sign in"),
-    ("login.failed", "Adresse e-mail ou mot de passe incorrect.", "Wrong e-mail address or password."),
-    ("login.expired", "Le formulaire a expiré ; veuillez réessayer.", "The form expired; please try again."),
+    (
+        "login.failed",
+        "Adresse e-mail ou mot de passe incorrect.",
+        "Wrong e-mail address or password.",
+    ),
+    (
+        "login.expired",
+        "Le formulaire a expiré ; veuillez réessayer.",
+        "The form expired; please try again.",
+    ),
     ("contacts.title", "Contacts", "Contacts"),
     ("contacts.trash_title", "Corbeille", "Trash"),
     ("contacts.new", "Nouveau contact", "New contact"),
@@ -71,19 +83,55 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("contacts.phone", "Téléphone", "Phone"),
     ("contacts.label", "Libellé", "Label"),
     ("contacts.tags", "Étiquettes", "Tags"),
-    ("contacts.tags_hint", "Séparées par des virgules", "Separated by commas"),
+    (
+        "contacts.tags_hint",
+        "Séparées par des virgules",
+        "Separated by commas",
+    ),
     ("contacts.updated", "Modifié le", "Updated"),
-    ("contacts.empty", "Aucun contact pour l'instant. Créez le premier !", "No contacts yet. Create the first one!"),
-    ("contacts.no_match", "Aucun contact ne correspond à votre recherche.", "No contact matches your search."),
-    ("contacts.trash_empty", "La corbeille est vide.", "The trash is empty."),
+    (
+        "contacts.empty",
+        "Aucun contact pour l'instant. Créez le premier !",
+        "No contacts yet. Create the first one!",
+    ),
+    (
+        "contacts.no_match",
+        "Aucun contact ne correspond à votre recherche.",
+        "No contact matches your search.",
+    ),
+    (
+        "contacts.trash_empty",
+        "La corbeille est vide.",
+        "The trash is empty.",
+    ),
     ("contacts.next", "Page suivante", "Next page"),
     ("contacts.first_page", "Première page", "First page"),
-    ("contacts.in_trash", "Ce contact est dans la corbeille.", "This contact is in the trash."),
+    (
+        "contacts.in_trash",
+        "Ce contact est dans la corbeille.",
+        "This contact is in the trash.",
+    ),
     ("contacts.created", "Contact créé.", "Contact created."),
-    ("contacts.saved", "Modifications enregistrées.", "Changes saved."),
-    ("contacts.deleted", "Contact placé dans la corbeille.", "Contact moved to the trash."),
-    ("contacts.restored", "Contact restauré.", "Contact restored."),
-    ("contacts.fix_errors", "Veuillez corriger les champs signalés.", "Please correct the highlighted fields."),
+    (
+        "contacts.saved",
+        "Modifications enregistrées.",
+        "Changes saved.",
+    ),
+    (
+        "contacts.deleted",
+        "Contact placé dans la corbeille.",
+        "Contact moved to the trash.",
+    ),
+    (
+        "contacts.restored",
+        "Contact restauré.",
+        "Contact restored.",
+    ),
+    (
+        "contacts.fix_errors",
+        "Veuillez corriger les champs signalés.",
+        "Please correct the highlighted fields.",
+    ),
     ("contacts.timeline", "Historique", "Timeline"),
     ("contacts.details", "Informations", "Details"),
     ("contacts.sort_by", "Trier par", "Sort by"),
@@ -95,12 +143,28 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.update", "Modification", "Changed"),
     ("audit.delete", "Mise à la corbeille", "Moved to trash"),
     ("audit.restore", "Restauration", "Restored"),
-    ("error.title", "Une erreur est survenue", "Something went wrong"),
+    (
+        "error.title",
+        "Une erreur est survenue",
+        "Something went wrong",
+    ),
     ("error.not_found", "Page introuvable.", "Page not found."),
-    ("error.forbidden", "Vous n'avez pas le droit de faire cela.", "You are not allowed to do this."),
-    ("error.internal", "Le serveur a rencontré une erreur. Référence :", "The server failed. Reference:"),
+    (
+        "error.forbidden",
+        "Vous n'avez pas le droit de faire cela.",
+        "You are not allowed to do this.",
+    ),
+    (
+        "error.internal",
+        "Le serveur a rencontré une erreur. Référence :",
+        "The server failed. Reference:",
+    ),
     ("error.back", "Retour aux contacts", "Back to contacts"),
-    ("error.no_workspace", "Vous n'appartenez à aucun espace de travail.", "You do not belong to any workspace."),
+    (
+        "error.no_workspace",
+        "Vous n'appartenez à aucun espace de travail.",
+        "You do not belong to any workspace.",
+    ),
 ];
 
 /// Translator for one language; templates call `t.t("key")`.
@@ -134,7 +198,10 @@ mod tests {
     fn keys_are_unique_and_translated() {
         for (i, (key, fr, en)) in MESSAGES.iter().enumerate() {
             assert!(!fr.is_empty() && !en.is_empty(), "{key}");
-            assert!(MESSAGES[i + 1..].iter().all(|(k, _, _)| k != key), "duplicate {key}");
+            assert!(
+                MESSAGES[i + 1..].iter().all(|(k, _, _)| k != key),
+                "duplicate {key}"
+            );
         }
         assert_eq!(Tr { lang: Lang::Fr }.t("nav.trash"), "Corbeille");
         assert_eq!(Tr { lang: Lang::En }.t("nav.trash"), "Trash");
@@ -154,7 +221,10 @@ mod tests {
         for text in templates {
             for part in text.split("t.t(\"").skip(1) {
                 let key = part.split('"').next().unwrap_or_default();
-                assert!(MESSAGES.iter().any(|(k, _, _)| *k == key), "unknown key {key}");
+                assert!(
+                    MESSAGES.iter().any(|(k, _, _)| *k == key),
+                    "unknown key {key}"
+                );
             }
         }
     }
@@ -163,7 +233,10 @@ mod tests {
     fn accept_language() {
         let mut h = HeaderMap::new();
         assert_eq!(Lang::from_headers(&h), Lang::Fr);
-        h.insert(header::ACCEPT_LANGUAGE, "de-DE, en-GB;q=0.8, fr;q=0.5".parse().unwrap());
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            "de-DE, en-GB;q=0.8, fr;q=0.5".parse().unwrap(),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::En);
     }
 }

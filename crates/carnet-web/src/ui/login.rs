@@ -3,14 +3,14 @@
 use super::i18n::{Lang, Tr};
 use super::page::{SignedIn, lang_of};
 use super::render;
+use crate::AppState;
 use crate::auth::session_cookie_name;
 use crate::request::{client_ip, cookie};
-use crate::AppState;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use carnet_service::secrets::random_token;
 
 /// The login form's own CSRF cookie (double submit), since there is no session yet.
@@ -30,8 +30,10 @@ struct LoginPage {
 /// Cookies are always `HttpOnly; Secure; SameSite=Lax`: browsers accept `Secure` from
 /// loopback addresses too, so local plain-HTTP use still works.
 fn cookie_header(name: &str, value: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn login_page(t: Tr, email: String, error: Option<&'static str>, status: StatusCode) -> Response {
@@ -40,38 +42,62 @@ fn login_page(t: Tr, email: String, error: Option<&'static str>, status: StatusC
         Lang::Fr => ("en", "English"),
         Lang::En => ("fr", "Français"),
     };
-    let page = LoginPage { t, csrf: csrf.clone(), email, error, other_lang, other_lang_name };
+    let page = LoginPage {
+        t,
+        csrf: csrf.clone(),
+        email,
+        error,
+        other_lang,
+        other_lang_name,
+    };
     let mut res = render(status, &page);
-    res.headers_mut().append(header::SET_COOKIE, cookie_header(LOGIN_CSRF, &csrf, 3600));
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie_header(LOGIN_CSRF, &csrf, 3600));
     res
 }
 
 pub async fn form(State(state): State<AppState>, req: Request) -> Response {
-    let signed_in = cookie(req.headers(), session_cookie_name(state.config.https)).is_some();
-    if signed_in
-        && let Some(token) = cookie(req.headers(), session_cookie_name(state.config.https))
+    if let Some(token) = cookie(req.headers(), session_cookie_name(state.config.https))
         && state.carnet.session(&token).await.is_ok()
     {
         return Redirect::to("/contacts").into_response();
     }
-    let t = Tr { lang: lang_of(req.headers(), None) };
+    let t = Tr {
+        lang: lang_of(req.headers(), None),
+    };
     login_page(t, String::new(), None, StatusCode::OK)
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, req_ip: ClientIp, Form(form): Form<Vec<(String, String)>>) -> Response {
-    let t = Tr { lang: lang_of(&headers, None) };
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req_ip: ClientIp,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let t = Tr {
+        lang: lang_of(&headers, None),
+    };
     let https = state.config.https;
     let email = field(&form, "email").trim().to_owned();
     let expected = cookie(&headers, LOGIN_CSRF);
     if expected.is_none() || expected.as_deref() != Some(field(&form, "_csrf")) {
         return login_page(t, email, Some("login.expired"), StatusCode::FORBIDDEN);
     }
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    match state.carnet.login(&email, field(&form, "password"), req_ip.0, agent).await {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match state
+        .carnet
+        .login(&email, field(&form, "password"), req_ip.0, agent)
+        .await
+    {
         Ok(new) => {
             let mut res = Redirect::to("/contacts").into_response();
             let max_age = carnet_service::auth::SESSION_LIFETIME_DAYS * 86_400;
@@ -79,7 +105,8 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, req_ip: C
                 header::SET_COOKIE,
                 cookie_header(session_cookie_name(https), &new.token, max_age),
             );
-            res.headers_mut().append(header::SET_COOKIE, cookie_header(LOGIN_CSRF, "", 0));
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookie_header(LOGIN_CSRF, "", 0));
             res
         }
         Err(carnet_service::ServiceError::Unauthenticated) => {
@@ -97,14 +124,21 @@ pub struct ClientIp(Option<String>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(&parts.extensions)))
     }
 }
 
-pub async fn logout(State(state): State<AppState>, page: SignedIn, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if let Err(res) = page.check_csrf(&form) {
-        return res;
+        return *res;
     }
     if let Err(e) = state.carnet.logout(page.who.session.id).await {
         return page.fail(e);
@@ -129,7 +163,11 @@ fn back(headers: &HeaderMap) -> String {
 }
 
 /// Changes the interface language (remembered for the user, and in a cookie for the login page).
-pub async fn language(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn language(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let lang = Lang::parse(field(&form, "lang")).unwrap_or(Lang::Fr);
     let session = cookie(&headers, session_cookie_name(state.config.https));
     if let Some(token) = session
@@ -151,11 +189,19 @@ pub async fn language(State(state): State<AppState>, headers: HeaderMap, Form(fo
 }
 
 /// Switches to another workspace of the user's.
-pub async fn workspace(State(state): State<AppState>, page: SignedIn, Form(form): Form<Vec<(String, String)>>) -> Response {
+pub async fn workspace(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if let Err(res) = page.check_csrf(&form) {
-        return res;
+        return *res;
     }
-    match state.carnet.switch_tenant(&page.who, field(&form, "slug")).await {
+    match state
+        .carnet
+        .switch_tenant(&page.who, field(&form, "slug"))
+        .await
+    {
         Ok(()) => Redirect::to("/contacts").into_response(),
         Err(e) => page.fail(e),
     }

@@ -52,12 +52,27 @@ fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
-fn error_page(t: Tr, status: StatusCode, key: &'static str, request_id: Option<String>) -> Response {
-    render(status, &ErrorPage { t, status: status.as_u16(), message: t.t(key), request_id })
+fn error_page(
+    t: Tr,
+    status: StatusCode,
+    key: &'static str,
+    request_id: Option<String>,
+) -> Response {
+    render(
+        status,
+        &ErrorPage {
+            t,
+            status: status.as_u16(),
+            message: t.t(key),
+            request_id,
+        },
+    )
 }
 
 /// The HTML 404 for unknown pages.
 pub fn not_found_page(req: &Request) -> Response {
-    let t = Tr { lang: Lang::from_headers(req.headers()) };
+    let t = Tr {
+        lang: Lang::from_headers(req.headers()),
+    };
     error_page(t, StatusCode::NOT_FOUND, "error.not_found", None)
 }

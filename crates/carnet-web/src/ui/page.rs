@@ -1,10 +1,10 @@
 //! What every signed-in page needs: the session, the language, the layout's data.
 
-use super::i18n::{Lang, Tr};
 use super::error_page;
+use super::i18n::{Lang, Tr};
+use crate::AppState;
 use crate::auth::session_cookie_name;
 use crate::request::{client_ip, cookie, request_id};
-use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -49,26 +49,44 @@ pub struct Chrome {
 pub fn lang_of(headers: &HeaderMap, user_locale: Option<&str>) -> Lang {
     user_locale
         .and_then(Lang::parse)
-        .or_else(|| cookie(headers, "carnet_lang").as_deref().and_then(Lang::parse))
+        .or_else(|| {
+            cookie(headers, "carnet_lang")
+                .as_deref()
+                .and_then(Lang::parse)
+        })
         .unwrap_or_else(|| Lang::from_headers(headers))
 }
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let t = Tr { lang: lang_of(&parts.headers, None) };
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let t = Tr {
+            lang: lang_of(&parts.headers, None),
+        };
         let token = cookie(&parts.headers, session_cookie_name(state.config.https))
             .ok_or_else(|| Redirect::to("/login").into_response())?;
         let who = match state.carnet.session(&token).await {
             Ok(who) => who,
-            Err(ServiceError::Unauthenticated) => return Err(Redirect::to("/login").into_response()),
+            Err(ServiceError::Unauthenticated) => {
+                return Err(Redirect::to("/login").into_response());
+            }
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
-                return Err(error_page(t, StatusCode::INTERNAL_SERVER_ERROR, "error.internal", request_id(&parts.headers)));
+                return Err(error_page(
+                    t,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error.internal",
+                    request_id(&parts.headers),
+                ));
             }
         };
-        let t = Tr { lang: lang_of(&parts.headers, who.user.locale.as_deref()) };
+        let t = Tr {
+            lang: lang_of(&parts.headers, who.user.locale.as_deref()),
+        };
         Ok(SignedIn {
             t,
             htmx: parts.headers.contains_key("hx-request"),
@@ -80,10 +98,17 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 impl SignedIn {
-    pub fn context(&self) -> Result<TenantContext, Response> {
+    pub fn context(&self) -> Result<TenantContext, Box<Response>> {
         self.who
             .context(self.ip.clone(), self.request_id.clone())
-            .map_err(|_| error_page(self.t, StatusCode::FORBIDDEN, "error.no_workspace", None))
+            .map_err(|_| {
+                Box::new(error_page(
+                    self.t,
+                    StatusCode::FORBIDDEN,
+                    "error.no_workspace",
+                    None,
+                ))
+            })
     }
 
     pub fn chrome(&self, section: &'static str, q: &str, toast: Option<&'static str>) -> Chrome {
@@ -99,9 +124,18 @@ impl SignedIn {
                 .who
                 .tenants
                 .iter()
-                .map(|(t, _)| Workspace { slug: t.slug.clone(), name: t.name.clone(), current: Some(t.id) == current })
+                .map(|(t, _)| Workspace {
+                    slug: t.slug.clone(),
+                    name: t.name.clone(),
+                    current: Some(t.id) == current,
+                })
                 .collect(),
-            workspace_name: self.who.current.as_ref().map(|(t, _)| t.name.clone()).unwrap_or_default(),
+            workspace_name: self
+                .who
+                .current
+                .as_ref()
+                .map(|(t, _)| t.name.clone())
+                .unwrap_or_default(),
             section,
             q: q.to_owned(),
             live_search: section != "detail",
@@ -112,12 +146,20 @@ impl SignedIn {
     }
 
     /// Checks the `_csrf` field of a submitted form against the session's token.
-    pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Response> {
-        let sent = form.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str());
+    pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Box<Response>> {
+        let sent = form
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.as_str());
         if sent == Some(self.who.session.csrf_token.as_str()) {
             Ok(())
         } else {
-            Err(error_page(self.t, StatusCode::FORBIDDEN, "error.forbidden", None))
+            Err(Box::new(error_page(
+                self.t,
+                StatusCode::FORBIDDEN,
+                "error.forbidden",
+                None,
+            )))
         }
     }
 
@@ -125,13 +167,20 @@ impl SignedIn {
     pub fn fail(&self, e: ServiceError) -> Response {
         match e {
             ServiceError::Unauthenticated => Redirect::to("/login").into_response(),
-            ServiceError::Forbidden(_) => error_page(self.t, StatusCode::FORBIDDEN, "error.forbidden", None),
+            ServiceError::Forbidden(_) => {
+                error_page(self.t, StatusCode::FORBIDDEN, "error.forbidden", None)
+            }
             ServiceError::NotFound(_) | ServiceError::BadParameter { .. } => {
                 error_page(self.t, StatusCode::NOT_FOUND, "error.not_found", None)
             }
             other => {
                 tracing::error!(error = %other, request_id = ?self.request_id, "page failed");
-                error_page(self.t, StatusCode::INTERNAL_SERVER_ERROR, "error.internal", self.request_id.clone())
+                error_page(
+                    self.t,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error.internal",
+                    self.request_id.clone(),
+                )
             }
         }
     }

@@ -1,0 +1,390 @@
+//! The `carnet` binary as an operator uses it: admin commands, errors, and a real server.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn carnet(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_carnet"));
+    cmd.arg("--data-dir").arg(data).args(args);
+    cmd.env_remove("CARNET_DATABASE_URL")
+        .env("CARNET_LOG", "warn");
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("carnet runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    assert!(
+        !out.status.success(),
+        "expected a failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle),
+        "stderr should mention {needle:?}: {err}"
+    );
+}
+
+fn temp_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("carnet-cli-{}", uuid::Uuid::now_v7()))
+}
+
+#[test]
+fn admin_commands_and_their_errors() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme SA"],
+        None,
+    ));
+    fails_with(
+        &carnet(
+            &data,
+            &["tenant", "create", "--slug", "acme", "--name", "Again"],
+            None,
+        ),
+        "already exists",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &["tenant", "create", "--slug", "Bad Slug", "--name", "X"],
+            None,
+        ),
+        "slug",
+    );
+    let list = ok(&carnet(&data, &["tenant", "list"], None));
+    assert!(list.starts_with("acme\tAcme SA\tactive\tmain\t"), "{list}");
+
+    let user = ok(&carnet(
+        &data,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "a@acme.test",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("a-long-password\n"),
+    ));
+    assert!(user.contains("created user a@acme.test"), "{user}");
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--email",
+                "b@acme.test",
+                "--role",
+                "boss",
+                "--password-stdin",
+            ],
+            Some("a-long-password\n"),
+        ),
+        "boss",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--email",
+                "b@acme.test",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+        ),
+        "password",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                "nope",
+                "--email",
+                "b@acme.test",
+                "--password-stdin",
+            ],
+            Some("a-long-password\n"),
+        ),
+        "nope",
+    );
+
+    let created = ok(&carnet(
+        &data,
+        &[
+            "apikey", "create", "--tenant", "acme", "--name", "ci", "--scope", "read", "--scope",
+            "write",
+        ],
+        None,
+    ));
+    let key = created.lines().last().unwrap();
+    assert!(
+        key.starts_with("carnet_") && key.matches('_').count() == 2,
+        "{created}"
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "apikey", "create", "--tenant", "acme", "--name", "ci", "--scope", "root",
+            ],
+            None,
+        ),
+        "root",
+    );
+    let keys = ok(&carnet(
+        &data,
+        &["apikey", "list", "--tenant", "acme"],
+        None,
+    ));
+    assert!(
+        keys.contains("\tci\t") && keys.contains("read,write") && keys.contains("active"),
+        "{keys}"
+    );
+    assert!(!keys.contains(key), "secrets are never listed");
+    let id = keys.split('\t').next().unwrap();
+    ok(&carnet(
+        &data,
+        &["apikey", "revoke", "--tenant", "acme", "--id", id],
+        None,
+    ));
+    assert!(
+        ok(&carnet(
+            &data,
+            &["apikey", "list", "--tenant", "acme"],
+            None
+        ))
+        .contains("revoked")
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &["apikey", "revoke", "--tenant", "acme", "--id", id],
+            None,
+        ),
+        "not found",
+    );
+
+    let demo = ok(&carnet(
+        &data,
+        &["demo", "--tenant", "acme", "--contacts", "25"],
+        None,
+    ));
+    assert!(demo.contains("added 25"), "{demo}");
+    assert!(ok(&carnet(&data, &["migrate", "--dry-run"], None)).contains("up to date"));
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[test]
+fn configuration_errors_name_the_key() {
+    let data = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("carnet.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisten_port = 1\n").unwrap();
+    fails_with(
+        &carnet(
+            &data,
+            &["--config", file.to_str().unwrap(), "tenant", "list"],
+            None,
+        ),
+        "listen_port",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args(["--data-dir", data.to_str().unwrap(), "tenant", "list"])
+        .env("CARNET_LISTN", "x")
+        .output()
+        .unwrap();
+    fails_with(&out, "CARNET_LISTN");
+    fails_with(
+        &carnet(
+            &data,
+            &["--database-url", "mysql://x/y", "tenant", "list"],
+            None,
+        ),
+        "unsupported database URL",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "--database-url",
+                "sqlite:///nonexistent/carnet.sqlite",
+                "tenant",
+                "list",
+            ],
+            None,
+        ),
+        "does not exist",
+    );
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// One HTTP/1.1 request over a plain socket; returns (status, body).
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_demo_starts_a_real_server_and_refuses_a_newer_schema() {
+    let data = temp_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CARNET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("ready at") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "server exited early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(
+        seen.contains("admin@demo.carnet.test") && seen.contains("password:"),
+        "{seen}"
+    );
+    let addr = seen
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        &addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((status, body.contains("ok")), (200, true));
+    let (status, _) = http(
+        &addr,
+        "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The demo has 200 contacts; a second start does not create them again nor reprint the login.
+    let key_out = ok(&carnet(
+        &data,
+        &[
+            "apikey", "create", "--tenant", "demo", "--name", "t", "--scope", "read",
+        ],
+        None,
+    ));
+    let key = key_out.lines().last().unwrap().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CARNET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    while !seen.contains("ready at") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "server exited early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(!seen.contains("password:"), "{seen}");
+    let addr = seen
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        &addr,
+        &format!(
+            "GET /api/v1/contacts?limit=200 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200);
+    let body = body.trim_start_matches(|c: char| c.is_ascii_hexdigit() || c == '\r' || c == '\n');
+    assert!(
+        body.matches("\"id\"").count() >= 200,
+        "demo contacts are served"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A schema from a newer Carnet: the server refuses to start and says what to do.
+    let db = data.join("carnet.sqlite");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        c.execute("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) SELECT 99999, 'future', true, checksum, 0 FROM _sqlx_migrations WHERE version = 1").await.unwrap();
+    });
+    fails_with(
+        &carnet(&data, &["serve", "--listen", "127.0.0.1:0"], None),
+        "newer",
+    );
+    std::fs::remove_dir_all(&data).ok();
+}

@@ -1,0 +1,255 @@
+//! Storage guarantees on each backend: durability settings, row-level security, the
+//! append-only audit log, and schema checks at start-up.
+
+use carnet_core::{ContactId, ContactInput, Scope};
+use carnet_service::TenantContext;
+use carnet_store::{DbLocation, SchemaStatus};
+use carnet_testkit::{Backend, TestApp, TestDb, on_both_backends};
+use serde_json::json;
+use sqlx::{Connection, Executor, Row};
+
+on_both_backends!(
+    audit_log_is_append_only,
+    schema_status_guards_start_up,
+    optimistic_update_refuses_stale_versions
+);
+
+#[tokio::test]
+async fn sqlite_is_durable_and_checks_foreign_keys() {
+    let t = TestDb::new(Backend::Sqlite).await;
+    let DbLocation::DataDir(dir) = &t.owner else {
+        panic!("sqlite test db")
+    };
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.join("carnet.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(c);
+    // The pool's own connections: synchronous=FULL (2) and foreign keys on.
+    let mut tx = t.db.begin().await.unwrap();
+    let carnet_store::Tx::Sqlite(conn) = &mut tx else {
+        panic!("sqlite")
+    };
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap();
+    assert_eq!((sync, fk), (2, 1));
+    let orphan = sqlx::query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES (x'00', x'00', 'member', 'now')")
+        .execute(&mut **conn)
+        .await;
+    assert!(orphan.is_err(), "foreign keys are enforced");
+    drop(tx);
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_tenant_sees_no_rows() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let (a, key_a) = app.tenant_with_key("tenant-a", &[Scope::Write]).await;
+    let (b, key_b) = app.tenant_with_key("tenant-b", &[Scope::Write]).await;
+    for (key, n) in [(&key_a, 3), (&key_b, 2)] {
+        for i in 0..n {
+            let res = app
+                .api(
+                    key,
+                    "POST",
+                    "/api/v1/contacts",
+                    Some(json!({"last_name": format!("C{i}")})),
+                )
+                .await;
+            assert_eq!(res.status, 201);
+        }
+    }
+    let DbLocation::Url(app_url) = &app.db.app else {
+        panic!("postgres")
+    };
+    assert!(
+        app_url.contains("carnet_app@"),
+        "the application connects as the non-owner role"
+    );
+    let mut c = sqlx::PgConnection::connect(app_url).await.unwrap();
+    let who: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(who, "carnet_app");
+    for table in [
+        "contacts",
+        "contact_emails",
+        "contact_tags",
+        "audit_events",
+        "idempotency_keys",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table}: no tenant set, no rows");
+    }
+    let mut tx = c.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(a.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "only tenant A's rows");
+    let sneaky = sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, search_text, sort_last, sort_first, created_at, updated_at)
+         VALUES ($1, $2, '', '', '', now(), now())",
+    )
+    .bind(b.id.0)
+    .bind(uuid::Uuid::now_v7())
+    .execute(&mut *tx)
+    .await;
+    assert!(sneaky.is_err(), "cannot write into another tenant");
+    tx.rollback().await.unwrap();
+    let row = sqlx::query("SELECT relforcerowsecurity FROM pg_class WHERE relname = 'contacts'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(row.get::<bool, _>(0), "FORCE ROW LEVEL SECURITY");
+    c.close().await.unwrap();
+    app.finish().await;
+}
+
+async fn audit_log_is_append_only(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, key) = app.tenant_with_key("acme", &[Scope::Write]).await;
+    app.api(
+        &key,
+        "POST",
+        "/api/v1/contacts",
+        Some(json!({"last_name": "A"})),
+    )
+    .await;
+    let url = match &app.db.app {
+        DbLocation::Url(u) => u.clone(),
+        DbLocation::DataDir(d) => format!("sqlite://{}", d.join("carnet.sqlite").display()),
+    };
+    let (update, delete) = match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            (
+                c.execute("UPDATE audit_events SET action = 'forged'")
+                    .await
+                    .is_err(),
+                c.execute("DELETE FROM audit_events").await.is_err(),
+            )
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            (
+                c.execute("UPDATE audit_events SET action = 'forged'")
+                    .await
+                    .is_err(),
+                c.execute("DELETE FROM audit_events").await.is_err(),
+            )
+        }
+    };
+    assert!(update && delete, "the application cannot rewrite history");
+    app.finish().await;
+}
+
+async fn schema_status_guards_start_up(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    assert_eq!(
+        carnet_store::schema_status(&t.owner).await.unwrap(),
+        SchemaStatus::Current
+    );
+    assert_eq!(t.db.schema_status().await.unwrap(), SchemaStatus::Current);
+    let exec = |sql: &'static str| {
+        let owner = t.owner.clone();
+        async move {
+            match owner {
+                DbLocation::DataDir(d) => {
+                    let mut c = sqlx::SqliteConnection::connect(&format!(
+                        "sqlite://{}",
+                        d.join("carnet.sqlite").display()
+                    ))
+                    .await
+                    .unwrap();
+                    c.execute(sql).await.unwrap();
+                }
+                DbLocation::Url(u) => {
+                    let mut c = sqlx::PgConnection::connect(&u).await.unwrap();
+                    c.execute(sql).await.unwrap();
+                }
+            }
+        }
+    };
+    exec(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         SELECT 99999, 'future', true, checksum, 0 FROM _sqlx_migrations WHERE version = 1",
+    )
+    .await;
+    let newer = carnet_store::schema_status(&t.owner).await.unwrap();
+    assert_eq!(newer, SchemaStatus::Newer(vec![99999]));
+    assert!(newer.refusal().unwrap().contains("newer"));
+    assert!(
+        carnet_store::migrate(&t.owner, false).await.is_err(),
+        "migrate refuses a newer schema"
+    );
+    exec("UPDATE _sqlx_migrations SET success = false WHERE version = 99999").await;
+    let half = carnet_store::schema_status(&t.owner).await.unwrap();
+    assert_eq!(half, SchemaStatus::HalfApplied(99999));
+    assert!(half.refusal().unwrap().contains("half-applied"));
+    exec("DELETE FROM _sqlx_migrations").await;
+    assert_eq!(
+        carnet_store::schema_status(&t.owner).await.unwrap(),
+        SchemaStatus::Empty
+    );
+    t.drop_db().await;
+}
+
+async fn optimistic_update_refuses_stale_versions(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (tenant, _) = app.tenant_with_key("acme", &[Scope::Write]).await;
+    let input = ContactInput::from_json(&json!({"last_name": "Durand"})).unwrap();
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    let id = ContactId::new();
+    let now = chrono::Utc::now();
+    carnet_store::contacts::insert(&mut tx, id, &input, None, now)
+        .await
+        .unwrap();
+    let v2 = carnet_store::contacts::update(&mut tx, id, 1, &input, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    assert!(
+        carnet_store::contacts::update(&mut tx, id, 1, &input, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit().await.unwrap();
+    // Another tenant's transaction cannot see the row at all.
+    let other = app.carnet.create_tenant("other", "Other").await.unwrap();
+    let mut tx = app.db.db.tenant_read(other.id).await.unwrap();
+    assert!(
+        carnet_store::contacts::get(&mut tx, id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(tx);
+    let ctx = TenantContext::system(tenant.id);
+    assert_eq!(app.carnet.get_contact(&ctx, id).await.unwrap().version, 2);
+    app.finish().await;
+}

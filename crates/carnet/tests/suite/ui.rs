@@ -1,0 +1,446 @@
+//! The web UI in process: sign-in, session cookie flags, CSRF on every form and API call,
+//! forms that keep what was typed and show errors beside their field, language.
+
+use carnet_core::Role;
+use carnet_testkit::{Backend, TestApp, TestResponse, on_both_backends};
+use serde_json::json;
+
+on_both_backends!(
+    sign_in_session_and_csrf,
+    forms_show_errors_and_keep_input,
+    workspace_switcher_and_language
+);
+
+fn set_cookie(res: &TestResponse, name: &str) -> Option<String> {
+    res.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at =
+        html.find("name=\"_csrf\" value=\"").expect("csrf field") + "name=\"_csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in through the form and returns (session cookie header, csrf token).
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> (String, String) {
+    let form = app.send("GET", "/login", &[], None).await;
+    let login_cookie = cookie_value(&set_cookie(&form, "carnet_login").unwrap());
+    let csrf = hidden_csrf(&form.text);
+    let body = format!(
+        "_csrf={csrf}&email={}&password={password}",
+        email.replace('@', "%40")
+    );
+    let res = app
+        .send(
+            "POST",
+            "/login",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", &format!("carnet_login={login_cookie}")),
+            ],
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.text);
+    let session = set_cookie(&res, "carnet_session").expect("session cookie");
+    for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    let cookie = format!("carnet_session={}", cookie_value(&session));
+    let page = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(page.status, 200);
+    (cookie, hidden_csrf(&page.text))
+}
+
+async fn sign_in_session_and_csrf(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+
+    let anonymous = app.send("GET", "/contacts", &[], None).await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), Some("/login"));
+
+    // Wrong password, and a form posted without its CSRF token, are both refused.
+    let form = app.send("GET", "/login", &[], None).await;
+    let login_cookie = format!(
+        "carnet_login={}",
+        cookie_value(&set_cookie(&form, "carnet_login").unwrap())
+    );
+    let csrf = hidden_csrf(&form.text);
+    let wrong = app
+        .send(
+            "POST",
+            "/login",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", &login_cookie),
+            ],
+            Some(format!("_csrf={csrf}&email=lea%40acme.test&password=nope").into_bytes()),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.text.contains("lea@acme.test"),
+        "the e-mail typed is kept"
+    );
+    let forged = app
+        .send(
+            "POST",
+            "/login",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(b"_csrf=x&email=lea%40acme.test&password=correct-horse-1".to_vec()),
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(set_cookie(&forged, "carnet_session").is_none());
+
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let page = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert!(!page.text.contains("<script>"), "no inline scripts");
+
+    // The API accepts the session, but unsafe methods need the CSRF header.
+    let list = app
+        .send("GET", "/api/v1/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(list.status, 200);
+    let body = json!({"last_name": "Martin"}).to_string().into_bytes();
+    let no_token = app
+        .send(
+            "POST",
+            "/api/v1/contacts",
+            &[("cookie", &cookie), ("content-type", "application/json")],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(no_token.status, 403);
+    assert_eq!(no_token.error_fields(), ["X-CSRF-Token"]);
+    let with_token = app
+        .send(
+            "POST",
+            "/api/v1/contacts",
+            &[
+                ("cookie", &cookie),
+                ("content-type", "application/json"),
+                ("x-csrf-token", &csrf),
+            ],
+            Some(body),
+        )
+        .await;
+    assert_eq!(with_token.status, 201, "{}", with_token.text);
+    assert!(
+        with_token.json["owner_id"].as_str().is_some(),
+        "the signed-in user owns what they create"
+    );
+
+    // UI forms without the token are refused and change nothing.
+    let form_post = app
+        .send(
+            "POST",
+            "/contacts",
+            &[
+                ("cookie", &cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(b"last_name=Forged".to_vec()),
+        )
+        .await;
+    assert_eq!(form_post.status, 403);
+    let page = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert!(page.text.contains("Martin") && !page.text.contains("Forged"));
+
+    // Signing out revokes the session server-side.
+    let out = app
+        .send(
+            "POST",
+            "/logout",
+            &[
+                ("cookie", &cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await;
+    assert_eq!(out.status, 303);
+    let after = app
+        .send("GET", "/api/v1/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(after.status, 401);
+    app.finish().await;
+}
+
+async fn forms_show_errors_and_keep_input(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Admin)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+
+    let bad = format!(
+        "_csrf={csrf}&first_name=%C3%89lo%C3%AFse&last_name=&email_label=work&email_value=pas-un-email&phone_label=mobile&phone_value=&tags=VIP"
+    );
+    let res = app
+        .send("POST", "/contacts", &headers, Some(bad.into_bytes()))
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.text.contains("value=\"Éloïse\""),
+        "typed first name kept"
+    );
+    assert!(
+        res.text.contains("value=\"pas-un-email\""),
+        "typed e-mail kept"
+    );
+    assert!(
+        res.text.contains("id=\"email_error_1\""),
+        "error beside the e-mail field: {}",
+        res.text
+    );
+    assert!(res.text.contains("aria-invalid=\"true\""));
+
+    let good = format!(
+        "_csrf={csrf}&first_name=%C3%89lo%C3%AFse&last_name=Lef%C3%A8vre&email_label=work&email_value=eloise%40exemple.fr&phone_label=mobile&phone_value=%2B33+6+12+34+56+78&tags=VIP%2C+Client"
+    );
+    let created = app
+        .send("POST", "/contacts", &headers, Some(good.into_bytes()))
+        .await;
+    assert_eq!(created.status, 303);
+    let location = created.header("location").unwrap().to_owned();
+    assert!(location.ends_with("?done=created"));
+    let show = app
+        .send("GET", &location, &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        show.text.contains("Éloïse Lefèvre")
+            && show.text.contains("+33 6 12 34 56 78")
+            && show.text.contains("Client")
+    );
+    assert!(show.text.contains("role=\"status\""), "a toast confirms");
+
+    // Live search returns only the results for htmx requests.
+    let partial = app
+        .send(
+            "GET",
+            "/contacts?q=eloise",
+            &[("cookie", &cookie), ("hx-request", "true")],
+            None,
+        )
+        .await;
+    assert!(partial.text.contains("Lefèvre") && !partial.text.contains("<html"));
+    assert_eq!(partial.header("hx-push-url"), Some("/contacts?q=eloise"));
+    let none = app
+        .send(
+            "GET",
+            "/contacts?q=zzz",
+            &[("cookie", &cookie), ("hx-request", "true")],
+            None,
+        )
+        .await;
+    assert!(!none.text.contains("Lefèvre"));
+
+    // Edit, then delete and restore through the forms.
+    let id = location
+        .trim_start_matches("/contacts/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let edit = format!(
+        "_csrf={csrf}&first_name=Elo&last_name=Lef%C3%A8vre&job_title=G%C3%A9rante&email_label=work&email_value=eloise%40exemple.fr&tags="
+    );
+    let saved = app
+        .send(
+            "POST",
+            &format!("/contacts/{id}"),
+            &headers,
+            Some(edit.into_bytes()),
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let deleted = app
+        .send(
+            "POST",
+            &format!("/contacts/{id}/delete"),
+            &headers,
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    let trash = app
+        .send(
+            "GET",
+            "/contacts?filter%5Btrashed%5D=true",
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(trash.text.contains("Elo Lefèvre"));
+    let restored = app
+        .send(
+            "POST",
+            &format!("/contacts/{id}/restore"),
+            &headers,
+            Some(format!("_csrf={csrf}").into_bytes()),
+        )
+        .await;
+    assert_eq!(restored.status, 303);
+    let list = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert!(list.text.contains("Elo Lefèvre"));
+    let show = app
+        .send(
+            "GET",
+            &format!("/contacts/{id}"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(show.text.contains("Gérante"));
+    assert!(
+        !show.text.contains("+33 6 12"),
+        "the phone row left empty was cleared"
+    );
+    app.finish().await;
+}
+
+async fn workspace_switcher_and_language(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet
+        .create_tenant("alpha", "Alpha SARL")
+        .await
+        .unwrap();
+    app.carnet.create_tenant("beta", "Beta SAS").await.unwrap();
+    app.user(
+        "alpha",
+        "agent@agence.test",
+        "correct-horse-1",
+        Role::Member,
+    )
+    .await;
+    app.user(
+        "beta",
+        "agent@agence.test",
+        "ignored-password",
+        Role::Readonly,
+    )
+    .await;
+    let (cookie, csrf) = sign_in(&app, "agent@agence.test", "correct-horse-1").await;
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+
+    let page = app
+        .send(
+            "GET",
+            "/contacts",
+            &[("cookie", &cookie), ("accept-language", "fr-FR")],
+            None,
+        )
+        .await;
+    assert!(
+        page.text.contains("Alpha SARL") && page.text.contains("Beta SAS"),
+        "switcher lists both"
+    );
+    assert!(page.text.contains("Nouveau contact"), "French by default");
+    let created = app
+        .send(
+            "POST",
+            "/contacts",
+            &headers,
+            Some(format!("_csrf={csrf}&last_name=DansAlpha").into_bytes()),
+        )
+        .await;
+    assert_eq!(created.status, 303);
+
+    let switched = app
+        .send(
+            "POST",
+            "/workspace",
+            &headers,
+            Some(format!("_csrf={csrf}&slug=beta").into_bytes()),
+        )
+        .await;
+    assert_eq!(switched.status, 303);
+    let beta = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        !beta.text.contains("DansAlpha"),
+        "beta does not show alpha's contacts"
+    );
+    let refused = app
+        .send(
+            "POST",
+            "/contacts",
+            &headers,
+            Some(format!("_csrf={csrf}&last_name=Lecteur").into_bytes()),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "read-only in beta");
+    let not_mine = app
+        .send(
+            "POST",
+            "/workspace",
+            &headers,
+            Some(format!("_csrf={csrf}&slug=gamma").into_bytes()),
+        )
+        .await;
+    assert_eq!(not_mine.status, 404);
+
+    let english = app
+        .send(
+            "POST",
+            "/language",
+            &headers,
+            Some(format!("_csrf={csrf}&lang=en").into_bytes()),
+        )
+        .await;
+    assert_eq!(english.status, 303);
+    let page = app
+        .send(
+            "GET",
+            "/contacts",
+            &[("cookie", &cookie), ("accept-language", "fr-FR")],
+            None,
+        )
+        .await;
+    assert!(
+        page.text.contains("<html lang=\"en\">") && page.text.contains("Sign out"),
+        "the user's setting wins"
+    );
+    app.finish().await;
+}
