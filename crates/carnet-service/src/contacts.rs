@@ -234,7 +234,7 @@ async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<(
 }
 
 /// The writable fields whose value differs.
-fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec<String> {
+pub(crate) fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec<String> {
     let (a, b) = (before.to_json(), after.to_json());
     carnet_core::contact::WRITABLE_FIELDS
         .iter()
@@ -243,7 +243,8 @@ fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec<String> {
         .collect()
 }
 
-async fn record(
+/// Appends the audit event of one change to a contact, in the change's transaction.
+pub(crate) async fn record(
     tx: &mut TenantTx,
     ctx: &TenantContext,
     action: &str,

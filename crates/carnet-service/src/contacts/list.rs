@@ -18,6 +18,18 @@ pub const MAX_LIMIT: u32 = 200;
 /// The fields a list can be sorted by, as the API names them.
 pub const SORT_FIELDS: [&str; 4] = ["last_name", "first_name", "created_at", "updated_at"];
 
+/// Every query parameter a list understands.
+const KNOWN_PARAMS: [&str; 8] = [
+    "limit",
+    "cursor",
+    "sort",
+    "q",
+    "filter[tag]",
+    "filter[email]",
+    "filter[company_id]",
+    "filter[trashed]",
+];
+
 /// Validated list parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
@@ -84,6 +96,10 @@ impl ListParams {
         };
         let mut raw_cursor = None;
         for (key, value) in pairs {
+            // An empty value means "not given" (HTML forms send every field).
+            if value.is_empty() && KNOWN_PARAMS.contains(&key) {
+                continue;
+            }
             match key {
                 "limit" => {
                     p.limit = value
@@ -241,6 +257,9 @@ mod tests {
         assert_eq!(p.sort, SortField::UpdatedAt);
         assert!(p.descending);
         assert_eq!(p.query().tag.as_deref(), Some("vip"));
+        let empty = ListParams::parse([("sort", ""), ("q", ""), ("cursor", ""), ("limit", "")]).unwrap();
+        assert_eq!((empty.sort, empty.limit, empty.q), (SortField::LastName, DEFAULT_LIMIT, None));
+        assert!(ListParams::parse([("colour", "")]).is_err(), "unknown parameters are refused even when empty");
         for (k, v, field) in [
             ("limit", "0", "limit"),
             ("limit", "201", "limit"),
