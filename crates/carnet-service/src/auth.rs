@@ -19,7 +19,7 @@ pub const SESSION_LIFETIME_DAYS: i64 = 7;
 /// argon2id with m = 19 MiB, t = 2, p = 1 (OWASP's recommended minimum).
 fn argon2() -> ServiceResult<Argon2<'static>> {
     let params = Params::new(19 * 1024, 2, 1, None)
-        .map_err(|_| ServiceError::Conflict("invalid argon2 parameters".into()))?;
+        .map_err(|_| ServiceError::Internal("invalid argon2 parameters".into()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -29,7 +29,7 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
     argon2()?
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|_| ServiceError::Conflict("password could not be hashed".into()))
+        .map_err(|_| ServiceError::Internal("password could not be hashed".into()))
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {

@@ -77,7 +77,7 @@ impl Carnet {
                 location: Some(location(contact.id)),
                 etag: Some(etag(contact.version)),
                 body: serde_json::to_string(&contact)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?,
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
             };
             idempotency::save(&mut tx, &idem.key, &stored, now).await?;
         }

@@ -244,7 +244,8 @@ impl Carnet {
                 crate::Actor::User(u) => Some(u),
                 _ => None,
             };
-            let contact = contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
+            let contact =
+                contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
             let fields = crate::contacts::changed_fields(&ContactInput::default(), &input);
             crate::contacts::record(&mut tx, ctx, "create", contact.id, fields, now).await?;
         }

@@ -30,6 +30,9 @@ pub enum ServiceError {
     /// 422: an `Idempotency-Key` was reused with a different request.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
+    /// 500: an internal step failed (hashing, serialising); details are logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// 500: the storage layer failed; details are logged, never shown.
     #[error(transparent)]
     Store(StoreError),

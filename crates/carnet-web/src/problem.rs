@@ -127,6 +127,10 @@ impl From<ServiceError> for Problem {
                 tracing::error!(error = %inner, "storage failure");
                 Problem::internal()
             }
+            ServiceError::Internal(what) => {
+                tracing::error!(error = %what, "internal failure");
+                Problem::internal()
+            }
         }
     }
 }

@@ -208,7 +208,7 @@ impl ListParams {
             i: last.id.0,
         };
         let json =
-            serde_json::to_vec(&cursor).map_err(|e| ServiceError::Conflict(e.to_string()))?;
+            serde_json::to_vec(&cursor).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(URL_SAFE_NO_PAD.encode(json))
     }
 }
@@ -257,9 +257,16 @@ mod tests {
         assert_eq!(p.sort, SortField::UpdatedAt);
         assert!(p.descending);
         assert_eq!(p.query().tag.as_deref(), Some("vip"));
-        let empty = ListParams::parse([("sort", ""), ("q", ""), ("cursor", ""), ("limit", "")]).unwrap();
-        assert_eq!((empty.sort, empty.limit, empty.q), (SortField::LastName, DEFAULT_LIMIT, None));
-        assert!(ListParams::parse([("colour", "")]).is_err(), "unknown parameters are refused even when empty");
+        let empty =
+            ListParams::parse([("sort", ""), ("q", ""), ("cursor", ""), ("limit", "")]).unwrap();
+        assert_eq!(
+            (empty.sort, empty.limit, empty.q),
+            (SortField::LastName, DEFAULT_LIMIT, None)
+        );
+        assert!(
+            ListParams::parse([("colour", "")]).is_err(),
+            "unknown parameters are refused even when empty"
+        );
         for (k, v, field) in [
             ("limit", "0", "limit"),
             ("limit", "201", "limit"),

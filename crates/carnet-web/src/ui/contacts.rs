@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use carnet_core::contact::Contact;
 use carnet_core::{ContactId, ValidationErrors};
 use carnet_service::ServiceError;
-use carnet_service::contacts::{Created, ListParams};
+use carnet_service::contacts::{Created, ListParams, etag};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -84,6 +84,10 @@ pub struct FormView {
     pub job_title_error: Option<String>,
     pub tags_error: Option<String>,
     pub has_errors: bool,
+    /// The version being edited: saving over a newer one is refused.
+    pub version: Option<i64>,
+    /// Someone else saved the contact since this form was opened.
+    pub stale: bool,
 }
 
 #[derive(Template)]
@@ -300,6 +304,8 @@ fn blank_form(action: String, cancel: String) -> FormView {
         job_title_error: None,
         tags_error: None,
         has_errors: false,
+        version: None,
+        stale: false,
     }
 }
 
@@ -557,6 +563,7 @@ pub async fn edit(
     form.last_name = contact.last_name.clone().unwrap_or_default();
     form.job_title = contact.job_title.clone().unwrap_or_default();
     form.tags = contact.tags.join(", ");
+    form.version = Some(contact.version);
     form.emails = contact
         .emails
         .iter()
@@ -601,8 +608,22 @@ pub async fn update(
     };
     let mut form = blank_form(format!("/contacts/{id}"), format!("/contacts/{id}"));
     let patch = read_form(&fields, &mut form);
-    match state.carnet.patch_contact(&ctx, id, &patch, None).await {
+    form.version = fields
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse().ok());
+    let if_match = form.version.map(etag);
+    match state
+        .carnet
+        .patch_contact(&ctx, id, &patch, if_match.as_deref())
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/contacts/{id}?done=saved")).into_response(),
+        Err(ServiceError::PreconditionFailed { .. }) => {
+            form.stale = true;
+            let title = format!("{} {}", form.first_name, form.last_name);
+            form_page(&page, StatusCode::CONFLICT, title, with_spare_rows(form))
+        }
         Err(ServiceError::Validation(errors)) => {
             place_errors(&mut form, &errors);
             let title = format!("{} {}", form.first_name, form.last_name);

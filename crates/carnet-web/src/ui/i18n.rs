@@ -132,6 +132,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Veuillez corriger les champs signalés.",
         "Please correct the highlighted fields.",
     ),
+    (
+        "contacts.stale",
+        "Ce contact a été modifié par quelqu'un d'autre entre-temps ; rechargez la page pour voir la nouvelle version.",
+        "Someone else changed this contact meanwhile; reload the page to see the new version.",
+    ),
     ("contacts.timeline", "Historique", "Timeline"),
     ("contacts.details", "Informations", "Details"),
     ("contacts.sort_by", "Trier par", "Sort by"),

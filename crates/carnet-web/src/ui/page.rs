@@ -67,13 +67,19 @@ impl FromRequestParts<AppState> for SignedIn {
         let t = Tr {
             lang: lang_of(&parts.headers, None),
         };
-        let token = cookie(&parts.headers, session_cookie_name(state.config.https))
-            .ok_or_else(|| Redirect::to("/login").into_response())?;
+        let to_login = || {
+            if parts.headers.contains_key("hx-request") {
+                // htmx would swap the login page into the list; ask it to navigate instead.
+                ([("hx-redirect", "/login")], StatusCode::OK).into_response()
+            } else {
+                Redirect::to("/login").into_response()
+            }
+        };
+        let token =
+            cookie(&parts.headers, session_cookie_name(state.config.https)).ok_or_else(to_login)?;
         let who = match state.carnet.session(&token).await {
             Ok(who) => who,
-            Err(ServiceError::Unauthenticated) => {
-                return Err(Redirect::to("/login").into_response());
-            }
+            Err(ServiceError::Unauthenticated) => return Err(to_login()),
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
                 return Err(error_page(

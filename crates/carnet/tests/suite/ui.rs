@@ -79,6 +79,14 @@ async fn sign_in_session_and_csrf(backend: Backend) {
     let anonymous = app.send("GET", "/contacts", &[], None).await;
     assert_eq!(anonymous.status, 303);
     assert_eq!(anonymous.header("location"), Some("/login"));
+    let htmx = app
+        .send("GET", "/contacts?q=a", &[("hx-request", "true")], None)
+        .await;
+    assert_eq!(
+        htmx.header("hx-redirect"),
+        Some("/login"),
+        "htmx navigates to the login page"
+    );
 
     // Wrong password, and a form posted without its CSRF token, are both refused.
     let form = app.send("GET", "/login", &[], None).await;
