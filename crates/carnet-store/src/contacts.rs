@@ -53,6 +53,30 @@ impl From<Row> for Contact {
 const COLUMNS: &str = "id, first_name, last_name, emails, phones, company_id, job_title, \
      tags, custom, owner_id, version, created_at, updated_at, deleted_at";
 
+/// Binds `$1`–`$15`, common to insert and update: tenant, id, the writable fields, the
+/// derived search and sort keys, and the time. Expanded once per backend.
+macro_rules! bind_row {
+    ($query:expr, $tenant:expr, $id:expr, $input:expr, $now:expr) => {{
+        let (sort_last, sort_first) = $input.sort_keys();
+        $query
+            .bind($tenant)
+            .bind($id.0)
+            .bind(&$input.first_name)
+            .bind(&$input.last_name)
+            .bind(Json(&$input.emails))
+            .bind(Json(&$input.phones))
+            .bind($input.company_id)
+            .bind(&$input.job_title)
+            .bind(Json(&$input.tags))
+            .bind(Json(&$input.custom))
+            .bind($input.owner_id.map(|o| o.0))
+            .bind($input.search_text())
+            .bind(sort_last)
+            .bind(sort_first)
+            .bind($now)
+    }};
+}
+
 /// Stores a new contact (version 1) with its e-mail and tag index rows.
 pub async fn insert(
     tx: &mut TenantTx,
@@ -62,32 +86,17 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<Contact> {
     let tenant = tx.tenant().0;
-    let (sort_last, sort_first) = input.sort_keys();
-    let row: Row = on_conn!(&mut tx.tx, |c| {
-        sqlx::query_as(&format!(
+    let sql = format!(
             "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
                  tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)
              RETURNING {COLUMNS}"
-        ))
-        .bind(tenant)
-        .bind(id.0)
-        .bind(&input.first_name)
-        .bind(&input.last_name)
-        .bind(Json(&input.emails))
-        .bind(Json(&input.phones))
-        .bind(input.company_id)
-        .bind(&input.job_title)
-        .bind(Json(&input.tags))
-        .bind(Json(&input.custom))
-        .bind(input.owner_id.map(|o| o.0))
-        .bind(input.search_text())
-        .bind(sort_last)
-        .bind(sort_first)
-        .bind(now)
-        .bind(created_by)
-        .fetch_one(c)
-        .await?
+    );
+    let row: Row = on_conn!(&mut tx.tx, |c| {
+        bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
+            .bind(created_by)
+            .fetch_one(c)
+            .await?
     });
     write_index_rows(tx, id, input).await?;
     Ok(row.into())
@@ -115,33 +124,18 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
-    let (sort_last, sort_first) = input.sort_keys();
-    let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
-        sqlx::query_as(&format!(
+    let sql = format!(
             "UPDATE contacts SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
                  job_title = $8, tags = $9, custom = $10, owner_id = $11, search_text = $12, sort_last = $13,
                  sort_first = $14, version = version + 1, updated_at = $15
              WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
              RETURNING {COLUMNS}"
-        ))
-        .bind(tenant)
-        .bind(id.0)
-        .bind(&input.first_name)
-        .bind(&input.last_name)
-        .bind(Json(&input.emails))
-        .bind(Json(&input.phones))
-        .bind(input.company_id)
-        .bind(&input.job_title)
-        .bind(Json(&input.tags))
-        .bind(Json(&input.custom))
-        .bind(input.owner_id.map(|o| o.0))
-        .bind(input.search_text())
-        .bind(sort_last)
-        .bind(sort_first)
-        .bind(now)
-        .bind(version)
-        .fetch_optional(c)
-        .await?
+    );
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
+        bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
+            .bind(version)
+            .fetch_optional(c)
+            .await?
     });
     if row.is_some() {
         write_index_rows(tx, id, input).await?;

@@ -89,12 +89,7 @@ impl Db {
     pub async fn connect(location: &DbLocation) -> Result<Db> {
         match location {
             DbLocation::DataDir(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Config(format!(
-                        "cannot create data directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
+                ensure_data_dir(dir)?;
                 Self::open_sqlite(&dir.join(SQLITE_FILE), true).await
             }
             DbLocation::Url(url) => match location.backend()? {
@@ -188,6 +183,16 @@ impl Db {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Creates the data directory if needed.
+pub(crate) fn ensure_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        StoreError::Config(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// Durable SQLite settings: WAL, foreign keys, `synchronous=FULL`, a busy timeout.

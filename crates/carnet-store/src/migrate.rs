@@ -1,6 +1,6 @@
 //! Schema migrations: embedded SQL trees for both backends, applied as the owner role.
 
-use crate::db::{Backend, DbLocation, SQLITE_FILE, sqlite_options};
+use crate::db::{Backend, DbLocation, SQLITE_FILE, ensure_data_dir, sqlite_options};
 use crate::{Result, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection, Row, SqliteConnection};
@@ -53,12 +53,7 @@ enum OwnerConn {
 async fn owner_connection(location: &DbLocation) -> Result<OwnerConn> {
     match location {
         DbLocation::DataDir(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot create data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+            ensure_data_dir(dir)?;
             let path = dir.join(SQLITE_FILE);
             let conn =
                 SqliteConnection::connect_with(&sqlite_options(&path).create_if_missing(true))

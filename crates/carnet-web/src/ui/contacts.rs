@@ -12,8 +12,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use carnet_core::contact::Contact;
 use carnet_core::{ContactId, ValidationErrors};
-use carnet_service::ServiceError;
 use carnet_service::contacts::{Created, ListParams, etag};
+use carnet_service::{ServiceError, TenantContext};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -469,8 +469,21 @@ pub async fn create(
     }
 }
 
-fn parse_id(raw: &str) -> Option<ContactId> {
-    raw.parse().ok()
+/// The context and the contact of a request about one contact; for a submitted form, only
+/// after its CSRF token checks out.
+fn target(
+    page: &SignedIn,
+    form: Option<&[(String, String)]>,
+    raw_id: &str,
+) -> Result<(TenantContext, ContactId), Box<Response>> {
+    if let Some(fields) = form {
+        page.check_csrf(fields)?;
+    }
+    let ctx = page.context()?;
+    let id = raw_id
+        .parse()
+        .map_err(|_| Box::new(page.fail(ServiceError::NotFound("contact"))))?;
+    Ok((ctx, id))
 }
 
 pub async fn show(
@@ -479,12 +492,9 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id) = match target(&page, None, &id) {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("contact"));
     };
     let (contact, history) = match (
         state.carnet.get_contact(&ctx, id).await,
@@ -547,12 +557,9 @@ pub async fn edit(
     page: SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id) = match target(&page, None, &id) {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("contact"));
     };
     let contact = match state.carnet.get_contact(&ctx, id).await {
         Ok(c) => c,
@@ -596,15 +603,9 @@ pub async fn update(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(res) = page.check_csrf(&fields) {
-        return *res;
-    }
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id) = match target(&page, Some(&fields), &id) {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("contact"));
     };
     let mut form = blank_form(format!("/contacts/{id}"), format!("/contacts/{id}"));
     let patch = read_form(&fields, &mut form);
@@ -663,15 +664,9 @@ async fn trash_action(
     fields: Vec<(String, String)>,
     trash: bool,
 ) -> Response {
-    if let Err(res) = page.check_csrf(&fields) {
-        return *res;
-    }
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id) = match target(&page, Some(&fields), &id) {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("contact"));
     };
     let result = if trash {
         state.carnet.delete_contact(&ctx, id, None).await
