@@ -3,12 +3,14 @@
 use crate::cli::{ApiKeyCommand, Command, ServeArgs, TenantCommand, UserCommand};
 use crate::config::Config;
 use anyhow::{Context, bail};
+use axum_server::tls_rustls::RustlsConfig;
 use carnet_core::{ApiKeyId, Role, Scope};
 use carnet_service::admin::NewUser;
 use carnet_service::{Carnet, SystemClock, TenantContext};
 use carnet_store::{Db, SchemaStatus};
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -66,24 +68,64 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let tls = match (
+        args.tls_cert.or(config.tls_cert.clone()),
+        args.tls_key.or(config.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(load_tls(&cert, &key).await?),
+        (None, None) => None,
+        _ => bail!(
+            "a TLS certificate needs its key, and a key its certificate (tls_cert and tls_key)"
+        ),
+    };
     let web_config = carnet_web::WebConfig {
-        https: false,
+        https: tls.is_some(),
         read_only: args.read_only || config.read_only,
     };
-    let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config));
+    let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "Carnet is ready at http://{addr}/ (in {} ms)",
+        "Carnet is ready at {scheme}://{addr}/ (in {} ms)",
         started.elapsed().as_millis()
     );
-    tracing::info!(%addr, "serving");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    tracing::info!(%addr, scheme, "serving");
+    match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await?
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown().await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::tls_rustls::from_tcp_rustls(listener.into_std()?, tls)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
     carnet.db().close().await;
     Ok(())
+}
+
+/// Reads the certificate chain and key; rustls with the *ring* provider.
+async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
+    // Installing twice (tests start several servers in one process) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot load the TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })
 }
 
 async fn shutdown() {

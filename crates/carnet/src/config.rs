@@ -19,6 +19,10 @@ pub struct Config {
     pub log: String,
     /// Start in read-only mode.
     pub read_only: bool,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -29,6 +33,8 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             log: "info,sqlx=warn,tower_http=warn".into(),
             read_only: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -41,12 +47,22 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("log", &self.log)
             .field("read_only", &self.read_only)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .finish()
     }
 }
 
 /// The environment variables Carnet reads (`CARNET_TEST_*` belong to the test suite).
-const ENV_KEYS: [&str; 5] = ["data_dir", "database_url", "listen", "log", "read_only"];
+const ENV_KEYS: [&str; 7] = [
+    "data_dir",
+    "database_url",
+    "listen",
+    "log",
+    "read_only",
+    "tls_cert",
+    "tls_key",
+];
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +120,8 @@ impl Config {
                 "database_url" => self.database_url = Some(value),
                 "listen" => self.listen = value,
                 "log" => self.log = value,
+                "tls_cert" => self.tls_cert = Some(PathBuf::from(value)),
+                "tls_key" => self.tls_key = Some(PathBuf::from(value)),
                 "read_only" => {
                     self.read_only = match value.as_str() {
                         "1" | "true" => true,

@@ -273,6 +273,11 @@ fn http(addr: &str, request: &str) -> (u16, String) {
 
 /// Starts `carnet serve --demo` on port 0; returns the child, its address and what it printed.
 fn start_server(data: &Path) -> (std::process::Child, String, String) {
+    start_server_with(data, &[])
+}
+
+/// [`start_server`] with more `serve` arguments.
+fn start_server_with(data: &Path, extra: &[&str]) -> (std::process::Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
         .args([
             "--data-dir",
@@ -282,6 +287,7 @@ fn start_server(data: &Path) -> (std::process::Child, String, String) {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env("CARNET_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -295,7 +301,7 @@ fn start_server(data: &Path) -> (std::process::Child, String, String) {
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     let addr = seen
-        .split("http://")
+        .split("://")
         .nth(1)
         .unwrap()
         .split('/')
@@ -370,4 +376,85 @@ fn serve_demo_starts_a_real_server_and_refuses_a_newer_schema() {
         "newer",
     );
     std::fs::remove_dir_all(&data).ok();
+}
+
+#[test]
+fn serves_https_with_a_certificate() {
+    let data = temp_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_file, key_file) = (data.join("cert.pem"), data.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let (mut child, addr, seen) = start_server_with(
+        &data,
+        &[
+            "--tls-cert",
+            cert_file.to_str().unwrap(),
+            "--tls-key",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert!(seen.contains("ready at https://"), "{seen}");
+
+    // A real TLS client that trusts only this certificate.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), server_name).unwrap();
+    let tcp = std::net::TcpStream::connect(&addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    let _ = tls.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_lowercase()
+            .contains("strict-transport-security: max-age="),
+        "HSTS over TLS: {response}"
+    );
+
+    // Plain HTTP on the TLS port gets no answer.
+    let (status, _) = http_status_or_zero(&addr);
+    assert_eq!(status, 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let half = carnet(
+        &data,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert_file.to_str().unwrap(),
+        ],
+        None,
+    );
+    fails_with(&half, "--tls-key");
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// The status of a plain-HTTP GET, or 0 when the server does not answer in HTTP.
+fn http_status_or_zero(addr: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }

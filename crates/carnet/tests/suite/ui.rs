@@ -11,6 +11,54 @@ on_both_backends!(
     workspace_switcher_and_language
 );
 
+#[tokio::test]
+async fn over_https_the_session_cookie_is_host_prefixed() {
+    let config = carnet_web::WebConfig {
+        https: true,
+        read_only: false,
+    };
+    let app = TestApp::with_config(Backend::Sqlite, config).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    let form = app.send("GET", "/login", &[], None).await;
+    let login_cookie = format!(
+        "carnet_login={}",
+        cookie_value(&set_cookie(&form, "carnet_login").unwrap())
+    );
+    let body = format!(
+        "_csrf={}&email=lea%40acme.test&password=correct-horse-1",
+        hidden_csrf(&form.text)
+    );
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("cookie", login_cookie.as_str()),
+    ];
+    let res = app
+        .send("POST", "/login", &headers, Some(body.into_bytes()))
+        .await;
+    assert_eq!(res.status, 303);
+    let session = set_cookie(&res, "__Host-carnet_session").expect("__Host- cookie over HTTPS");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/") && !session.contains("Domain")
+    );
+    let cookie = format!("__Host-carnet_session={}", cookie_value(&session));
+    let page = app
+        .send("GET", "/contacts", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.header("strict-transport-security").is_some());
+    let unprefixed = cookie.replace("__Host-", "");
+    let plain_name = app
+        .send("GET", "/contacts", &[("cookie", &unprefixed)], None)
+        .await;
+    assert_eq!(
+        plain_name.status, 303,
+        "the unprefixed cookie is not accepted over HTTPS"
+    );
+    app.finish().await;
+}
+
 fn set_cookie(res: &TestResponse, name: &str) -> Option<String> {
     res.headers
         .get_all("set-cookie")
