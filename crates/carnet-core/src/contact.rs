@@ -73,8 +73,27 @@ pub const WRITABLE_FIELDS: [&str; 9] = [
 ];
 
 impl ContactInput {
+    /// Checks each member of a JSON object (a merge patch) on its own, without requiring the
+    /// object to describe a whole contact.
+    pub fn check_members(body: &Value) -> Result<(), ValidationErrors> {
+        Self::read(body).map(drop)
+    }
+
     /// Reads and validates a JSON object; every problem is reported with the field at fault.
     pub fn from_json(body: &Value) -> Result<Self, ValidationErrors> {
+        let input = Self::read(body)?;
+        if input.first_name.is_none() && input.last_name.is_none() && input.emails.is_empty() {
+            let mut errors = ValidationErrors::default();
+            errors.push(
+                "last_name",
+                "a contact needs a first name, a last name or an e-mail address",
+            );
+            return Err(errors);
+        }
+        Ok(input)
+    }
+
+    fn read(body: &Value) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let Value::Object(members) = body else {
             errors.push("", "the body must be a JSON object");
@@ -92,24 +111,18 @@ impl ContactInput {
                 "first_name" => input.first_name = text(value, key, MAX_TEXT, &mut errors),
                 "last_name" => input.last_name = text(value, key, MAX_TEXT, &mut errors),
                 "job_title" => input.job_title = text(value, key, MAX_TEXT, &mut errors),
-                "emails" => input.emails = labeled_values(value, key, &mut errors, email),
-                "phones" => input.phones = labeled_values(value, key, &mut errors, phone),
+                "emails" => {
+                    input.emails = labeled_values(value, key, &mut errors, (email, MAX_EMAIL))
+                }
+                "phones" => {
+                    input.phones = labeled_values(value, key, &mut errors, (phone, MAX_PHONE))
+                }
                 "company_id" => input.company_id = uuid_field(value, key, &mut errors),
                 "owner_id" => input.owner_id = uuid_field(value, key, &mut errors).map(UserId),
                 "tags" => input.tags = tags(value, &mut errors),
                 "custom" => input.custom = custom(value, &mut errors),
                 _ => errors.push(key, unknown_field_message(key)),
             }
-        }
-        if errors.is_empty()
-            && input.first_name.is_none()
-            && input.last_name.is_none()
-            && input.emails.is_empty()
-        {
-            errors.push(
-                "last_name",
-                "a contact needs a first name, a last name or an e-mail address",
-            );
         }
         errors.into_result(input)
     }
@@ -244,7 +257,7 @@ fn text(value: &Value, field: &str, max: usize, errors: &mut ValidationErrors) -
         errors.push(field, "must be a string");
         return None;
     };
-    let s = s.trim();
+    // Checked before trimming, so that the limits are exactly the documented ones.
     if s.chars().any(char::is_control) {
         errors.push(field, "must not contain control characters");
         return None;
@@ -253,6 +266,7 @@ fn text(value: &Value, field: &str, max: usize, errors: &mut ValidationErrors) -
         errors.push(field, format!("must be at most {max} characters"));
         return None;
     }
+    let s = s.trim();
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -272,7 +286,7 @@ fn labeled_values(
     value: &Value,
     field: &str,
     errors: &mut ValidationErrors,
-    check: ValueCheck,
+    (check, max): (ValueCheck, usize),
 ) -> Vec<LabeledValue> {
     let Some(items) = value.as_array() else {
         errors.push(field, "must be an array of {label, value} objects");
@@ -311,7 +325,7 @@ fn labeled_values(
                 errors.push(format!("{at}.value"), "is required");
                 continue;
             }
-            Some(v) => text(v, &format!("{at}.value"), MAX_EMAIL, errors),
+            Some(v) => text(v, &format!("{at}.value"), max, errors),
         };
         match raw.map(|r| check(&r)) {
             Some(Ok(v)) => out.push(LabeledValue {
@@ -329,17 +343,33 @@ fn labeled_values(
     out
 }
 
-/// A pragmatic e-mail check: one `@`, something before, a dotted domain after, no spaces.
+/// An e-mail address: `local@domain`, a dot-atom local part (letters beyond ASCII allowed, as
+/// internationalised addresses are real), and a domain of at least two non-empty labels of
+/// letters, digits and hyphens.
 pub fn email(s: &str) -> Result<String, &'static str> {
+    const ATEXT: &str = "!#$%&'*+-/=?^_`{|}~";
+    let local_ok = |local: &str| {
+        (1..=64).contains(&local.len())
+            && local.split('.').all(|atom| {
+                !atom.is_empty()
+                    && atom
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || ATEXT.contains(c))
+            })
+    };
+    let domain_ok = |domain: &str| {
+        let labels: Vec<&str> = domain.split('.').collect();
+        labels.len() >= 2
+            && labels.iter().all(|label| {
+                (1..=63).contains(&label.len())
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+    };
     let valid = s.len() <= MAX_EMAIL
-        && !s.contains(char::is_whitespace)
-        && s.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
+        && s.rsplit_once('@')
+            .is_some_and(|(local, domain)| local_ok(local) && domain_ok(domain));
     if valid {
         Ok(s.to_owned())
     } else {
@@ -391,7 +421,45 @@ fn custom(value: &Value, errors: &mut ValidationErrors) -> Map<String, Value> {
         );
         return Map::new();
     }
+    if !numbers_in_range(value) {
+        // Larger numbers do not survive every store exactly (PostgreSQL keeps them as decimals
+        // that no longer fit a double when read back).
+        errors.push("custom", "numbers must be between -10^15 and 10^15");
+        return Map::new();
+    }
+    if contains_nul(value) {
+        // Text with NUL cannot be stored faithfully (PostgreSQL refuses it in JSON and text).
+        errors.push("custom", "must not contain NUL characters (\\u0000)");
+        return Map::new();
+    }
     obj.clone()
+}
+
+/// Largest magnitude of a number in `custom`.
+pub const MAX_CUSTOM_NUMBER: f64 = 1e15;
+
+/// Whether every number inside `value` is finite and below [`MAX_CUSTOM_NUMBER`].
+fn numbers_in_range(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|x| x.is_finite() && x.abs() < MAX_CUSTOM_NUMBER),
+        Value::Array(items) => items.iter().all(numbers_in_range),
+        Value::Object(members) => members.values().all(numbers_in_range),
+        _ => true,
+    }
+}
+
+/// Whether any key or string inside `value` holds a NUL character.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -446,6 +514,34 @@ mod tests {
     }
 
     #[test]
+    fn e_mail_addresses() {
+        for ok in [
+            "a@b.fr",
+            "first.last+tag@sub.example.co.uk",
+            "élodie@exemple.fr",
+            "o'brien@x-y.ie",
+        ] {
+            assert!(email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.fr",
+            "a@.fr",
+            "a@b.",
+            "a..b@c.fr",
+            ".a@b.fr",
+            "a b@c.fr",
+            "a@b@c.fr",
+            "a@-b.fr",
+            "a@b_c.fr",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn needs_a_name_or_an_email() {
         let err = ContactInput::from_json(&json!({"job_title": "CEO"})).unwrap_err();
         assert_eq!(err.0[0].field, "last_name");
@@ -460,6 +556,35 @@ mod tests {
         let long = "x".repeat(MAX_TEXT + 1);
         let err = ContactInput::from_json(&json!({ "last_name": long })).unwrap_err();
         assert!(err.0[0].message.contains("at most"));
+    }
+
+    #[test]
+    fn custom_numbers_stay_in_a_safe_range() {
+        for n in [
+            json!(1.7976931348623157e308),
+            json!(-1e15),
+            json!(u64::MAX),
+            json!([{"a": 1e16}]),
+        ] {
+            let err = ContactInput::from_json(&json!({"last_name": "A", "custom": {"n": n}}))
+                .unwrap_err();
+            assert_eq!(err.0[0].field, "custom");
+        }
+        let ok = json!({"last_name": "A", "custom": {"amount": 1234.56, "count": 999_999_999_999_999_i64, "tiny": 1e-300}});
+        assert!(ContactInput::from_json(&ok).is_ok());
+    }
+
+    #[test]
+    fn custom_values_cannot_hide_nul_characters() {
+        for custom in [json!({"a\u{0}": 1}), json!({"a": ["x", {"b": "\u{0}"}]})] {
+            let err =
+                ContactInput::from_json(&json!({"last_name": "A", "custom": custom})).unwrap_err();
+            assert_eq!(err.0[0].field, "custom");
+        }
+        assert!(
+            ContactInput::from_json(&json!({"last_name": "A", "custom": {"é": ["ok", 1.5, null]}}))
+                .is_ok()
+        );
     }
 
     #[test]

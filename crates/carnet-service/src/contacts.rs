@@ -85,12 +85,19 @@ impl Carnet {
         Ok(Created::New(contact))
     }
 
-    /// The contact, including one in the trash (its `deleted_at` says so).
-    pub async fn get_contact(&self, ctx: &TenantContext, id: ContactId) -> ServiceResult<Contact> {
+    /// The contact. One in the trash is not found, unless `in_trash_too` (the UI shows it
+    /// with a restore button; the API lists the trash with `filter[trashed]`).
+    pub async fn get_contact(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        in_trash_too: bool,
+    ) -> ServiceResult<Contact> {
         ctx.require_read()?;
         let mut tx = self.db.tenant_read(ctx.tenant).await?;
         contacts::get(&mut tx, id)
             .await?
+            .filter(|c| in_trash_too || c.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("contact"))
     }
 
@@ -104,21 +111,16 @@ impl Carnet {
         if_match: Option<&str>,
     ) -> ServiceResult<Contact> {
         ctx.require_write()?;
-        if !patch.is_object() {
-            let mut e = ValidationErrors::default();
-            e.push("", "a merge patch must be a JSON object");
-            return Err(e.into());
-        }
+        // The patch's own members are checked first: a malformed request is a 422 whatever
+        // the record's state.
+        ContactInput::check_members(patch)?;
+        let if_match = if_match.map(parse_if_match).transpose()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let current = contacts::get(&mut tx, id)
             .await?
+            .filter(|c| c.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
-        if current.deleted_at.is_some() {
-            return Err(ServiceError::Conflict(
-                "the contact is in the trash; restore it first".into(),
-            ));
-        }
         let before = current.input();
         let mut doc = before.to_json();
         merge_patch::apply(&mut doc, patch);
@@ -140,7 +142,7 @@ impl Carnet {
         Ok(updated)
     }
 
-    /// Moves the contact to the trash. Deleting a contact already there changes nothing.
+    /// Moves the contact to the trash; once there it is not found (except by restore).
     pub async fn delete_contact(
         &self,
         ctx: &TenantContext,
@@ -167,13 +169,18 @@ impl Carnet {
         if_match: Option<&str>,
     ) -> ServiceResult<Contact> {
         ctx.require_write()?;
+        let if_match = if_match.map(parse_if_match).transpose()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let current = contacts::get(&mut tx, id)
             .await?
             .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
-        if current.deleted_at.is_some() == trashed {
-            return Ok(current);
+        match (current.deleted_at.is_some(), trashed) {
+            // Deleting twice: the contact is already gone from the live records.
+            (true, true) => return Err(ServiceError::NotFound("contact")),
+            // Restoring a live contact changes nothing.
+            (false, false) => return Ok(current),
+            _ => {}
         }
         let now = self.now();
         let changed = contacts::set_trashed(&mut tx, id, trashed, now)
@@ -197,6 +204,17 @@ impl Carnet {
         let mut tx = self.db.tenant_read(ctx.tenant).await?;
         Ok(audit::for_entity(&mut tx, "contact", id.0, 50).await?)
     }
+}
+
+/// An `If-Match` header must name something: `*` or at least one entity tag.
+fn parse_if_match(header: &str) -> ServiceResult<&str> {
+    if header.split(',').all(|tag| tag.trim().is_empty()) {
+        return Err(ServiceError::BadParameter {
+            field: "If-Match".into(),
+            message: "must be `*` or the ETag of the version you last saw".into(),
+        });
+    }
+    Ok(header)
 }
 
 /// `If-Match: *` or a list of ETags; the current version must be among them.

@@ -18,18 +18,34 @@ use axum::response::{IntoResponse, Response};
 use carnet_service::Carnet;
 use problem::Problem;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use metrics::Metrics;
 
-/// How the server is exposed; decides cookie names and security headers.
-#[derive(Debug, Clone, Default)]
+/// How the server is exposed; decides cookie names, security headers and time limits.
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Served over HTTPS (directly with a certificate): `__Host-` cookies and HSTS.
     pub https: bool,
     /// Degraded mode: every write is refused with 503, reads keep working.
     pub read_only: bool,
+    /// Longest wait for a request body to arrive (slow clients get 408).
+    pub body_timeout: Duration,
+    /// Longest time to answer a request (503 past it).
+    pub request_timeout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            https: false,
+            read_only: false,
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -66,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             read_only_guard,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limits))
         .layer(DefaultBodyLimit::max(request::MAX_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -108,6 +125,31 @@ async fn method_not_allowed(req: Request) -> Response {
         format!("{} is not allowed on {}", req.method(), req.uri().path()),
     )
     .into_response()
+}
+
+/// Bounds how long a client may take to send its body and how long an answer may take, so
+/// that slow clients and stuck requests cannot hold the server.
+async fn time_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let body_timeout = state.config.body_timeout;
+    let req = req.map(|body| {
+        axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, body))
+    });
+    match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            let mut res = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Timed out",
+                "the server could not answer in time; try again",
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            res
+        }
+    }
 }
 
 /// In read-only mode, refuses every unsafe method except signing in and out.

@@ -53,48 +53,74 @@ pub fn document() -> Value {
     })
 }
 
-fn labeled_value(for_input: bool) -> Value {
-    let mut v = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["value"],
-        "properties": {
-            "label": {"type": "string", "maxLength": 50, "description": "work, home, mobile, …"},
-            "value": {"type": "string", "minLength": 1, "maxLength": 254}
-        }
-    });
-    if !for_input {
-        v["required"] = json!(["label", "value"]);
-    }
-    v
+/// Text without control characters (C0, DEL and C1), which the API refuses.
+const NO_CONTROL: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// The same, with at least one character that is not white space.
+const NOT_BLANK: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+/// Digits, spaces and `+ - . ( ) / x`, with at least one digit.
+const PHONE: &str = r"^[0-9 +\-.()/x]*[0-9][0-9 +\-.()/x]*$";
+
+fn text(max: usize) -> Value {
+    json!({"type": "string", "maxLength": max, "pattern": NO_CONTROL})
 }
 
-fn writable_properties(nullable: bool) -> Value {
-    let t = |ty: &str| {
-        if nullable {
-            json!([ty, "null"])
-        } else {
-            json!(ty)
-        }
-    };
+/// An e-mail or phone item; on input the label is optional (default `work`).
+fn labeled_value(value: Value, for_input: bool) -> Value {
     json!({
-        "first_name": {"type": t("string"), "maxLength": 200},
-        "last_name": {"type": t("string"), "maxLength": 200},
-        "emails": {"type": t("array"), "maxItems": 50, "items": {"$ref": "#/components/schemas/LabeledValueInput"}},
-        "phones": {"type": t("array"), "maxItems": 50, "items": {"$ref": "#/components/schemas/LabeledValueInput"}},
-        "company_id": {"type": t("string"), "format": "uuid"},
-        "job_title": {"type": t("string"), "maxLength": 200},
-        "tags": {"type": t("array"), "maxItems": 50, "items": {"type": "string", "maxLength": 100}},
-        "custom": {"type": t("object"), "description": "Custom field values, at most 16 KiB"},
-        "owner_id": {"type": t("string"), "format": "uuid", "description": "A member of the workspace"}
+        "type": "object",
+        "additionalProperties": false,
+        "required": if for_input { json!(["value"]) } else { json!(["label", "value"]) },
+        "properties": {
+            "label": {
+                "type": if for_input { json!(["string", "null"]) } else { json!("string") },
+                "maxLength": 50, "pattern": NO_CONTROL,
+                "description": "work, home, mobile, …; on input, missing or null means work"
+            },
+            "value": value
+        }
     })
+}
+
+fn nullable(mut schema: Value) -> Value {
+    if let Some(ty) = schema.get("type").cloned() {
+        schema["type"] = json!([ty, "null"]);
+    }
+    schema
+}
+
+/// The writable members of a contact; all may be `null` (absent, or cleared by a patch).
+fn writable_properties() -> Value {
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let list = |item: &str| json!({"type": "array", "maxItems": 50, "items": {"$ref": format!("#/components/schemas/{item}")}});
+    json!({
+        "first_name": nullable(text(200)),
+        "last_name": nullable(text(200)),
+        "emails": nullable(list("EmailInput")),
+        "phones": nullable(list("PhoneInput")),
+        "company_id": nullable(uuid.clone()),
+        "job_title": nullable(text(200)),
+        "tags": nullable(json!({"type": "array", "maxItems": 50, "items": text(100)})),
+        "custom": nullable(json!({"type": "object", "description": "Custom field values: at most 16 KiB, numbers between -10^15 and 10^15, no NUL characters"})),
+        "owner_id": {"type": ["string", "null"], "format": "uuid", "description": "A member of the workspace"}
+    })
+}
+
+/// A new contact needs a first name, a last name (not blank) or an e-mail.
+fn needs_a_name_or_email() -> Value {
+    let named = |field: &str| json!({"required": [field], "properties": {field: {"type": "string", "pattern": NOT_BLANK}}});
+    json!([
+        named("first_name"),
+        named("last_name"),
+        {"required": ["emails"], "properties": {"emails": {"type": "array", "minItems": 1}}}
+    ])
 }
 
 fn schemas() -> Value {
     let nullable_string = json!({"type": ["string", "null"]});
     json!({
-        "LabeledValue": labeled_value(false),
-        "LabeledValueInput": labeled_value(true),
+        "LabeledValue": labeled_value(json!({"type": "string"}), false),
+        "EmailInput": labeled_value(json!({"type": "string", "format": "email", "maxLength": 254}), true),
+        "PhoneInput": labeled_value(json!({"type": "string", "maxLength": 50, "pattern": PHONE}), true),
         "Contact": {
             "type": "object",
             "required": ["id", "first_name", "last_name", "emails", "phones", "company_id", "job_title", "tags",
@@ -119,13 +145,15 @@ fn schemas() -> Value {
             "type": "object",
             "additionalProperties": false,
             "description": "A first name, a last name or an e-mail is required.",
-            "properties": writable_properties(true)
+            "properties": writable_properties(),
+            "anyOf": needs_a_name_or_email()
         },
         "ContactPatch": {
             "type": "object",
             "additionalProperties": false,
-            "description": "JSON merge patch (RFC 7396): members present replace, null clears.",
-            "properties": writable_properties(true)
+            "description": "JSON merge patch (RFC 7396): members present replace, null clears. \
+                            The result must still have a first name, a last name or an e-mail.",
+            "properties": writable_properties()
         },
         "ContactPage": {
             "type": "object",
@@ -218,10 +246,10 @@ pub(crate) fn list_parameters() -> Value {
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts, "default": "last_name"}},
-        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Search names, e-mails and phones, ignoring case and accents"},
-        {"name": "filter[tag]", "in": "query", "schema": {"type": "string"}},
+        {"name": "q", "in": "query", "schema": {"type": "string", "pattern": NO_CONTROL}, "description": "Search names, e-mails and phones, ignoring case and accents"},
+        {"name": "filter[tag]", "in": "query", "schema": {"type": "string", "pattern": NO_CONTROL}},
         {"name": "filter[company_id]", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-        {"name": "filter[email]", "in": "query", "schema": {"type": "string"}},
+        {"name": "filter[email]", "in": "query", "schema": {"type": "string", "pattern": NO_CONTROL}},
         {"name": "filter[trashed]", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "List the trash"}
     ])
 }
@@ -230,7 +258,7 @@ pub(crate) fn list_parameters() -> Value {
 pub(crate) fn with_if_match(params: &Value) -> Value {
     let mut list = params.as_array().cloned().unwrap_or_default();
     list.push(
-        json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+        json!({"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "pattern": "\\S"},
                      "description": "The ETag last seen; a stale one gives 412"}),
     );
     Value::Array(list)

@@ -64,7 +64,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let raw = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                if timed_out(&e) {
+                    Problem::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request-timeout",
+                        "Request timeout",
+                        "the body did not arrive in time",
+                    )
+                } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "too-large",
@@ -85,6 +92,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .map_err(|e| Problem::bad_request("body", format!("malformed JSON: {e}")))?;
         Ok(JsonBody { value })
     }
+}
+
+/// Whether reading the body failed because the client was too slow.
+fn timed_out(e: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The deepest bracket nesting in a JSON text, ignoring brackets inside strings.

@@ -81,6 +81,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let web_config = carnet_web::WebConfig {
         https: tls.is_some(),
         read_only: args.read_only || config.read_only,
+        ..carnet_web::WebConfig::default()
     };
     let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config))
         .into_make_service_with_connect_info::<SocketAddr>();

@@ -18,18 +18,6 @@ pub const MAX_LIMIT: u32 = 200;
 /// The fields a list can be sorted by, as the API names them.
 pub const SORT_FIELDS: [&str; 4] = ["last_name", "first_name", "created_at", "updated_at"];
 
-/// Every query parameter a list understands.
-const KNOWN_PARAMS: [&str; 8] = [
-    "limit",
-    "cursor",
-    "sort",
-    "q",
-    "filter[tag]",
-    "filter[email]",
-    "filter[company_id]",
-    "filter[trashed]",
-];
-
 /// Validated list parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
@@ -96,9 +84,16 @@ impl ListParams {
         };
         let mut raw_cursor = None;
         for (key, value) in pairs {
-            // An empty value means "not given" (HTML forms send every field).
-            if value.is_empty() && KNOWN_PARAMS.contains(&key) {
+            // An empty search or cursor means "none" (HTML forms send every field);
+            // other parameters must be valid when present.
+            if value.is_empty() && (key == "q" || key == "cursor") {
                 continue;
+            }
+            if matches!(key, "q" | "filter[tag]" | "filter[email]")
+                && value.chars().any(char::is_control)
+            {
+                // Stored text never holds control characters, so these could match nothing.
+                return Err(bad(key, "must not contain control characters"));
             }
             match key {
                 "limit" => {
@@ -257,16 +252,29 @@ mod tests {
         assert_eq!(p.sort, SortField::UpdatedAt);
         assert!(p.descending);
         assert_eq!(p.query().tag.as_deref(), Some("vip"));
-        let empty =
-            ListParams::parse([("sort", ""), ("q", ""), ("cursor", ""), ("limit", "")]).unwrap();
+        let empty = ListParams::parse([("q", ""), ("cursor", "")]).unwrap();
         assert_eq!(
             (empty.sort, empty.limit, empty.q),
             (SortField::LastName, DEFAULT_LIMIT, None)
         );
-        assert!(
-            ListParams::parse([("colour", "")]).is_err(),
-            "unknown parameters are refused even when empty"
-        );
+        for key in ["q", "filter[tag]", "filter[email]"] {
+            assert!(
+                ListParams::parse([(key, "a\u{0}b")]).is_err(),
+                "NUL in {key}"
+            );
+        }
+        for key in [
+            "sort",
+            "limit",
+            "filter[company_id]",
+            "filter[trashed]",
+            "colour",
+        ] {
+            assert!(
+                ListParams::parse([(key, "")]).is_err(),
+                "empty {key} is refused"
+            );
+        }
         for (k, v, field) in [
             ("limit", "0", "limit"),
             ("limit", "201", "limit"),

@@ -50,7 +50,7 @@ pub(super) fn operations() -> Vec<Operation> {
             "get",
             "/api/v1/contacts/{id}",
             json!({
-                "operationId": "getContact", "summary": "Get a contact (also from the trash)", "tags": ["contacts"],
+                "operationId": "getContact", "summary": "Get a contact (one in the trash is listed with filter[trashed]=true)", "tags": ["contacts"],
                 "parameters": id_param,
                 "responses": problem_responses(json!({"200": openapi::contact_response("The contact", false)}), &["400", "401", "403", "404"])
             }),
@@ -179,7 +179,10 @@ async fn show(
     ApiContext(ctx): ApiContext,
     IdPath(id): IdPath,
 ) -> Result<Response, Problem> {
-    let contact = state.carnet.get_contact(&ctx, parse_id(&id)?).await?;
+    let contact = state
+        .carnet
+        .get_contact(&ctx, parse_id(&id)?, false)
+        .await?;
     Ok(contact_response(StatusCode::OK, &contact, false))
 }
 

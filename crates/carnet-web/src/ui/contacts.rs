@@ -178,7 +178,9 @@ pub async fn index(
         Ok(ctx) => ctx,
         Err(res) => return *res,
     };
+    // `done` only chooses the toast; every other parameter is the list's.
     let pairs = pairs_of(query.as_deref());
+    let list_pairs = pairs.iter().filter(|(k, _)| k != "done");
     let get = |k: &str| {
         pairs
             .iter()
@@ -191,7 +193,7 @@ pub async fn index(
         get("filter[trashed]") == "true",
     );
     let trashed_param = if trashed { "true" } else { "" };
-    let params = match ListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    let params = match ListParams::parse(list_pairs.map(|(k, v)| (k.as_str(), v.as_str()))) {
         Ok(p) => p,
         Err(_) => return Redirect::to("/contacts").into_response(),
     };
@@ -497,7 +499,7 @@ pub async fn show(
         Err(res) => return *res,
     };
     let (contact, history) = match (
-        state.carnet.get_contact(&ctx, id).await,
+        state.carnet.get_contact(&ctx, id, true).await,
         state.carnet.contact_history(&ctx, id).await,
     ) {
         (Ok(c), Ok(h)) => (c, h),
@@ -561,7 +563,7 @@ pub async fn edit(
         Ok(found) => found,
         Err(res) => return *res,
     };
-    let contact = match state.carnet.get_contact(&ctx, id).await {
+    let contact = match state.carnet.get_contact(&ctx, id, false).await {
         Ok(c) => c,
         Err(e) => return page.fail(e),
     };

@@ -104,10 +104,16 @@ async fn lifecycle(backend: Backend) {
         .api(&key, "DELETE", &format!("/api/v1/contacts/{id}"), None)
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
+    // In the trash, the contact is gone from the live records: only the trash list and
+    // restore reach it.
     let trashed = app
         .api(&key, "GET", &format!("/api/v1/contacts/{id}"), None)
         .await;
-    assert!(trashed.json["deleted_at"].is_string());
+    assert_eq!(trashed.status, 404);
+    let again = app
+        .api(&key, "DELETE", &format!("/api/v1/contacts/{id}"), None)
+        .await;
+    assert_eq!(again.status, 404);
     let listed = app.api(&key, "GET", "/api/v1/contacts", None).await;
     assert_eq!(listed.json["data"].as_array().unwrap().len(), 0);
     let trash = app
@@ -119,6 +125,7 @@ async fn lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(trash.json["data"][0]["id"], id.as_str());
+    assert!(trash.json["data"][0]["deleted_at"].is_string());
     let patch_trashed = app
         .api(
             &key,
@@ -127,7 +134,30 @@ async fn lifecycle(backend: Backend) {
             Some(json!({"last_name": "Y"})),
         )
         .await;
-    assert_eq!(patch_trashed.status, 409);
+    assert_eq!(patch_trashed.status, 404);
+    let bad_patch = app
+        .api(
+            &key,
+            "PATCH",
+            &format!("/api/v1/contacts/{id}"),
+            Some(json!({"last_name": 5})),
+        )
+        .await;
+    assert_eq!(
+        bad_patch.status, 422,
+        "a malformed patch is refused before anything else"
+    );
+    let empty_if_match = app
+        .api_with(
+            &key,
+            "PATCH",
+            &format!("/api/v1/contacts/{id}"),
+            &[("if-match", " ")],
+            Some(json!({"last_name": "Y"})),
+        )
+        .await;
+    assert_eq!(empty_if_match.status, 400);
+    assert_eq!(empty_if_match.error_fields(), ["If-Match"]);
 
     let restored = app
         .api(

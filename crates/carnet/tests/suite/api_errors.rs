@@ -240,8 +240,8 @@ async fn read_only_mode(backend: Backend) {
     let app = TestApp::with_config(
         backend,
         WebConfig {
-            https: false,
             read_only: true,
+            ..WebConfig::default()
         },
     )
     .await;

@@ -15,7 +15,7 @@ on_both_backends!(
 async fn over_https_the_session_cookie_is_host_prefixed() {
     let config = carnet_web::WebConfig {
         https: true,
-        read_only: false,
+        ..carnet_web::WebConfig::default()
     };
     let app = TestApp::with_config(Backend::Sqlite, config).await;
     app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
