@@ -4,10 +4,16 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 /// Lower-cases `s` and strips diacritics, so that comparisons ignore case and accents.
+/// Folding twice gives the same text as folding once.
 pub fn fold(s: &str) -> String {
+    // Decompose and drop marks around lower-casing: lower-casing can add a mark ("İ" → "i̇"),
+    // and compatibility decomposition can give capitals ("ℌ" → "H").
     s.nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
         .map(|c| match c {
             'œ' => 'o',
             'æ' => 'a',
@@ -34,6 +40,14 @@ mod tests {
         assert_eq!(fold("Éloïse LEFÈVRE"), "eloise lefevre");
         assert_eq!(fold("Ærøskøbing Œuvre"), "aroskobing ouvre");
         assert_eq!(fold("Ünïcödé"), "unicode");
+    }
+
+        #[test]
+    fn folding_is_idempotent() {
+        for s in ["İstanbul", "ℌello", "Éloïse", "ǅ", "ﬁ", "Straße", "ΣΑΣ"] {
+            assert_eq!(fold(&fold(s)), fold(s), "{s}");
+        }
+        assert_eq!(fold("İstanbul"), fold("istanbul"));
     }
 
     #[test]
