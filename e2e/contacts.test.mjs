@@ -1,5 +1,6 @@
 // The contacts journey of a real user, in French then English, with axe-core on every page.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { checkAccessibility, launchBrowser, startCarnet } from "./helpers.mjs";
 
@@ -84,12 +85,27 @@ test("sign in, create Éloïse Lefèvre, find her as 'eloise', edit, trash, rest
   await page.getByRole("status").filter({ hasText: "Contact restauré." }).waitFor();
   assert.equal(await page.getByText("Ce contact est dans la corbeille.").count(), 0);
 
-  // Switch to English: the choice sticks.
-  await page.getByRole("button", { name: "English" }).click();
-  await page.getByRole("link", { name: "Edit" }).waitFor();
-  assert.equal(await page.locator("html").getAttribute("lang"), "en");
+    // Export what the list shows, as CSV for French Excel.
   await page.getByRole("link", { name: "Contacts", exact: true }).click();
+  await page.locator("#global-search").fill("lefevre");
+  await page.locator("tbody tr", { hasText: "eloise.lefevre@exemple.fr" }).waitFor();
+  await page.getByText("Exporter").click();
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "CSV pour Excel (point-virgule)" }).click(),
+  ]);
+  const exported = readFileSync(await download.path(), "utf8");
+  assert.ok(exported.startsWith("\ufeffid;first_name;last_name"), exported.slice(0, 80));
+  assert.ok(exported.includes("Éloïse;Lefèvre;Gérante"), "the contact, as edited");
+  assert.ok(exported.split("\r\n").filter((l) => l).every((l, i) => i === 0 || /lef[eè]vre/i.test(l)), "only the search results");
+
+  // Switch to English: the choice sticks.
+    await page.getByRole("button", { name: "English" }).click();
   await page.getByRole("link", { name: "New contact" }).waitFor();
+  assert.equal(await page.locator("html").getAttribute("lang"), "en");
+  await page.locator("tbody tr", { hasText: "eloise.lefevre@exemple.fr" }).getByRole("link").click();
+  await page.getByRole("link", { name: "Edit" }).waitFor();
+  await page.getByRole("heading", { name: "Timeline" }).waitFor();
   await checkAccessibility(page, assert);
 
   assert.deepEqual(errors, [], "no script or CSP errors in the console");

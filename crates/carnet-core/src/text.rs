@@ -42,7 +42,7 @@ mod tests {
         assert_eq!(fold("Ünïcödé"), "unicode");
     }
 
-        #[test]
+    #[test]
     fn folding_is_idempotent() {
         for s in ["İstanbul", "ℌello", "Éloïse", "ǅ", "ﬁ", "Straße", "ΣΑΣ"] {
             assert_eq!(fold(&fold(s)), fold(s), "{s}");

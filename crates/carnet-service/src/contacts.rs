@@ -1,7 +1,9 @@
 //! Contact use cases: create, read, change, trash and restore, list and search.
 
+mod export;
 mod list;
 
+pub use export::ContactPages;
 pub use list::{DEFAULT_LIMIT, ListParams, MAX_LIMIT, Page, SORT_FIELDS};
 
 use crate::context::TenantContext;

@@ -49,6 +49,21 @@ pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
     Ok(())
 }
 
+/// The tenant's most recent events, newest first.
+pub async fn recent(tx: &mut TenantTx, limit: i64) -> Result<Vec<AuditEvent>> {
+    let tenant = tx.tenant().0;
+    Ok(on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(
+            "SELECT id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes
+             FROM audit_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+    }))
+}
+
 /// The events about one record, newest first (the record's timeline).
 pub async fn for_entity(
     tx: &mut TenantTx,

@@ -346,6 +346,33 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     Ok(rows.into_iter().map(Contact::from).collect())
 }
 
+/// The most e-mails and the most phones any live contact of the tenant has (the column
+/// layout of table exports). JSON array functions differ by backend.
+pub async fn max_counts(tx: &mut TenantTx) -> Result<(i64, i64)> {
+    let tenant = tx.tenant().0;
+    let row: (i64, i64) = match &mut tx.tx {
+        crate::Tx::Sqlite(c) => {
+            sqlx::query_as(
+                "SELECT coalesce(max(json_array_length(emails)), 0), coalesce(max(json_array_length(phones)), 0)
+                 FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL",
+            )
+            .bind(tenant)
+            .fetch_one(&mut **c)
+            .await?
+        }
+        crate::Tx::Postgres(c) => {
+            sqlx::query_as(
+                "SELECT coalesce(max(jsonb_array_length(emails)), 0)::bigint, coalesce(max(jsonb_array_length(phones)), 0)::bigint
+                 FROM contacts WHERE tenant_id = $1 AND deleted_at IS NULL",
+            )
+            .bind(tenant)
+            .fetch_one(&mut **c)
+            .await?
+        }
+    };
+    Ok(row)
+}
+
 /// How many live contacts the tenant has (demo seeding, dashboards).
 pub async fn count(tx: &mut TenantTx) -> Result<i64> {
     let tenant = tx.tenant().0;

@@ -254,6 +254,37 @@ pub(crate) fn list_parameters() -> Value {
     ])
 }
 
+/// The parameters of an export: the format, and a list's filters and sort (no paging).
+pub(crate) fn export_parameters() -> Value {
+    let mut params = vec![json!({
+        "name": "format", "in": "query", "required": false,
+        "schema": {"type": "string", "enum": ["csv", "excel-fr", "json", "xlsx", "vcf", "vcf3"], "default": "csv"},
+        "description": "csv (RFC 4180), excel-fr (semicolons, BOM), json (as the API shows contacts), xlsx, vcf (vCard 4.0), vcf3 (vCard 3.0)"
+    })];
+    let list = list_parameters();
+    params.extend(
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] != "limit" && p["name"] != "cursor")
+            .cloned(),
+    );
+    Value::Array(params)
+}
+
+/// The media types an export can answer with.
+pub(crate) fn export_media_types() -> Value {
+    let text = json!({"schema": {"type": "string"}});
+    let binary =
+        json!({"schema": {"type": "string", "contentMediaType": "application/octet-stream"}});
+    json!({
+        "text/csv": text,
+        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+        "text/vcard": text
+    })
+}
+
 /// `params` plus an optional `If-Match` header.
 pub(crate) fn with_if_match(params: &Value) -> Value {
     let mut list = params.as_array().cloned().unwrap_or_default();

@@ -49,6 +49,20 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Export a workspace's records to a file (or standard output).
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// What to export; today: contacts.
+        #[arg(long, default_value = "contacts")]
+        entity: String,
+        /// csv, excel-fr, json, xlsx, vcf (vCard 4.0) or vcf3 (vCard 3.0).
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Add demo contacts to a workspace.
     Demo {
         #[arg(long)]

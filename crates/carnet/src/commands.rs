@@ -8,7 +8,7 @@ use carnet_core::{ApiKeyId, Role, Scope};
 use carnet_service::admin::NewUser;
 use carnet_service::{Carnet, SystemClock, TenantContext};
 use carnet_store::{Db, SchemaStatus};
-use std::io::BufRead;
+use std::io::{BufRead, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,6 +129,46 @@ async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
         })
 }
 
+/// Writes every contact of `tenant` in `format` to `output` (or stdout), page by page.
+async fn export(
+    carnet: &Carnet,
+    tenant: &str,
+    entity: &str,
+    format: &str,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    if entity != "contacts" {
+        bail!("cannot export `{entity}`: only contacts can be exported so far");
+    }
+    let format: carnet_formats::Format = format.parse()?;
+    let t = carnet.tenant_by_slug(tenant).await?;
+    let params = carnet_service::contacts::ListParams::parse([])?;
+    let (layout, mut pages) = carnet
+        .export_contacts(&TenantContext::system(t.id), params, format)
+        .await?;
+    let out: Box<dyn Write> = match output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut writer =
+        carnet_formats::contacts::ContactsWriter::new(BufWriter::new(out), format, layout)?;
+    let mut count = 0usize;
+    while let Some(page) = pages.next(carnet).await? {
+        for contact in &page {
+            writer.write(contact)?;
+        }
+        count += page.len();
+    }
+    writer.finish()?.flush()?;
+    if let Some(path) = output {
+        eprintln!("exported {count} contacts to {}", path.display());
+    }
+    Ok(())
+}
+
 async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -238,6 +278,14 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             let id: ApiKeyId = id.parse().context("--id must be an API key id (a UUID)")?;
             carnet.revoke_api_key(&tenant, id).await?;
             println!("revoked API key {id}");
+        }
+        Command::Export {
+            tenant,
+            entity,
+            format,
+            output,
+        } => {
+            export(carnet, &tenant, &entity, &format, output.as_deref()).await?;
         }
         Command::Demo { tenant, contacts } => {
             let t = carnet.tenant_by_slug(&tenant).await?;

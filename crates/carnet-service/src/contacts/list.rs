@@ -163,7 +163,7 @@ impl ListParams {
         Ok(p)
     }
 
-    fn query(&self) -> ListQuery {
+    pub(super) fn query(&self) -> ListQuery {
         let after = self.cursor.as_ref().map(|c| {
             let value = match (&c.t, c.at) {
                 (Some(t), _) => SortValue::Text(t.clone()),

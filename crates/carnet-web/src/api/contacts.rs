@@ -48,6 +48,19 @@ pub(super) fn operations() -> Vec<Operation> {
         ),
         Operation::new(
             "get",
+            "/api/v1/contacts/export",
+            json!({
+                "operationId": "exportContacts", "summary": "Export every matching contact as a file (streamed)", "tags": ["contacts"],
+                "parameters": openapi::export_parameters(),
+                "responses": problem_responses(json!({
+                    "200": {"description": "The file; Content-Disposition names it",
+                            "content": openapi::export_media_types()}
+                }), &["400", "401", "403"])
+            }),
+            get(super::export::contacts),
+        ),
+        Operation::new(
+            "get",
             "/api/v1/contacts/{id}",
             json!({
                 "operationId": "getContact", "summary": "Get a contact (one in the trash is listed with filter[trashed]=true)", "tags": ["contacts"],

@@ -2,6 +2,7 @@
 //! router and the OpenAPI document are both built from it, so they cannot drift apart.
 
 mod contacts;
+mod export;
 
 use crate::AppState;
 use axum::Router;

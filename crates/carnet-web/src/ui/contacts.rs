@@ -44,6 +44,9 @@ pub struct Results {
     pub next_href: Option<String>,
     pub first_href: Option<String>,
     pub empty_key: &'static str,
+    /// Export links for the current search, filters and sort: (label key, href). Part of the
+    /// results so that they follow the search as it is typed.
+    pub exports: Vec<(&'static str, String)>,
 }
 
 #[derive(Template)]
@@ -150,6 +153,32 @@ fn row(t: Tr, c: &Contact) -> Row {
     }
 }
 
+/// Links that export what the list shows, in each format.
+fn export_links(q: &str, sort: &str, trashed: &str) -> Vec<(&'static str, String)> {
+    [
+        ("export.xlsx", "xlsx"),
+        ("export.excel_fr", "excel-fr"),
+        ("export.csv", "csv"),
+        ("export.vcf", "vcf"),
+        ("export.json", "json"),
+    ]
+    .into_iter()
+    .map(|(label, format)| {
+        let pairs: Vec<(&str, &str)> = [
+            ("format", format),
+            ("q", q),
+            ("sort", sort),
+            ("filter[trashed]", trashed),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        let qs = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        (label, format!("/api/v1/contacts/export?{qs}"))
+    })
+    .collect()
+}
+
 fn query_string(pairs: &[(&str, &str)]) -> String {
     let kept: Vec<(&str, &str)> = pairs
         .iter()
@@ -227,6 +256,7 @@ pub async fn index(
     let is_first = !pairs.iter().any(|(k, _)| k == "cursor");
     let results = Results {
         rows: found.data.iter().map(|c| row(t, c)).collect(),
+        exports: export_links(&q, &sort, trashed_param),
         name_col: column("last_name"),
         updated_col: column("updated_at"),
         trashed,
@@ -269,6 +299,7 @@ pub async fn index(
                 t,
                 chrome: page.chrome(section, &q, toast),
                 results,
+
                 sort,
             },
         )

@@ -209,6 +209,51 @@ fn admin_commands_and_their_errors() {
         None,
     ));
     assert!(demo.contains("added 25"), "{demo}");
+    let csv = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--format", "excel-fr"],
+        None,
+    ));
+    assert!(csv.starts_with("\u{feff}id;first_name;last_name"), "{csv}");
+    assert_eq!(csv.lines().count(), 26, "a header and the 25 contacts");
+    let file = data.join("contacts.vcf");
+    let out = carnet(
+        &data,
+        &[
+            "export",
+            "--tenant",
+            "acme",
+            "--format",
+            "vcf",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exported 25 contacts"));
+    assert_eq!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .matches("BEGIN:VCARD")
+            .count(),
+        25
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &["export", "--tenant", "acme", "--format", "pdf"],
+            None,
+        ),
+        "unknown format",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &["export", "--tenant", "acme", "--entity", "deals"],
+            None,
+        ),
+        "deals",
+    );
     assert!(ok(&carnet(&data, &["migrate", "--dry-run"], None)).contains("up to date"));
     std::fs::remove_dir_all(&data).ok();
 }

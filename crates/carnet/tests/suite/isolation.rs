@@ -47,6 +47,21 @@ async fn tenants_cannot_reach_each_other(backend: Backend) {
         assert_eq!(res.status, 200);
         assert_eq!(res.json["data"].as_array().unwrap().len(), 0, "{query}");
     }
+    for format in ["json", "csv", "vcf"] {
+        let res = app
+            .api(
+                &b,
+                "GET",
+                &format!("/api/v1/contacts/export?format={format}"),
+                None,
+            )
+            .await;
+        assert_eq!(res.status, 200);
+        assert!(
+            !res.text.contains("Secret") && !res.text.contains("secret@a.fr"),
+            "{format} export of B"
+        );
+    }
     // B's own contact with the same e-mail does not reveal or touch A's.
     let own = app
         .api(

@@ -7,6 +7,7 @@
 mod api_contacts;
 mod api_errors;
 mod cli;
+mod export;
 mod hostile;
 mod isolation;
 mod openapi;
