@@ -81,7 +81,7 @@ enum Sink<W: Write> {
     Csv(CsvWriter<W>),
     Json { out: W, first: bool },
     Vcard(W, Version),
-        // Boxed: the zip writer's state is large, and a writer is made once per export.
+    // Boxed: the zip writer's state is large, and a writer is made once per export.
     Xlsx(Box<XlsxWriter<W>>),
 }
 

@@ -2,8 +2,10 @@
 //! and 4.0, and XLSX. They write to any `std::io::Write`, one record at a time, so exports
 //! stream in constant memory.
 
+pub mod contact_columns;
 pub mod contacts;
 pub mod csv;
+pub mod table;
 pub mod vcard;
 pub mod xlsx;
 

@@ -1,9 +1,11 @@
 //! Contact use cases: create, read, change, trash and restore, list and search.
 
 mod export;
+mod import;
 mod list;
 
 pub use export::ContactPages;
+pub use import::{ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, RejectedRow};
 pub use list::{DEFAULT_LIMIT, ListParams, MAX_LIMIT, Page, SORT_FIELDS};
 
 use crate::context::TenantContext;
@@ -240,7 +242,7 @@ fn check_if_match(if_match: Option<&str>, version: i64) -> ServiceResult<()> {
 }
 
 /// The owner must be a member of the tenant.
-async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
+pub(crate) async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
     let Some(owner) = input.owner_id else {
         return Ok(());
     };

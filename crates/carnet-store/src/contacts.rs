@@ -114,6 +114,23 @@ pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     Ok(row.map(Contact::from))
 }
 
+/// The oldest live contact with this e-mail (already lower-cased), if any: imports match on it.
+pub async fn find_by_email(tx: &mut TenantTx, email_key: &str) -> Result<Option<Contact>> {
+    let tenant = tx.tenant().0;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL
+           AND EXISTS (SELECT 1 FROM contact_emails x
+                       WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.email_key = $2)
+         ORDER BY c.id LIMIT 1"
+    );
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql)
+        .bind(tenant)
+        .bind(email_key)
+        .fetch_optional(c)
+        .await?);
+    Ok(row.map(Contact::from))
+}
+
 /// Replaces the writable fields when the stored version is still `version`;
 /// `None` when the contact changed meanwhile (or does not exist).
 pub async fn update(

@@ -49,6 +49,31 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Import records from a file: CSV in any common encoding and delimiter (detected).
+    Import {
+        #[arg(long)]
+        tenant: String,
+        /// What to import; today: contacts.
+        #[arg(long, default_value = "contacts")]
+        entity: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// create, update or upsert.
+        #[arg(long, default_value = "upsert")]
+        mode: String,
+        /// How a row finds its contact: email or id.
+        #[arg(long = "match", default_value = "email")]
+        match_key: String,
+        /// Force the encoding (utf-8, utf-16le, windows-1252, iso-8859-15, …).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Force the delimiter (one character; `tab` for a tab).
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// Count what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Export a workspace's records to a file (or standard output).
     Export {
         #[arg(long)]

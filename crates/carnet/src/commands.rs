@@ -5,7 +5,10 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use axum_server::tls_rustls::RustlsConfig;
 use carnet_core::{ApiKeyId, Role, Scope};
+use carnet_formats::contact_columns::{columns_for, row_to_json};
+use carnet_formats::table::{TableOptions, TableReader};
 use carnet_service::admin::NewUser;
+use carnet_service::contacts::{ImportOptions, ImportRow, RejectedRow};
 use carnet_service::{Carnet, SystemClock, TenantContext};
 use carnet_store::{Db, SchemaStatus};
 use std::io::{BufRead, BufWriter, Write};
@@ -127,6 +130,88 @@ async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
                 key.display()
             )
         })
+}
+
+fn parse_delimiter(raw: &str) -> anyhow::Result<u8> {
+    match raw {
+        "tab" | "\\t" => Ok(b'\t'),
+        _ if raw.len() == 1 => Ok(raw.as_bytes()[0]),
+        _ => bail!("--delimiter must be one character, or `tab`"),
+    }
+}
+
+/// Imports a CSV file of contacts and prints what happened to every row.
+async fn import(
+    carnet: &Carnet,
+    tenant: &str,
+    entity: &str,
+    file: &Path,
+    table: TableOptions,
+    options: ImportOptions,
+) -> anyhow::Result<()> {
+    if entity != "contacts" {
+        bail!("cannot import `{entity}`: only contacts can be imported so far");
+    }
+    let t = carnet.tenant_by_slug(tenant).await?;
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let reader = TableReader::csv(input, &table)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    eprintln!(
+        "reading {} ({}, delimiter {:?})",
+        file.display(),
+        reader.encoding,
+        char::from(reader.delimiter)
+    );
+    let columns = columns_for(&reader.headers);
+    let rows = reader.map(|row| match row {
+        Ok((row, cells)) => {
+            let (body, id) = row_to_json(&columns, &cells);
+            Ok(ImportRow { row, body, id })
+        }
+        Err(e) => Err(RejectedRow {
+            row: match &e {
+                carnet_formats::table::TableError::Row { row, .. } => *row,
+                _ => 0,
+            },
+            field: "row".into(),
+            message: e.to_string(),
+        }),
+    });
+    let ctx = TenantContext::system(t.id);
+    let report = carnet
+        .import_contacts(&ctx, rows, options, |r| eprintln!("{} rows read…", r.rows))
+        .await?;
+    let prefix = if options.dry_run {
+        "dry run, nothing written: "
+    } else {
+        ""
+    };
+    println!(
+        "{prefix}{} rows: {} created, {} updated, {} unchanged, {} rejected",
+        report.rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        rejected_rows(&report)
+    );
+    for r in &report.rejected {
+        println!("row {}: {}: {}", r.row, r.field, r.message);
+    }
+    if !report.rejected.is_empty() {
+        bail!(
+            "{} rows were not imported (listed above); correct them and import the file again: \
+             rows already imported are matched, not duplicated",
+            rejected_rows(&report)
+        );
+    }
+    Ok(())
+}
+
+fn rejected_rows(report: &carnet_service::contacts::ImportReport) -> usize {
+    let mut rows: Vec<u64> = report.rejected.iter().map(|r| r.row).collect();
+    rows.dedup();
+    rows.len()
 }
 
 /// Writes every contact of `tenant` in `format` to `output` (or stdout), page by page.
@@ -278,6 +363,27 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             let id: ApiKeyId = id.parse().context("--id must be an API key id (a UUID)")?;
             carnet.revoke_api_key(&tenant, id).await?;
             println!("revoked API key {id}");
+        }
+        Command::Import {
+            tenant,
+            entity,
+            file,
+            mode,
+            match_key,
+            encoding,
+            delimiter,
+            dry_run,
+        } => {
+            let options = ImportOptions {
+                mode: mode.parse()?,
+                match_key: match_key.parse()?,
+                dry_run,
+            };
+            let table = TableOptions {
+                encoding,
+                delimiter: delimiter.as_deref().map(parse_delimiter).transpose()?,
+            };
+            import(carnet, &tenant, &entity, &file, table, options).await?;
         }
         Command::Export {
             tenant,

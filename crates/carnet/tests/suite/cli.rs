@@ -503,3 +503,82 @@ fn http_status_or_zero(addr: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+#[test]
+fn import_from_the_command_line() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+        None,
+    ));
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contacts/excel-fr-windows-1252.csv"
+    );
+    let dry = carnet(
+        &data,
+        &["import", "--tenant", "acme", "--file", file, "--dry-run"],
+        None,
+    );
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        out.contains(
+            "dry run, nothing written: 4 rows: 3 created, 0 updated, 0 unchanged, 1 rejected"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 4: emails[0].value: is not a valid e-mail address"),
+        "{out}"
+    );
+    assert!(!dry.status.success(), "rejected rows give a non-zero exit");
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("windows-1252"));
+    let listed = ok(&carnet(&data, &["export", "--tenant", "acme"], None));
+    assert_eq!(listed.lines().count(), 1, "the dry run wrote nothing");
+
+    fails_with(
+        &carnet(&data, &["import", "--tenant", "acme", "--file", file], None),
+        "1 rows were not imported",
+    );
+    let listed = ok(&carnet(&data, &["export", "--tenant", "acme"], None));
+    assert_eq!(listed.lines().count(), 4, "the three valid rows are in");
+    let again = carnet(&data, &["import", "--tenant", "acme", "--file", file], None);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 created, 0 updated, 3 unchanged"));
+
+    fails_with(
+        &carnet(
+            &data,
+            &["import", "--tenant", "acme", "--file", "/nonexistent.csv"],
+            None,
+        ),
+        "cannot open",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "import", "--tenant", "acme", "--file", file, "--mode", "merge",
+            ],
+            None,
+        ),
+        "mode",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "import",
+                "--tenant",
+                "acme",
+                "--file",
+                file,
+                "--encoding",
+                "klingon",
+            ],
+            None,
+        ),
+        "unknown encoding",
+    );
+    std::fs::remove_dir_all(&data).ok();
+}

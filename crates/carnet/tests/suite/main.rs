@@ -9,6 +9,7 @@ mod api_errors;
 mod cli;
 mod export;
 mod hostile;
+mod import;
 mod isolation;
 mod openapi;
 mod schema;

@@ -1,0 +1,355 @@
+//! Imports: the files users bring (French Excel in Windows-1252, Google, Outlook, Excel's
+//! Unicode text), modes, duplicates, refused rows with their row numbers, dry runs, and the
+//! round trip export → import → export.
+
+use carnet_core::Scope;
+use carnet_formats::contact_columns::{columns_for, row_to_json};
+use carnet_formats::table::{TableOptions, TableReader};
+use carnet_service::TenantContext;
+use carnet_service::contacts::{
+    ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, RejectedRow,
+};
+use carnet_testkit::{Backend, TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    files_users_bring,
+    modes_duplicates_and_dry_runs,
+    export_import_export_round_trip
+);
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/contacts");
+
+fn rows_of(bytes: Vec<u8>) -> Vec<Result<ImportRow, RejectedRow>> {
+    let reader = TableReader::csv(std::io::Cursor::new(bytes), &TableOptions::default()).unwrap();
+    let columns = columns_for(&reader.headers);
+    reader
+        .map(|r| {
+            let (row, cells) = r.unwrap();
+            let (body, id) = row_to_json(&columns, &cells);
+            Ok(ImportRow { row, body, id })
+        })
+        .collect()
+}
+
+fn fixture(name: &str) -> Vec<Result<ImportRow, RejectedRow>> {
+    rows_of(std::fs::read(format!("{FIXTURES}/{name}")).unwrap())
+}
+
+const UPSERT: ImportOptions = ImportOptions {
+    mode: ImportMode::Upsert,
+    match_key: MatchKey::Email,
+    dry_run: false,
+};
+
+async fn import(
+    app: &TestApp,
+    ctx: &TenantContext,
+    rows: Vec<Result<ImportRow, RejectedRow>>,
+    options: ImportOptions,
+) -> ImportReport {
+    app.carnet
+        .import_contacts(ctx, rows, options, |_| {})
+        .await
+        .unwrap()
+}
+
+async fn contacts(app: &TestApp, key: &str) -> Vec<Value> {
+    let res = app
+        .api(key, "GET", "/api/v1/contacts/export?format=json", None)
+        .await;
+    res.json.as_array().unwrap().clone()
+}
+
+fn by_email<'a>(all: &'a [Value], email: &str) -> &'a Value {
+    all.iter()
+        .find(|c| {
+            c["emails"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["value"] == email)
+        })
+        .unwrap()
+}
+
+async fn files_users_bring(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (tenant, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    let ctx = TenantContext::system(tenant.id);
+
+    let fr = import(&app, &ctx, fixture("excel-fr-windows-1252.csv"), UPSERT).await;
+    assert_eq!((fr.rows, fr.created), (4, 3));
+    assert_eq!(
+        fr.rejected,
+        [RejectedRow {
+            row: 4,
+            field: "emails[0].value".into(),
+            message: "is not a valid e-mail address".into()
+        }]
+    );
+    let google = import(&app, &ctx, fixture("google.csv"), UPSERT).await;
+    assert_eq!((google.created, google.rejected.len()), (2, 0));
+    let outlook = import(&app, &ctx, fixture("outlook.csv"), UPSERT).await;
+    assert_eq!(outlook.created, 1);
+    let unicode = import(&app, &ctx, fixture("excel-unicode-text-utf16.txt"), UPSERT).await;
+    assert_eq!(unicode.created, 1);
+
+    let all = contacts(&app, &key).await;
+    assert_eq!(all.len(), 7);
+    let eloise = by_email(&all, "eloise.lefevre@exemple.fr");
+    assert_eq!(
+        (eloise["first_name"].as_str(), eloise["last_name"].as_str()),
+        (Some("Éloïse"), Some("Lefèvre"))
+    );
+    assert_eq!(
+        eloise["phones"],
+        json!([{"label": "mobile", "value": "+33 6 12 34 56 78"}])
+    );
+    assert_eq!(eloise["tags"], json!(["VIP", "Client"]));
+    assert_eq!(
+        eloise["custom"],
+        json!({"Société": "Atelier Nord"}),
+        "an unknown column is kept, not dropped"
+    );
+    assert_eq!(
+        by_email(&all, "francois.garcon@exemple.fr")["custom"]["Société"],
+        "Cabinet Œuvre"
+    );
+    let olivia = by_email(&all, "olivia@northwind.co.uk");
+    assert_eq!(
+        olivia["emails"],
+        json!([{"label": "work", "value": "olivia@northwind.co.uk"}, {"label": "home", "value": "liv@home.example"}])
+    );
+    assert_eq!(olivia["tags"], json!(["VIP"]));
+    assert_eq!(
+        olivia["custom"],
+        json!({"Organization 1 - Name": "Northwind", })
+    );
+    assert_eq!(olivia["job_title"], "Head of Sales");
+    let bruce = by_email(&all, "bruce@example.hk");
+    assert_eq!(
+        (bruce["first_name"].as_str(), bruce["last_name"].as_str()),
+        (Some("小龍"), Some("李"))
+    );
+    let james = by_email(&all, "james.obrien@oakfield.example");
+    let labels: Vec<&str> = james["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["work", "home", "mobile"]);
+    assert_eq!(james["tags"], json!(["Client", "Partenaire"]));
+    assert_eq!(
+        by_email(&all, "agathe@exemple.fr")["last_name"],
+        "Châtelain"
+    );
+    app.finish().await;
+}
+
+async fn modes_duplicates_and_dry_runs(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (tenant, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    let ctx = TenantContext::system(tenant.id);
+    let csv = "first_name,last_name,email,phone,tags\n\
+               Léa,Martin,lea@x.fr,01 02,A\n\
+               Léa,Martin-Durand,LEA@x.fr,03 04,B\n\
+               ,,,,\n\
+               Paul,Simon,paul@x.fr,,\n";
+
+    let dry = import(
+        &app,
+        &ctx,
+        rows_of(csv.into()),
+        ImportOptions {
+            dry_run: true,
+            ..UPSERT
+        },
+    )
+    .await;
+    assert_eq!(
+        (dry.rows, dry.created, dry.updated),
+        (4, 2, 1),
+        "the second Léa row merges into the first"
+    );
+    assert_eq!(dry.rejected.len(), 1);
+    assert_eq!(dry.rejected[0].row, 4);
+    assert!(
+        contacts(&app, &key).await.is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let real = import(&app, &ctx, rows_of(csv.into()), UPSERT).await;
+    assert_eq!(
+        (real.created, real.updated, real.rejected.len()),
+        (dry.created, dry.updated, 1),
+        "a dry run counts exactly"
+    );
+    let all = contacts(&app, &key).await;
+    assert_eq!(all.len(), 2);
+    let lea = by_email(&all, "lea@x.fr");
+    assert_eq!(lea["last_name"], "Martin-Durand", "given values replace");
+    assert_eq!(
+        lea["phones"].as_array().unwrap().len(),
+        2,
+        "phones are added, not replaced"
+    );
+    assert_eq!(lea["tags"], json!(["A", "B"]));
+    assert_eq!(
+        lea["emails"].as_array().unwrap().len(),
+        1,
+        "the same e-mail in another case is not added twice"
+    );
+
+    // Running the same file again creates nothing: rows match what the first run wrote.
+    let again = import(&app, &ctx, rows_of(csv.into()), UPSERT).await;
+    assert_eq!(again.created, 0, "a re-run creates nothing");
+    assert_eq!(again.updated + again.unchanged, 3);
+    assert_eq!(again.rejected.len(), 1);
+    assert_eq!(contacts(&app, &key).await.len(), 2);
+
+    let create_only = import(
+        &app,
+        &ctx,
+        rows_of("email,last_name\npaul@x.fr,Simon\nnew@x.fr,Neuf\n".into()),
+        ImportOptions {
+            mode: ImportMode::Create,
+            ..UPSERT
+        },
+    )
+    .await;
+    assert_eq!(create_only.created, 1);
+    assert_eq!(
+        (
+            create_only.rejected[0].row,
+            create_only.rejected[0].field.as_str()
+        ),
+        (2, "email")
+    );
+    let update_only = import(
+        &app,
+        &ctx,
+        rows_of("email,job_title\nnobody@x.fr,CEO\npaul@x.fr,CEO\n".into()),
+        ImportOptions {
+            mode: ImportMode::Update,
+            ..UPSERT
+        },
+    )
+    .await;
+    assert_eq!(update_only.updated, 1);
+    assert_eq!(update_only.rejected[0].row, 2);
+    app.finish().await;
+}
+
+async fn export_import_export_round_trip(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (source, source_key) = app
+        .tenant_with_key("source", &[Scope::Read, Scope::Write])
+        .await;
+    let (target, target_key) = app
+        .tenant_with_key("target", &[Scope::Read, Scope::Write])
+        .await;
+    app.carnet
+        .seed_contacts(&TenantContext::system(source.id), 120)
+        .await
+        .unwrap();
+    let special = json!({"first_name": "Ève", "last_name": "O'Neil, \"Jr\"", "job_title": "Gérante; associée",
+        "emails": [{"label": "work", "value": "eve@x.fr"}, {"label": "Cabinet", "value": "eve@cab.fr"}],
+        "phones": [{"label": "home", "value": "+33 1 23"}], "tags": ["a b", "Ünï"], "custom": {"siren": "1", "n": 2.5}});
+    assert_eq!(
+        app.api(&source_key, "POST", "/api/v1/contacts", Some(special))
+            .await
+            .status,
+        201
+    );
+
+    // Content of a contact without its identity and timestamps.
+    let content = |c: &Value| {
+        let mut c = c.clone();
+        for k in ["id", "created_at", "updated_at", "version", "owner_id"] {
+            c.as_object_mut().unwrap().remove(k);
+        }
+        c
+    };
+    let sorted = |mut v: Vec<Value>| {
+        v.sort_by_key(|c| c.to_string());
+        v
+    };
+    let original = sorted(
+        contacts(&app, &source_key)
+            .await
+            .iter()
+            .map(content)
+            .collect(),
+    );
+
+    for format in ["csv", "excel-fr"] {
+        let exported = app
+            .api(
+                &source_key,
+                "GET",
+                &format!("/api/v1/contacts/export?format={format}"),
+                None,
+            )
+            .await;
+        let ctx = TenantContext::system(target.id);
+        let report = import(
+            &app,
+            &ctx,
+            rows_of(exported.text.into_bytes()),
+            ImportOptions {
+                mode: ImportMode::Upsert,
+                match_key: MatchKey::Email,
+                dry_run: false,
+            },
+        )
+        .await;
+        assert!(
+            report.rejected.is_empty(),
+            "{format}: {:?}",
+            report.rejected
+        );
+        let imported = sorted(
+            contacts(&app, &target_key)
+                .await
+                .iter()
+                .map(content)
+                .collect(),
+        );
+        assert_eq!(
+            imported, original,
+            "{format}: export → import gives the same contacts"
+        );
+    }
+    // Importing a workspace's own export, matched by id, changes nothing.
+    let exported = app
+        .api(
+            &source_key,
+            "GET",
+            "/api/v1/contacts/export?format=csv",
+            None,
+        )
+        .await;
+    let ctx = TenantContext::system(source.id);
+    let same = import(
+        &app,
+        &ctx,
+        rows_of(exported.text.into_bytes()),
+        ImportOptions {
+            mode: ImportMode::Update,
+            match_key: MatchKey::Id,
+            dry_run: false,
+        },
+    )
+    .await;
+    assert_eq!(
+        (same.unchanged, same.updated, same.rejected.len()),
+        (121, 0, 0)
+    );
+    app.finish().await;
+}
