@@ -3,6 +3,7 @@
 //! stream in constant memory.
 
 pub mod contact_columns;
+pub mod contact_json;
 pub mod contacts;
 pub mod csv;
 pub mod table;

@@ -153,6 +153,43 @@ async fn import(
         bail!("cannot import `{entity}`: only contacts can be imported so far");
     }
     let t = carnet.tenant_by_slug(tenant).await?;
+    let ctx = TenantContext::system(t.id);
+    let progress = |r: &carnet_service::contacts::ImportReport| eprintln!("{} rows read…", r.rows);
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let report = if is_json {
+        let text =
+            std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let document: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not valid JSON", file.display()))?;
+        let rows = carnet_formats::contact_json::rows(document).map_err(anyhow::Error::msg)?;
+        let rows = rows.into_iter().map(|r| match r {
+            Ok((row, body, id)) => Ok(ImportRow { row, body, id }),
+            Err((row, message)) => Err(RejectedRow {
+                row,
+                field: "contact".into(),
+                message,
+            }),
+        });
+        carnet
+            .import_contacts(&ctx, rows, options, progress)
+            .await?
+    } else {
+        import_table(carnet, &ctx, file, table, options, progress).await?
+    };
+    print_report(&report, options)
+}
+
+/// Imports a CSV file.
+async fn import_table(
+    carnet: &Carnet,
+    ctx: &TenantContext,
+    file: &Path,
+    table: TableOptions,
+    options: ImportOptions,
+    progress: impl FnMut(&carnet_service::contacts::ImportReport),
+) -> anyhow::Result<carnet_service::contacts::ImportReport> {
     let input =
         std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let reader = TableReader::csv(input, &table)
@@ -178,10 +215,14 @@ async fn import(
             message: e.to_string(),
         }),
     });
-    let ctx = TenantContext::system(t.id);
-    let report = carnet
-        .import_contacts(&ctx, rows, options, |r| eprintln!("{} rows read…", r.rows))
-        .await?;
+    Ok(carnet.import_contacts(ctx, rows, options, progress).await?)
+}
+
+/// Prints what an import did; fails when rows were refused.
+fn print_report(
+    report: &carnet_service::contacts::ImportReport,
+    options: ImportOptions,
+) -> anyhow::Result<()> {
     let prefix = if options.dry_run {
         "dry run, nothing written: "
     } else {
@@ -193,7 +234,7 @@ async fn import(
         report.created,
         report.updated,
         report.unchanged,
-        rejected_rows(&report)
+        rejected_rows(report)
     );
     for r in &report.rejected {
         println!("row {}: {}: {}", r.row, r.field, r.message);
@@ -202,7 +243,7 @@ async fn import(
         bail!(
             "{} rows were not imported (listed above); correct them and import the file again: \
              rows already imported are matched, not duplicated",
-            rejected_rows(&report)
+            rejected_rows(report)
         );
     }
     Ok(())

@@ -546,6 +546,53 @@ fn import_from_the_command_line() {
     let again = carnet(&data, &["import", "--tenant", "acme", "--file", file], None);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 created, 0 updated, 3 unchanged"));
 
+    let json = data.join("acme.json");
+    ok(&carnet(
+        &data,
+        &[
+            "export",
+            "--tenant",
+            "acme",
+            "--format",
+            "json",
+            "--output",
+            json.to_str().unwrap(),
+        ],
+        None,
+    ));
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "copy", "--name", "Copy"],
+        None,
+    ));
+    let copied = ok(&carnet(
+        &data,
+        &[
+            "import",
+            "--tenant",
+            "copy",
+            "--file",
+            json.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(copied.contains("3 rows: 3 created"), "{copied}");
+    std::fs::write(data.join("bad.json"), "{\"not\": \"an array\"}").unwrap();
+    let bad = data.join("bad.json");
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "import",
+                "--tenant",
+                "copy",
+                "--file",
+                bad.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "array of contacts",
+    );
     fails_with(
         &carnet(
             &data,

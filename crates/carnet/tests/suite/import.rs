@@ -326,6 +326,45 @@ async fn export_import_export_round_trip(backend: Backend) {
             "{format}: export → import gives the same contacts"
         );
     }
+    // Carnet's own JSON export, into a third workspace.
+    let (json_target, json_key) = app
+        .tenant_with_key("json-target", &[Scope::Read, Scope::Write])
+        .await;
+    let exported = app
+        .api(
+            &source_key,
+            "GET",
+            "/api/v1/contacts/export?format=json",
+            None,
+        )
+        .await;
+    let rows: Vec<Result<ImportRow, RejectedRow>> =
+        carnet_formats::contact_json::rows(exported.json)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                r.map(|(row, body, id)| ImportRow { row, body, id })
+                    .map_err(|(row, message)| RejectedRow {
+                        row,
+                        field: "contact".into(),
+                        message,
+                    })
+            })
+            .collect();
+    let report = import(&app, &TenantContext::system(json_target.id), rows, UPSERT).await;
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let imported = sorted(
+        contacts(&app, &json_key)
+            .await
+            .iter()
+            .map(content)
+            .collect(),
+    );
+    assert_eq!(
+        imported, original,
+        "json: export → import gives the same contacts"
+    );
+
     // Importing a workspace's own export, matched by id, changes nothing.
     let exported = app
         .api(
