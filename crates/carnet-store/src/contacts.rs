@@ -115,20 +115,28 @@ pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
 }
 
 /// The oldest live contact with this e-mail (already lower-cased), if any: imports match on it.
+///
+/// Two exact index lookups (the e-mail index, then primary keys): as one query, both
+/// planners may scan contacts instead, which made imports quadratic.
 pub async fn find_by_email(tx: &mut TenantTx, email_key: &str) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL
-           AND EXISTS (SELECT 1 FROM contact_emails x
-                       WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.email_key = $2)
-         ORDER BY c.id LIMIT 1"
-    );
-    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql)
-        .bind(tenant)
-        .bind(email_key)
-        .fetch_optional(c)
-        .await?);
-    Ok(row.map(Contact::from))
+    let mut ids: Vec<Uuid> = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(
+        "SELECT contact_id FROM contact_emails WHERE tenant_id = $1 AND email_key = $2"
+    )
+    .bind(tenant)
+    .bind(email_key)
+    .fetch_all(c)
+    .await?);
+    ids.sort();
+    for id in ids {
+        if let Some(contact) = get(tx, ContactId(id))
+            .await?
+            .filter(|c| c.deleted_at.is_none())
+        {
+            return Ok(Some(contact));
+        }
+    }
+    Ok(None)
 }
 
 /// Replaces the writable fields when the stored version is still `version`;
