@@ -164,6 +164,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdPath {
     }
 }
 
+/// The pairs of a query string; a malformed one is a 400 naming `query`.
+pub fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| Problem::bad_request("query", format!("malformed query string: {e}")))
+}
+
 /// The value of one cookie.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::ApiContext;
 use crate::openapi::{self, json_body, problem_responses};
 use crate::problem::Problem;
-use crate::request::{IdPath, JsonBody};
+use crate::request::{IdPath, JsonBody, query_pairs};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -243,9 +243,7 @@ async fn list(
     ApiContext(ctx): ApiContext,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|e| Problem::bad_request("query", format!("malformed query string: {e}")))?;
+    let pairs = query_pairs(query.as_deref())?;
     let params = ListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let page = state.carnet.list_contacts(&ctx, &params).await?;
     Ok(axum::Json(json!({"data": page.data, "next_cursor": page.next_cursor})).into_response())

@@ -3,6 +3,7 @@
 use crate::AppState;
 use crate::auth::ApiContext;
 use crate::problem::Problem;
+use crate::request::query_pairs;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
@@ -20,9 +21,7 @@ pub(super) async fn contacts(
     ApiContext(ctx): ApiContext,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-            .map_err(|e| Problem::bad_request("query", format!("malformed query string: {e}")))?;
+    let pairs = query_pairs(query.as_deref())?;
     let mut format = Format::Csv;
     let mut list_pairs = Vec::new();
     for (key, value) in &pairs {
