@@ -98,7 +98,7 @@ pub async fn insert(
             .fetch_one(c)
             .await?
     });
-    write_index_rows(tx, id, input).await?;
+    write_index_rows(tx, id, input, IndexRows::New).await?;
     Ok(row.into())
 }
 
@@ -163,7 +163,7 @@ pub async fn update(
             .await?
     });
     if row.is_some() {
-        write_index_rows(tx, id, input).await?;
+        write_index_rows(tx, id, input, IndexRows::Replace).await?;
     }
     Ok(row.map(Contact::from))
 }
@@ -195,19 +195,34 @@ pub async fn set_trashed(
     Ok(row.map(Contact::from))
 }
 
-async fn write_index_rows(tx: &mut TenantTx, id: ContactId, input: &ContactInput) -> Result<()> {
+/// Whether a contact's e-mail and tag index rows are written for the first time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexRows {
+    New,
+    Replace,
+}
+
+async fn write_index_rows(
+    tx: &mut TenantTx,
+    id: ContactId,
+    input: &ContactInput,
+    mode: IndexRows,
+) -> Result<()> {
     let tenant = tx.tenant().0;
     on_conn!(&mut tx.tx, |c| {
-        sqlx::query("DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2")
-            .bind(tenant)
-            .bind(id.0)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM contact_tags WHERE tenant_id = $1 AND contact_id = $2")
-            .bind(tenant)
-            .bind(id.0)
-            .execute(&mut *c)
-            .await?;
+        // A new contact has no index rows yet: two deletes saved per created contact (imports).
+        if mode == IndexRows::Replace {
+            sqlx::query("DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2")
+                .bind(tenant)
+                .bind(id.0)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM contact_tags WHERE tenant_id = $1 AND contact_id = $2")
+                .bind(tenant)
+                .bind(id.0)
+                .execute(&mut *c)
+                .await?;
+        }
         for key in input.email_keys() {
             sqlx::query(
                 "INSERT INTO contact_emails (tenant_id, contact_id, email_key) VALUES ($1, $2, $3)",
