@@ -108,14 +108,17 @@ pub struct TableReader {
     pub headers: Vec<String>,
     pub encoding: &'static str,
     pub delimiter: u8,
-    records: csv::StringRecordsIntoIter<Box<dyn Read>>,
+    records: csv::StringRecordsIntoIter<Box<dyn Read + Send>>,
     /// Rows read so far, the header included.
     row: u64,
 }
 
 impl TableReader {
     /// Opens a CSV stream; reads only a sample up front.
-    pub fn csv(input: impl Read + 'static, options: &TableOptions) -> Result<Self, TableError> {
+    pub fn csv(
+        input: impl Read + Send + 'static,
+        options: &TableOptions,
+    ) -> Result<Self, TableError> {
         let mut buffered = BufReader::with_capacity(SNIFF, input);
         let sample = buffered.fill_buf()?.to_vec();
         let encoding = match &options.encoding {
@@ -132,7 +135,7 @@ impl TableReader {
             .bom_override(true)
             .strip_bom(true)
             .build(buffered);
-        let reader: Box<dyn Read> = Box::new(decoder);
+        let reader: Box<dyn Read + Send> = Box::new(decoder);
         let mut csv = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)

@@ -265,16 +265,15 @@ pub(crate) fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec
         .collect()
 }
 
-/// Appends the audit event of one change to a contact, in the change's transaction.
-pub(crate) async fn record(
-    tx: &mut TenantTx,
+/// The audit event of one change to a contact.
+pub(crate) fn audit_event(
     ctx: &TenantContext,
     action: &str,
     id: ContactId,
     fields: Vec<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> ServiceResult<()> {
-    let event = AuditEvent {
+) -> AuditEvent {
+    AuditEvent {
         id: Uuid::now_v7(),
         occurred_at: now,
         actor_kind: ctx.actor.kind().to_owned(),
@@ -285,8 +284,19 @@ pub(crate) async fn record(
         ip: ctx.ip.clone(),
         request_id: ctx.request_id.clone(),
         changes: fields,
-    };
-    audit::append(tx, &event).await?;
+    }
+}
+
+/// Appends the audit event of one change to a contact, in the change's transaction.
+pub(crate) async fn record(
+    tx: &mut TenantTx,
+    ctx: &TenantContext,
+    action: &str,
+    id: ContactId,
+    fields: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ServiceResult<()> {
+    audit::append(tx, &audit_event(ctx, action, id, fields, now)).await?;
     Ok(())
 }
 

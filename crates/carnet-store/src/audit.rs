@@ -1,6 +1,7 @@
 //! The audit log: append-only; there is no function to change or remove an event.
 
 use crate::Result;
+use crate::params::{MAX_PARAMS, positional, values_rows};
 use crate::tx::{TenantTx, on_conn};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -26,26 +27,41 @@ pub struct AuditEvent {
 }
 
 pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
+    append_many(tx, std::slice::from_ref(event)).await
+}
+
+/// Appends many events in a few multi-row statements (imports).
+pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()> {
+    const WIDTH: usize = 11;
     let tenant = tx.tenant().0;
-    on_conn!(&mut tx.tx, |c| {
-        sqlx::query(
-            "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(tenant)
-        .bind(event.id)
-        .bind(event.occurred_at)
-        .bind(&event.actor_kind)
-        .bind(event.actor_id)
-        .bind(&event.action)
-        .bind(&event.entity)
-        .bind(event.entity_id)
-        .bind(&event.ip)
-        .bind(&event.request_id)
-        .bind(Json(&event.changes))
-        .execute(c)
-        .await?;
-    });
+    for chunk in events.chunks(MAX_PARAMS / WIDTH) {
+        let sql = positional(
+            &tx.tx,
+            &format!(
+                "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
+                 VALUES {}",
+                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            ),
+        );
+        on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for event in chunk {
+                q = q
+                    .bind(tenant)
+                    .bind(event.id)
+                    .bind(event.occurred_at)
+                    .bind(&event.actor_kind)
+                    .bind(event.actor_id)
+                    .bind(&event.action)
+                    .bind(&event.entity)
+                    .bind(event.entity_id)
+                    .bind(&event.ip)
+                    .bind(&event.request_id)
+                    .bind(Json(&event.changes));
+            }
+            q.execute(c).await?;
+        });
+    }
     Ok(())
 }
 

@@ -1,13 +1,16 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
 use crate::Result;
-use crate::params::{Param, SqlBuilder, bind_params};
+use crate::params::{
+    MAX_PARAMS, Param, SqlBuilder, bind_params, placeholder_list, positional, values_rows,
+};
 use crate::tx::{TenantTx, on_conn};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::{ContactId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -102,6 +105,54 @@ pub async fn insert(
     Ok(row.into())
 }
 
+/// A contact to store with [`insert_many`].
+pub struct NewContact<'a> {
+    pub id: ContactId,
+    pub input: &'a ContactInput,
+}
+
+/// Stores many new contacts (version 1) with their index rows in a few multi-row statements:
+/// imports and seeding, where one statement per row would cost more than the writes.
+pub async fn insert_many(
+    tx: &mut TenantTx,
+    contacts: &[NewContact<'_>],
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    const WIDTH: usize = 17;
+    let tenant = tx.tenant().0;
+    for chunk in contacts.chunks(MAX_PARAMS / WIDTH) {
+        let sql = positional(
+            &tx.tx,
+            &format!(
+                "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+                     tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
+                 VALUES {}",
+                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
+            ),
+        );
+        on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for n in chunk {
+                q = bind_row!(q, tenant, n.id, n.input, now)
+                    .bind(now)
+                    .bind(created_by);
+            }
+            q.execute(c).await?;
+        });
+    }
+    let emails: Vec<(Uuid, String)> = contacts
+        .iter()
+        .flat_map(|n| n.input.email_keys().into_iter().map(move |k| (n.id.0, k)))
+        .collect();
+    insert_keys(tx, IndexTable::Emails, &emails).await?;
+    let tags: Vec<(Uuid, String)> = contacts
+        .iter()
+        .flat_map(|n| n.input.tag_keys().into_iter().map(move |k| (n.id.0, k)))
+        .collect();
+    insert_keys(tx, IndexTable::Tags, &tags).await
+}
+
 /// The contact, whether in the trash or not; `None` if this tenant has no such contact.
 pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
@@ -114,29 +165,125 @@ pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     Ok(row.map(Contact::from))
 }
 
-/// The oldest live contact with this e-mail (already lower-cased), if any: imports match on it.
-///
-/// Two exact index lookups (the e-mail index, then primary keys): as one query, both
-/// planners may scan contacts instead, which made imports quadratic.
-pub async fn find_by_email(tx: &mut TenantTx, email_key: &str) -> Result<Option<Contact>> {
-    let tenant = tx.tenant().0;
-    let mut ids: Vec<Uuid> = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(
-        "SELECT contact_id FROM contact_emails WHERE tenant_id = $1 AND email_key = $2"
+fn get_many_sql(ids: usize) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = ? AND c.id IN ({})",
+        placeholder_list(ids)
     )
-    .bind(tenant)
-    .bind(email_key)
-    .fetch_all(c)
-    .await?);
+}
+
+fn email_lookup_sql(keys: usize) -> String {
+    format!(
+        "SELECT email_key, contact_id FROM contact_emails WHERE tenant_id = ? AND email_key IN ({})",
+        placeholder_list(keys)
+    )
+}
+
+/// The query plans of the lookups that imports repeat per batch, for tests that keep them
+/// on their indexes: (name, plan). PostgreSQL is asked with sequential scans disabled, so
+/// its plan shows whether an index can serve the query at all (tiny test tables would
+/// otherwise be scanned); SQLite plans without statistics, as it does in production.
+pub async fn lookup_plans(tx: &mut TenantTx) -> Result<Vec<(&'static str, String)>> {
+    let tenant = tx.tenant().0;
+    let mut plans = Vec::new();
+    for (name, sql, uuids) in [
+        ("email lookup", email_lookup_sql(3), false),
+        ("contacts by id", get_many_sql(3), true),
+    ] {
+        let sql = positional(&tx.tx, &sql);
+        let plan: Vec<String> = match &mut tx.tx {
+            crate::Tx::Sqlite(c) => {
+                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain).bind(tenant);
+                for _ in 0..3 {
+                    q = if uuids {
+                        q.bind(Uuid::nil())
+                    } else {
+                        q.bind("a@b.c")
+                    };
+                }
+                let rows = q.fetch_all(&mut **c).await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            crate::Tx::Postgres(c) => {
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut **c)
+                    .await?;
+                let explain = format!("EXPLAIN {sql}");
+                let mut q = sqlx::query_scalar::<_, String>(&explain).bind(tenant);
+                for _ in 0..3 {
+                    q = if uuids {
+                        q.bind(Uuid::nil())
+                    } else {
+                        q.bind("a@b.c")
+                    };
+                }
+                q.fetch_all(&mut **c).await?
+            }
+        };
+        plans.push((name, plan.join("\n")));
+    }
+    Ok(plans)
+}
+
+/// Contacts by id, trashed or not, in one query per few thousand ids (imports).
+pub async fn get_many(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Contact>> {
+    let tenant = tx.tenant().0;
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let sql = positional(&tx.tx, &get_many_sql(chunk.len()));
+        let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query_as(&sql).bind(tenant);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(c).await?
+        });
+        found.extend(rows.into_iter().map(Contact::from));
+    }
+    Ok(found)
+}
+
+/// For each e-mail key (already lower-cased) that a live contact has, the oldest such contact:
+/// imports match on it. Two exact index lookups per few thousand keys (the e-mail index, then
+/// primary keys): as one join, both planners may scan contacts instead.
+pub async fn find_by_emails(
+    tx: &mut TenantTx,
+    keys: &[String],
+) -> Result<HashMap<String, Contact>> {
+    let tenant = tx.tenant().0;
+    let mut pairs: Vec<(String, Uuid)> = Vec::new();
+    for chunk in keys.chunks(MAX_PARAMS) {
+        let sql = positional(&tx.tx, &email_lookup_sql(chunk.len()));
+        let rows: Vec<(String, Uuid)> = on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query_as(&sql).bind(tenant);
+            for key in chunk {
+                q = q.bind(key);
+            }
+            q.fetch_all(c).await?
+        });
+        pairs.extend(rows);
+    }
+    let mut ids: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
     ids.sort();
-    for id in ids {
-        if let Some(contact) = get(tx, ContactId(id))
-            .await?
-            .filter(|c| c.deleted_at.is_none())
+    ids.dedup();
+    let live: HashMap<Uuid, Contact> = get_many(tx, &ids)
+        .await?
+        .into_iter()
+        .filter(|c| c.deleted_at.is_none())
+        .map(|c| (c.id.0, c))
+        .collect();
+    // Sorted by key then id: the first live contact of each key is its oldest (UUIDv7).
+    pairs.sort();
+    let mut found = HashMap::new();
+    for (key, id) in pairs {
+        if let Some(contact) = live.get(&id)
+            && !found.contains_key(&key)
         {
-            return Ok(Some(contact));
+            found.insert(key, contact.clone());
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Replaces the writable fields when the stored version is still `version`;
@@ -209,41 +356,73 @@ async fn write_index_rows(
     mode: IndexRows,
 ) -> Result<()> {
     let tenant = tx.tenant().0;
-    on_conn!(&mut tx.tx, |c| {
-        // A new contact has no index rows yet: two deletes saved per created contact (imports).
-        if mode == IndexRows::Replace {
-            sqlx::query("DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2")
+    // A new contact has no index rows yet: two deletes saved per created contact.
+    if mode == IndexRows::Replace {
+        on_conn!(&mut tx.tx, |c| {
+            for table in [IndexTable::Emails, IndexTable::Tags] {
+                sqlx::query(&format!(
+                    "DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2",
+                    table.name()
+                ))
                 .bind(tenant)
                 .bind(id.0)
                 .execute(&mut *c)
                 .await?;
-            sqlx::query("DELETE FROM contact_tags WHERE tenant_id = $1 AND contact_id = $2")
-                .bind(tenant)
-                .bind(id.0)
-                .execute(&mut *c)
-                .await?;
+            }
+        });
+    }
+    let keys = |list: Vec<String>| -> Vec<(Uuid, String)> {
+        list.into_iter().map(|k| (id.0, k)).collect()
+    };
+    insert_keys(tx, IndexTable::Emails, &keys(input.email_keys())).await?;
+    insert_keys(tx, IndexTable::Tags, &keys(input.tag_keys())).await
+}
+
+/// The exact-match index tables beside `contacts`.
+#[derive(Clone, Copy)]
+enum IndexTable {
+    Emails,
+    Tags,
+}
+
+impl IndexTable {
+    fn name(self) -> &'static str {
+        match self {
+            IndexTable::Emails => "contact_emails",
+            IndexTable::Tags => "contact_tags",
         }
-        for key in input.email_keys() {
-            sqlx::query(
-                "INSERT INTO contact_emails (tenant_id, contact_id, email_key) VALUES ($1, $2, $3)",
-            )
-            .bind(tenant)
-            .bind(id.0)
-            .bind(key)
-            .execute(&mut *c)
-            .await?;
+    }
+
+    fn key_column(self) -> &'static str {
+        match self {
+            IndexTable::Emails => "email_key",
+            IndexTable::Tags => "tag_key",
         }
-        for key in input.tag_keys() {
-            sqlx::query(
-                "INSERT INTO contact_tags (tenant_id, contact_id, tag_key) VALUES ($1, $2, $3)",
-            )
-            .bind(tenant)
-            .bind(id.0)
-            .bind(key)
-            .execute(&mut *c)
-            .await?;
-        }
-    });
+    }
+}
+
+/// Inserts (contact, key) index rows, many per statement.
+async fn insert_keys(tx: &mut TenantTx, table: IndexTable, keys: &[(Uuid, String)]) -> Result<()> {
+    const WIDTH: usize = 3;
+    let tenant = tx.tenant().0;
+    for chunk in keys.chunks(MAX_PARAMS / WIDTH) {
+        let sql = positional(
+            &tx.tx,
+            &format!(
+                "INSERT INTO {} (tenant_id, contact_id, {}) VALUES {}",
+                table.name(),
+                table.key_column(),
+                values_rows(chunk.len(), "(?, ?, ?)")
+            ),
+        );
+        on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for (id, key) in chunk {
+                q = q.bind(tenant).bind(id).bind(key);
+            }
+            q.execute(c).await?;
+        });
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Values bound to dynamically built queries, so one SQL text serves both backends.
 
+use crate::tx::Tx;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -54,3 +55,51 @@ macro_rules! bind_params {
     }};
 }
 pub(crate) use bind_params;
+
+/// The most parameters one multi-row statement binds: below SQLite's limit of 32,766.
+pub(crate) const MAX_PARAMS: usize = 30_000;
+
+/// `rows` copies of a row template such as `(?, ?, 1)`, for a multi-row `VALUES` clause.
+pub(crate) fn values_rows(rows: usize, template: &str) -> String {
+    vec![template; rows].join(", ")
+}
+
+/// `?, ?, …` for `n` values (an `IN (…)` list).
+pub(crate) fn placeholder_list(n: usize) -> String {
+    values_rows(n, "?")
+}
+
+/// SQL written with anonymous `?` placeholders, made ready for the transaction's backend:
+/// PostgreSQL numbers them (`$1`, `$2`, …); SQLite keeps them, since binding numbered
+/// placeholders costs it a scan of the parameter names per parameter (quadratic in a
+/// multi-row statement). Only for SQL without `?` in literals or operators.
+pub(crate) fn positional(tx: &Tx, sql: &str) -> String {
+    match tx {
+        Tx::Sqlite(_) => sql.to_owned(),
+        Tx::Postgres(_) => {
+            let mut out = String::with_capacity(sql.len() + sql.len() / 2);
+            let mut n = 0;
+            for ch in sql.chars() {
+                if ch == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(ch);
+                }
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_repeat_their_template() {
+        assert_eq!(values_rows(2, "(?, 1)"), "(?, 1), (?, 1)");
+        assert_eq!(placeholder_list(3), "?, ?, ?");
+    }
+}

@@ -201,7 +201,7 @@ async fn import_table(
         char::from(reader.delimiter)
     );
     let columns = columns_for(&reader.headers);
-    let rows = reader.map(|row| match row {
+    let rows = reader.map(move |row| match row {
         Ok((row, cells)) => {
             let (body, id) = row_to_json(&columns, &cells);
             Ok(ImportRow { row, body, id })

@@ -1,15 +1,19 @@
 //! Importing contacts: rows already turned into the API's JSON, created or merged into
 //! existing contacts matched by e-mail or id, in batches; every refused row is reported.
 
-use super::{changed_fields, check_owner, record};
+use super::{audit_event, changed_fields};
 use crate::context::TenantContext;
 use crate::{Carnet, ServiceError, ServiceResult};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::text::fold;
 use carnet_core::{ContactId, ValidationErrors};
-use carnet_store::{TenantTx, contacts};
+use carnet_store::contacts::NewContact;
+use carnet_store::{TenantTx, audit, contacts, users};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
 /// Rows written per transaction: a crash loses at most one batch, which a re-run redoes.
 const BATCH: usize = 1000;
@@ -97,181 +101,437 @@ pub struct ImportReport {
     pub rejected: Vec<RejectedRow>,
 }
 
-enum Outcome {
+/// A row's match key, normalised: a lower-cased e-mail or a contact id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Email(String),
+    Id(Uuid),
+}
+
+/// A contact the batch writes: a new one, or a stored one with the changes of its rows.
+struct Target {
+    stored: Option<Contact>,
+    id: ContactId,
+    input: ContactInput,
+}
+
+/// What became of one row; `usize` is the index of its target in the batch.
+enum RowOutcome {
     Created,
-    Updated,
-    Unchanged,
+    Updated(usize),
+    Unchanged(usize),
+    Rejected(Vec<RejectedRow>),
+}
+
+/// The batch being resolved: its targets, found by key and by contact id.
+#[derive(Default)]
+struct Resolution {
+    targets: Vec<Target>,
+    by_key: HashMap<Key, usize>,
+    by_id: HashMap<Uuid, usize>,
+    outcomes: Vec<(u64, RowOutcome)>,
+}
+
+impl Resolution {
+    /// The target a key designates: one this batch already touches, else the stored match.
+    fn find(&mut self, key: &Key, stored: &HashMap<Key, Contact>) -> Option<usize> {
+        if let Some(t) = self.by_key.get(key) {
+            return Some(*t);
+        }
+        let contact = stored.get(key)?;
+        let t = match self.by_id.get(&contact.id.0) {
+            Some(t) => *t,
+            None => self.add(Target {
+                stored: Some(contact.clone()),
+                id: contact.id,
+                input: contact.input(),
+            }),
+        };
+        self.by_key.insert(key.clone(), t);
+        Some(t)
+    }
+
+    fn add(&mut self, target: Target) -> usize {
+        let t = self.targets.len();
+        self.by_id.insert(target.id.0, t);
+        self.targets.push(target);
+        t
+    }
+
+    /// Makes the e-mails of a new or merged contact find it for the batch's later rows,
+    /// unless a stored contact answers to them first.
+    fn register_emails(&mut self, t: usize, stored: &HashMap<Key, Contact>) {
+        for email in self.targets[t].input.email_keys() {
+            let key = Key::Email(email);
+            if !stored.contains_key(&key) {
+                self.by_key.entry(key).or_insert(t);
+            }
+        }
+    }
+
+    fn reject(&mut self, row: u64, field: &str, message: &str) {
+        self.outcomes.push((
+            row,
+            RowOutcome::Rejected(vec![RejectedRow {
+                row,
+                field: field.into(),
+                message: message.into(),
+            }]),
+        ));
+    }
+}
+
+/// A row read and checked off the writing path: its key, and its contact as a new contact
+/// (`full`) and as changes to an existing one (`incoming`: it may lack a name).
+struct PreparedRow {
+    row: u64,
+    key: Option<Key>,
+    full: Result<ContactInput, ValidationErrors>,
+    incoming: Result<ContactInput, ValidationErrors>,
+}
+
+/// What the reading thread hands over: a prepared row, or one refused before any lookup.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every item is a row: boxing would add an allocation to each"
+)]
+enum Prepared {
+    Row(PreparedRow),
+    Refused(Vec<RejectedRow>),
+}
+
+fn prepare(row: ImportRow, match_key: MatchKey) -> Prepared {
+    let key = match ContactInput::check_members(&row.body).and_then(|()| row_key(&row, match_key)) {
+        Ok(key) => key,
+        Err(errors) => return Prepared::Refused(rejections(row.row, errors)),
+    };
+    let full = ContactInput::from_json(&row.body);
+    let incoming = match &full {
+        Ok(input) => Ok(input.clone()),
+        Err(_) => partial(&row.body),
+    };
+    Prepared::Row(PreparedRow {
+        row: row.row,
+        key,
+        full,
+        incoming,
+    })
+}
+
+/// Reads and prepares rows on a thread of their own, a batch at a time, while the caller
+/// writes the previous batch: parsing and validating overlap with the database's work.
+fn read_ahead(
+    rows: impl Iterator<Item = Result<ImportRow, RejectedRow>> + Send + 'static,
+    match_key: MatchKey,
+) -> mpsc::Receiver<Vec<Prepared>> {
+    let (send, receive) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(BATCH);
+        for row in rows {
+            batch.push(match row {
+                Ok(row) => prepare(row, match_key),
+                Err(rejected) => Prepared::Refused(vec![rejected]),
+            });
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // The receiver is gone when the import failed: stop reading.
+                if send.blocking_send(full).is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            // Nothing to do if the import already failed.
+            let _ = send.blocking_send(batch);
+        }
+    });
+    receive
 }
 
 impl Carnet {
     /// Imports rows; `progress` is called after every batch. Rows that cannot be read (a broken
     /// CSV line) come as `Err` and are reported like refused rows.
+    ///
+    /// Rows are read and validated on another thread while the previous batch is written;
+    /// each batch is resolved in memory (one lookup of all its keys, in-file duplicates
+    /// merged) and written with multi-row statements in one transaction.
     pub async fn import_contacts(
         &self,
         ctx: &TenantContext,
-        rows: impl IntoIterator<Item = Result<ImportRow, RejectedRow>>,
+        rows: impl IntoIterator<Item = Result<ImportRow, RejectedRow>, IntoIter: Send + 'static>,
         options: ImportOptions,
         mut progress: impl FnMut(&ImportReport),
     ) -> ServiceResult<ImportReport> {
         ctx.require_write()?;
         let mut report = ImportReport::default();
-        let mut tx = Some(self.db.tenant_write(ctx.tenant).await?);
-        let mut in_batch = 0;
-        for row in rows {
-            report.rows += 1;
-            let row = match row {
-                Ok(row) => row,
-                Err(rejected) => {
-                    report.rejected.push(rejected);
-                    continue;
-                }
-            };
-            let Some(t) = tx.as_mut() else { break };
-            match self.import_row(t, ctx, &row, options).await {
-                Ok(Outcome::Created) => report.created += 1,
-                Ok(Outcome::Updated) => report.updated += 1,
-                Ok(Outcome::Unchanged) => report.unchanged += 1,
-                Err(ServiceError::Validation(errors)) => reject(&mut report, row.row, errors),
-                Err(ServiceError::NotFound(_)) => report.rejected.push(RejectedRow {
-                    row: row.row,
-                    field: match options.match_key {
-                        MatchKey::Email => "email".into(),
-                        MatchKey::Id => "id".into(),
-                    },
-                    message: "matches no contact of this workspace".into(),
-                }),
-                Err(ServiceError::Conflict(message)) => report.rejected.push(RejectedRow {
-                    row: row.row,
-                    field: "email".into(),
-                    message,
-                }),
-                Err(other) => return Err(other),
+        let mut owners = HashMap::new();
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        let mut batches = read_ahead(rows.into_iter(), options.match_key);
+        while let Some(batch) = batches.recv().await {
+            report.rows += batch.len() as u64;
+            self.import_batch(&mut tx, ctx, batch, options, &mut owners, &mut report)
+                .await?;
+            if !options.dry_run {
+                tx.commit().await?;
+                tx = self.db.tenant_write(ctx.tenant).await?;
             }
-            in_batch += 1;
-            if in_batch == BATCH && !options.dry_run {
-                if let Some(done) = tx.take() {
-                    done.commit().await?;
-                }
-                tx = Some(self.db.tenant_write(ctx.tenant).await?);
-                in_batch = 0;
-                progress(&report);
-            }
+            progress(&report);
         }
-        if let Some(done) = tx.take()
-            && !options.dry_run
-        {
-            done.commit().await?;
-        }
-        progress(&report);
+        // A dry run's single transaction is dropped here, which rolls it back.
+        drop(tx);
+        report.rejected.sort_by_key(|r| r.row);
         Ok(report)
     }
 
-    async fn import_row(
+    async fn import_batch(
         &self,
         tx: &mut TenantTx,
         ctx: &TenantContext,
-        row: &ImportRow,
+        batch: Vec<Prepared>,
         options: ImportOptions,
-    ) -> ServiceResult<Outcome> {
-        ContactInput::check_members(&row.body)?;
-        let existing = match options.match_key {
-            MatchKey::Email => match first_email(&row.body) {
-                Some(email) => contacts::find_by_email(tx, &email).await?,
-                None => None,
-            },
-            MatchKey::Id => match &row.id {
-                Some(raw) => {
-                    let id: ContactId = raw.parse().map_err(|_| {
-                        let mut e = ValidationErrors::default();
-                        e.push("id", "is not a contact id (a UUID)");
-                        ServiceError::Validation(e)
-                    })?;
-                    contacts::get(tx, id)
-                        .await?
-                        .filter(|c| c.deleted_at.is_none())
-                }
-                None => None,
-            },
-        };
-        match (existing, options.mode) {
-            (Some(_), ImportMode::Create) => Err(ServiceError::Conflict(
-                "a contact with this e-mail or id already exists (mode create)".into(),
-            )),
-            (None, ImportMode::Update) => Err(ServiceError::NotFound("contact")),
-            (Some(current), _) => self.merge_into(tx, ctx, current, &row.body).await,
-            (None, _) => {
-                let mut input = ContactInput::from_json(&row.body)?;
-                if input.owner_id.is_none()
-                    && let crate::Actor::User(user) = ctx.actor
-                {
-                    input.owner_id = Some(user);
-                }
-                check_owner(tx, &input).await?;
-                let now = self.now();
-                let id = ContactId::new();
-                contacts::insert(tx, id, &input, ctx.actor.id(), now).await?;
-                record(
-                    tx,
-                    ctx,
-                    "create",
-                    id,
-                    changed_fields(&ContactInput::default(), &input),
-                    now,
-                )
-                .await?;
-                Ok(Outcome::Created)
+        owners: &mut HashMap<Uuid, bool>,
+        report: &mut ImportReport,
+    ) -> ServiceResult<()> {
+        let mut res = Resolution::default();
+        let mut keyed = Vec::with_capacity(batch.len());
+        for prepared in batch {
+            match prepared {
+                Prepared::Row(row) => keyed.push(row),
+                Prepared::Refused(rejected) => report.rejected.extend(rejected),
             }
         }
+        let stored = lookup(tx, keyed.iter().filter_map(|r| r.key.clone())).await?;
+        let key_field = match options.match_key {
+            MatchKey::Email => "email",
+            MatchKey::Id => "id",
+        };
+        for row in keyed {
+            let found = row.key.as_ref().and_then(|k| res.find(k, &stored));
+            match (found, options.mode) {
+                (Some(_), ImportMode::Create) => res.reject(
+                    row.row,
+                    key_field,
+                    "a contact with this e-mail or id already exists (mode create)",
+                ),
+                (None, ImportMode::Update) => {
+                    res.reject(row.row, key_field, "matches no contact of this workspace")
+                }
+                (Some(t), _) => match merge(&res.targets[t].input, row.incoming) {
+                    Ok(Some(after)) => {
+                        res.targets[t].input = after;
+                        res.register_emails(t, &stored);
+                        res.outcomes.push((row.row, RowOutcome::Updated(t)));
+                    }
+                    Ok(None) => res.outcomes.push((row.row, RowOutcome::Unchanged(t))),
+                    Err(errors) => res
+                        .outcomes
+                        .push((row.row, RowOutcome::Rejected(rejections(row.row, errors)))),
+                },
+                (None, _) => {
+                    let input = match self.new_input(tx, ctx, row.full, owners).await? {
+                        Ok(input) => input,
+                        Err(errors) => {
+                            res.outcomes
+                                .push((row.row, RowOutcome::Rejected(rejections(row.row, errors))));
+                            continue;
+                        }
+                    };
+                    let t = res.add(Target {
+                        stored: None,
+                        id: ContactId::new(),
+                        input,
+                    });
+                    if let Some(k) = row.key {
+                        res.by_key.insert(k, t);
+                    }
+                    res.register_emails(t, &stored);
+                    res.outcomes.push((row.row, RowOutcome::Created));
+                }
+            }
+        }
+        let failed = self.write_targets(tx, ctx, &res.targets).await?;
+        for (row, outcome) in res.outcomes {
+            match outcome {
+                RowOutcome::Created => report.created += 1,
+                RowOutcome::Updated(t) | RowOutcome::Unchanged(t) if failed.contains(&t) => {
+                    report.rejected.push(RejectedRow {
+                        row,
+                        field: key_field.into(),
+                        message: "the contact changed during the import".into(),
+                    });
+                }
+                RowOutcome::Updated(_) => report.updated += 1,
+                RowOutcome::Unchanged(_) => report.unchanged += 1,
+                RowOutcome::Rejected(rejected) => report.rejected.extend(rejected),
+            }
+        }
+        Ok(())
     }
 
-    /// Merges a row into a contact: given values replace, e-mails, phones and tags are added
-    /// to the ones already there, custom fields merge; empty cells change nothing.
-    async fn merge_into(
+    /// A new contact from a row: validated, owned by the importing user unless the row says
+    /// otherwise, and its owner a member of the workspace (checked once per owner).
+    async fn new_input(
         &self,
         tx: &mut TenantTx,
         ctx: &TenantContext,
-        current: Contact,
-        body: &Value,
-    ) -> ServiceResult<Outcome> {
-        let before = current.input();
-        let incoming = ContactInput::from_json(body).or_else(|_| partial(body))?;
-        let mut after = before.clone();
-        for (field, value) in [
-            (&mut after.first_name, incoming.first_name),
-            (&mut after.last_name, incoming.last_name),
-            (&mut after.job_title, incoming.job_title),
-        ] {
-            if value.is_some() {
-                *field = value;
+        parsed: Result<ContactInput, ValidationErrors>,
+        owners: &mut HashMap<Uuid, bool>,
+    ) -> ServiceResult<Result<ContactInput, ValidationErrors>> {
+        let mut input = match parsed {
+            Ok(input) => input,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        if input.owner_id.is_none()
+            && let crate::Actor::User(user) = ctx.actor
+        {
+            input.owner_id = Some(user);
+        }
+        if let Some(owner) = input.owner_id {
+            let member = match owners.get(&owner.0) {
+                Some(member) => *member,
+                None => {
+                    let tenant = tx.tenant();
+                    let member = users::role_in(tx.control(), tenant, owner).await?.is_some();
+                    owners.insert(owner.0, member);
+                    member
+                }
+            };
+            if !member {
+                let mut e = ValidationErrors::default();
+                e.push("owner_id", "is not a member of this workspace");
+                return Ok(Err(e));
             }
         }
-        after.company_id = incoming.company_id.or(after.company_id);
-        add_missing(&mut after.emails, incoming.emails, |v| v.to_lowercase());
-        add_missing(
-            &mut after.phones,
-            incoming.phones,
-            carnet_core::text::digits,
-        );
-        for tag in incoming.tags {
-            if !after.tags.iter().any(|t| fold(t) == fold(&tag)) {
-                after.tags.push(tag);
-            }
-        }
-        after.custom.extend(incoming.custom);
-        let after = ContactInput::from_json(&after.to_json())?;
-        let fields = changed_fields(&before, &after);
-        if fields.is_empty() {
-            return Ok(Outcome::Unchanged);
-        }
-        let now = self.now();
-        contacts::update(tx, current.id, current.version, &after, now)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::Conflict("the contact changed during the import".into())
-            })?;
-        record(tx, ctx, "update", current.id, fields, now).await?;
-        Ok(Outcome::Updated)
+        Ok(Ok(input))
     }
+
+    /// Writes a batch's new contacts in multi-row statements, its changed ones one by one
+    /// (each checked against the version it was read at), and all their audit events.
+    /// Returns the targets whose contact changed meanwhile and were not written.
+    async fn write_targets(
+        &self,
+        tx: &mut TenantTx,
+        ctx: &TenantContext,
+        targets: &[Target],
+    ) -> ServiceResult<HashSet<usize>> {
+        let now = self.now();
+        let news: Vec<NewContact> = targets
+            .iter()
+            .filter(|t| t.stored.is_none())
+            .map(|t| NewContact {
+                id: t.id,
+                input: &t.input,
+            })
+            .collect();
+        contacts::insert_many(tx, &news, ctx.actor.id(), now).await?;
+        let mut events: Vec<_> = news
+            .iter()
+            .map(|n| {
+                let fields = changed_fields(&ContactInput::default(), n.input);
+                audit_event(ctx, "create", n.id, fields, now)
+            })
+            .collect();
+        let mut failed = HashSet::new();
+        for (t, target) in targets.iter().enumerate() {
+            let Some(current) = &target.stored else {
+                continue;
+            };
+            let fields = changed_fields(&current.input(), &target.input);
+            if fields.is_empty() {
+                continue;
+            }
+            match contacts::update(tx, target.id, current.version, &target.input, now).await? {
+                Some(_) => events.push(audit_event(ctx, "update", target.id, fields, now)),
+                None => {
+                    failed.insert(t);
+                }
+            }
+        }
+        audit::append_many(tx, &events).await?;
+        Ok(failed)
+    }
+}
+
+/// The match key of a row, if it has one.
+fn row_key(row: &ImportRow, match_key: MatchKey) -> Result<Option<Key>, ValidationErrors> {
+    match match_key {
+        MatchKey::Email => Ok(first_email(&row.body).map(Key::Email)),
+        MatchKey::Id => match &row.id {
+            Some(raw) => raw
+                .parse::<ContactId>()
+                .map(|id| Some(Key::Id(id.0)))
+                .map_err(|_| {
+                    let mut e = ValidationErrors::default();
+                    e.push("id", "is not a contact id (a UUID)");
+                    e
+                }),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The live stored contacts that the keys designate, in one lookup per kind of key.
+async fn lookup(
+    tx: &mut TenantTx,
+    keys: impl Iterator<Item = Key>,
+) -> ServiceResult<HashMap<Key, Contact>> {
+    let (mut emails, mut ids) = (Vec::new(), Vec::new());
+    for key in keys {
+        match key {
+            Key::Email(e) => emails.push(e),
+            Key::Id(id) => ids.push(id),
+        }
+    }
+    emails.sort();
+    emails.dedup();
+    ids.sort();
+    ids.dedup();
+    let mut found: HashMap<Key, Contact> = contacts::find_by_emails(tx, &emails)
+        .await?
+        .into_iter()
+        .map(|(email, c)| (Key::Email(email), c))
+        .collect();
+    for c in contacts::get_many(tx, &ids).await? {
+        if c.deleted_at.is_none() {
+            found.insert(Key::Id(c.id.0), c);
+        }
+    }
+    Ok(found)
+}
+
+/// Merges a row into a contact: given values replace, e-mails, phones and tags are added
+/// to the ones already there, custom fields merge; empty cells change nothing.
+/// `None` when the row changes nothing.
+fn merge(
+    before: &ContactInput,
+    incoming: Result<ContactInput, ValidationErrors>,
+) -> Result<Option<ContactInput>, ValidationErrors> {
+    let incoming = incoming?;
+    let mut after = before.clone();
+    for (field, value) in [
+        (&mut after.first_name, incoming.first_name),
+        (&mut after.last_name, incoming.last_name),
+        (&mut after.job_title, incoming.job_title),
+    ] {
+        if value.is_some() {
+            *field = value;
+        }
+    }
+    after.company_id = incoming.company_id.or(after.company_id);
+    add_missing(&mut after.emails, incoming.emails, |v| v.to_lowercase());
+    add_missing(
+        &mut after.phones,
+        incoming.phones,
+        carnet_core::text::digits,
+    );
+    for tag in incoming.tags {
+        if !after.tags.iter().any(|t| fold(t) == fold(&tag)) {
+            after.tags.push(tag);
+        }
+    }
+    after.custom.extend(incoming.custom);
+    let after = ContactInput::from_json(&after.to_json())?;
+    Ok((after != *before).then_some(after))
 }
 
 /// A row that updates may lack a name: read its members without requiring one.
@@ -308,12 +568,14 @@ fn first_email(body: &Value) -> Option<String> {
         .map(|e| e.trim().to_lowercase())
 }
 
-fn reject(report: &mut ImportReport, row: u64, errors: ValidationErrors) {
-    for e in errors.0 {
-        report.rejected.push(RejectedRow {
+fn rejections(row: u64, errors: ValidationErrors) -> Vec<RejectedRow> {
+    errors
+        .0
+        .into_iter()
+        .map(|e| RejectedRow {
             row,
             field: e.field,
             message: e.message,
-        });
-    }
+        })
+        .collect()
 }

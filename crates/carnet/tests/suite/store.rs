@@ -11,7 +11,8 @@ use sqlx::{Connection, Executor, Row};
 on_both_backends!(
     audit_log_is_append_only,
     schema_status_guards_start_up,
-    optimistic_update_refuses_stale_versions
+    optimistic_update_refuses_stale_versions,
+    import_lookups_use_their_indexes
 );
 
 #[tokio::test]
@@ -259,4 +260,72 @@ async fn optimistic_update_refuses_stale_versions(backend: Backend) {
         2
     );
     app.finish().await;
+}
+
+/// The lookups an import repeats per batch stay on their indexes: a scan here made imports
+/// quadratic (SQLite preferred the whole primary-key index to the e-mail index).
+async fn import_lookups_use_their_indexes(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    // Enough contacts, and fresh statistics, for PostgreSQL to plan as it would in use.
+    let inputs: Vec<ContactInput> = (0..3000)
+        .map(|i| {
+            ContactInput::from_json(
+                &json!({"last_name": "Durand", "emails": [{"value": format!("p{i}@x.fr")}]}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let news: Vec<carnet_store::contacts::NewContact> = inputs
+        .iter()
+        .map(|input| carnet_store::contacts::NewContact {
+            id: ContactId::new(),
+            input,
+        })
+        .collect();
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    carnet_store::contacts::insert_many(&mut tx, &news, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 3000);
+    tx.commit().await.unwrap();
+    if let DbLocation::Url(owner) = &app.db.owner {
+        let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
+        c.execute("ANALYZE").await.unwrap();
+    }
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let plans = carnet_store::contacts::lookup_plans(&mut tx).await.unwrap();
+    // SQLite: the exact plan. PostgreSQL (sequential scans disabled, empty tables, so its
+    // choice among indexes is arbitrary): an index condition on the looked-up keys.
+    let expected = match backend {
+        Backend::Sqlite => [
+            (
+                "email lookup",
+                "USING COVERING INDEX contact_emails_key (tenant_id=? AND email_key=?)",
+            ),
+            (
+                "contacts by id",
+                "USING INDEX sqlite_autoindex_contacts_1 (tenant_id=? AND id=?)",
+            ),
+        ],
+        Backend::Postgres => [
+            ("email lookup", "AND (email_key = ANY"),
+            ("contacts by id", "AND (id = ANY"),
+        ],
+    };
+    assert_eq!(plans.len(), expected.len());
+    for ((name, plan), (want_name, want)) in plans.iter().zip(expected) {
+        assert_eq!(*name, want_name);
+        assert!(plan.contains(want), "{name}: {plan}");
+        if backend == Backend::Postgres {
+            assert!(
+                plan.contains("Index Cond: ((tenant_id = "),
+                "{name}: {plan}"
+            );
+        }
+        assert!(
+            !plan.contains("SCAN") && !plan.contains("Seq Scan"),
+            "{name} scans: {plan}"
+        );
+    }
 }
