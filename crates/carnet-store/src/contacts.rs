@@ -4,7 +4,7 @@ use crate::Result;
 use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, placeholder_list, positional, values_rows,
 };
-use crate::tx::{TenantTx, on_conn};
+use crate::tx::{TenantTx, Tx, on_conn};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::{ContactId, UserId};
 use chrono::{DateTime, Utc};
@@ -165,18 +165,60 @@ pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     Ok(row.map(Contact::from))
 }
 
-fn get_many_sql(ids: usize) -> String {
-    format!(
-        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = ? AND c.id IN ({})",
-        placeholder_list(ids)
-    )
+/// Contacts by id. SQLite: an `IN` list, answered by primary-key probes. PostgreSQL: one
+/// array, each element joined laterally on the full primary key, since with the statistics
+/// of a freshly filled table its planner scanned the tenant's rows for an `IN` list instead.
+fn get_many_sql(tx: &Tx, ids: usize) -> String {
+    match tx {
+        Tx::Sqlite(_) => format!(
+            "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = ? AND c.id IN ({})",
+            placeholder_list(ids)
+        ),
+        Tx::Postgres(_) => format!(
+            "SELECT {COLUMNS} FROM unnest($2::uuid[]) AS k(wanted)
+             CROSS JOIN LATERAL (SELECT {COLUMNS} FROM contacts c
+                                 WHERE c.tenant_id = $1 AND c.id = k.wanted) c"
+        ),
+    }
 }
 
-fn email_lookup_sql(keys: usize) -> String {
-    format!(
-        "SELECT email_key, contact_id FROM contact_emails WHERE tenant_id = ? AND email_key IN ({})",
-        placeholder_list(keys)
-    )
+/// (e-mail key, contact id) pairs for many keys, planned like [`get_many_sql`].
+fn email_lookup_sql(tx: &Tx, keys: usize) -> String {
+    match tx {
+        Tx::Sqlite(_) => format!(
+            "SELECT email_key, contact_id FROM contact_emails WHERE tenant_id = ? AND email_key IN ({})",
+            placeholder_list(keys)
+        ),
+        Tx::Postgres(_) => "SELECT e.email_key, e.contact_id FROM unnest($2::text[]) AS k(wanted)
+             CROSS JOIN LATERAL (SELECT email_key, contact_id FROM contact_emails
+                                 WHERE tenant_id = $1 AND email_key = k.wanted) e"
+            .to_owned(),
+    }
+}
+
+/// Runs a lookup of many keys built by [`get_many_sql`] or [`email_lookup_sql`]: the keys as
+/// one parameter each on SQLite, as one array on PostgreSQL. Expanded per key type.
+macro_rules! fetch_by_keys {
+    ($tx:expr, $sql:expr, $keys:expr) => {{
+        let tenant = $tx.tenant().0;
+        let sql = $sql(&$tx.tx, $keys.len());
+        match &mut $tx.tx {
+            Tx::Sqlite(c) => {
+                let mut q = sqlx::query_as(&sql).bind(tenant);
+                for key in $keys {
+                    q = q.bind(key);
+                }
+                q.fetch_all(&mut **c).await?
+            }
+            Tx::Postgres(c) => {
+                sqlx::query_as(&sql)
+                    .bind(tenant)
+                    .bind($keys)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+        }
+    }};
 }
 
 /// The query plans of the lookups that imports repeat per batch, for tests that keep them
@@ -185,60 +227,57 @@ fn email_lookup_sql(keys: usize) -> String {
 /// otherwise be scanned); SQLite plans without statistics, as it does in production.
 pub async fn lookup_plans(tx: &mut TenantTx) -> Result<Vec<(&'static str, String)>> {
     let tenant = tx.tenant().0;
-    let mut plans = Vec::new();
-    for (name, sql, uuids) in [
-        ("email lookup", email_lookup_sql(3), false),
-        ("contacts by id", get_many_sql(3), true),
-    ] {
-        let sql = positional(&tx.tx, &sql);
-        let plan: Vec<String> = match &mut tx.tx {
-            crate::Tx::Sqlite(c) => {
+    let keys = ["a@b.c".to_owned(), "d@e.f".to_owned(), "g@h.i".to_owned()];
+    let ids = [Uuid::nil(), Uuid::max(), Uuid::now_v7()];
+    let (emails, by_id) = (email_lookup_sql(&tx.tx, 3), get_many_sql(&tx.tx, 3));
+    let plans = match &mut tx.tx {
+        Tx::Sqlite(c) => {
+            let mut plans = Vec::new();
+            for (sql, uuids) in [(emails, false), (by_id, true)] {
                 let explain = format!("EXPLAIN QUERY PLAN {sql}");
                 let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain).bind(tenant);
-                for _ in 0..3 {
+                for i in 0..3 {
                     q = if uuids {
-                        q.bind(Uuid::nil())
+                        q.bind(ids[i])
                     } else {
-                        q.bind("a@b.c")
+                        q.bind(&keys[i])
                     };
                 }
                 let rows = q.fetch_all(&mut **c).await?;
-                rows.into_iter().map(|r| r.3).collect()
+                plans.push(rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n"));
             }
-            crate::Tx::Postgres(c) => {
-                sqlx::query("SET LOCAL enable_seqscan = off")
-                    .execute(&mut **c)
-                    .await?;
-                let explain = format!("EXPLAIN {sql}");
-                let mut q = sqlx::query_scalar::<_, String>(&explain).bind(tenant);
-                for _ in 0..3 {
-                    q = if uuids {
-                        q.bind(Uuid::nil())
-                    } else {
-                        q.bind("a@b.c")
-                    };
-                }
-                q.fetch_all(&mut **c).await?
-            }
-        };
-        plans.push((name, plan.join("\n")));
-    }
-    Ok(plans)
+            plans
+        }
+        Tx::Postgres(c) => {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut **c)
+                .await?;
+            let explain = format!("EXPLAIN {emails}");
+            let email_plan: Vec<String> = sqlx::query_scalar(&explain)
+                .bind(tenant)
+                .bind(&keys[..])
+                .fetch_all(&mut **c)
+                .await?;
+            let explain = format!("EXPLAIN {by_id}");
+            let id_plan: Vec<String> = sqlx::query_scalar(&explain)
+                .bind(tenant)
+                .bind(&ids[..])
+                .fetch_all(&mut **c)
+                .await?;
+            vec![email_plan.join("\n"), id_plan.join("\n")]
+        }
+    };
+    Ok(["email lookup", "contacts by id"]
+        .into_iter()
+        .zip(plans)
+        .collect())
 }
 
 /// Contacts by id, trashed or not, in one query per few thousand ids (imports).
 pub async fn get_many(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Contact>> {
-    let tenant = tx.tenant().0;
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_PARAMS) {
-        let sql = positional(&tx.tx, &get_many_sql(chunk.len()));
-        let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
-            let mut q = sqlx::query_as(&sql).bind(tenant);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.fetch_all(c).await?
-        });
+        let rows: Vec<Row> = fetch_by_keys!(tx, get_many_sql, chunk);
         found.extend(rows.into_iter().map(Contact::from));
     }
     Ok(found)
@@ -251,17 +290,9 @@ pub async fn find_by_emails(
     tx: &mut TenantTx,
     keys: &[String],
 ) -> Result<HashMap<String, Contact>> {
-    let tenant = tx.tenant().0;
     let mut pairs: Vec<(String, Uuid)> = Vec::new();
     for chunk in keys.chunks(MAX_PARAMS) {
-        let sql = positional(&tx.tx, &email_lookup_sql(chunk.len()));
-        let rows: Vec<(String, Uuid)> = on_conn!(&mut tx.tx, |c| {
-            let mut q = sqlx::query_as(&sql).bind(tenant);
-            for key in chunk {
-                q = q.bind(key);
-            }
-            q.fetch_all(c).await?
-        });
+        let rows: Vec<(String, Uuid)> = fetch_by_keys!(tx, email_lookup_sql, chunk);
         pairs.extend(rows);
     }
     let mut ids: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
