@@ -6,13 +6,17 @@ use crate::secrets::random_alnum;
 use crate::{Carnet, ServiceResult};
 use carnet_core::text::fold;
 use carnet_core::{ContactId, ContactInput, LabeledValue, Role};
-use carnet_store::contacts;
+use carnet_store::audit;
+use carnet_store::contacts::{self, NewContact};
 use carnet_store::tenants;
 use serde_json::Map;
 
 /// The demo workspace's slug, and its administrator's login.
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_EMAIL: &str = "admin@demo.carnet.test";
+
+/// Demo contacts written per transaction.
+const SEED_BATCH: usize = 5000;
 
 const FIRST_FR: &[&str] = &[
     "Éloïse",
@@ -232,24 +236,45 @@ pub struct DemoLogin {
 }
 
 impl Carnet {
-    /// Adds `count` demo contacts to a tenant, in one transaction.
+    /// Adds `count` demo contacts to a tenant, written in multi-row statements and committed
+    /// every [`SEED_BATCH`] contacts (benchmarks seed a million this way).
     pub async fn seed_contacts(&self, ctx: &TenantContext, count: usize) -> ServiceResult<usize> {
         ctx.require_write()?;
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (count as u64));
-        let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        let now = self.now();
-        for _ in 0..count {
-            let mut input = demo_contact(&mut rng);
-            input.owner_id = match ctx.actor {
-                crate::Actor::User(u) => Some(u),
-                _ => None,
-            };
-            let contact =
-                contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
-            let fields = crate::contacts::changed_fields(&ContactInput::default(), &input);
-            crate::contacts::record(&mut tx, ctx, "create", contact.id, fields, now).await?;
+        let owner = match ctx.actor {
+            crate::Actor::User(u) => Some(u),
+            _ => None,
+        };
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(SEED_BATCH);
+            left -= n;
+            let inputs: Vec<ContactInput> = (0..n)
+                .map(|_| ContactInput {
+                    owner_id: owner,
+                    ..demo_contact(&mut rng)
+                })
+                .collect();
+            let news: Vec<NewContact> = inputs
+                .iter()
+                .map(|input| NewContact {
+                    id: ContactId::new(),
+                    input,
+                })
+                .collect();
+            let now = self.now();
+            let events: Vec<_> = news
+                .iter()
+                .map(|c| {
+                    let fields = crate::contacts::changed_fields(&ContactInput::default(), c.input);
+                    crate::contacts::audit_event(ctx, "create", c.id, fields, now)
+                })
+                .collect();
+            let mut tx = self.db.tenant_write(ctx.tenant).await?;
+            contacts::insert_many(&mut tx, &news, ctx.actor.id(), now).await?;
+            audit::append_many(&mut tx, &events).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(count)
     }
 

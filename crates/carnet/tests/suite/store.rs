@@ -12,7 +12,8 @@ on_both_backends!(
     audit_log_is_append_only,
     schema_status_guards_start_up,
     optimistic_update_refuses_stale_versions,
-    import_lookups_use_their_indexes
+    import_lookups_use_their_indexes,
+    seeding_writes_every_contact_and_its_audit_event
 );
 
 #[tokio::test]
@@ -327,4 +328,26 @@ async fn import_lookups_use_their_indexes(backend: Backend) {
             "{name} scans: {plan}"
         );
     }
+}
+
+/// The bulk seeder (multi-row statements, a commit per 5,000) writes exactly what it says,
+/// across a batch boundary, with one audit event per contact.
+async fn seeding_writes_every_contact_and_its_audit_event(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let ctx = TenantContext::system(tenant.id);
+    assert_eq!(app.carnet.seed_contacts(&ctx, 5003).await.unwrap(), 5003);
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 5003);
+    let events = carnet_store::audit::recent(&mut tx, 10_000).await.unwrap();
+    assert_eq!(events.len(), 5003);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.action == "create" && e.entity == "contact")
+    );
+    let mut ids: Vec<_> = events.iter().map(|e| e.entity_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5003, "one event per contact");
 }
