@@ -94,28 +94,38 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
     tracing::info!(%addr, scheme, "serving");
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown().await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let listener = listener.into_std()?;
     match tls {
         None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown())
-                .await?
+            let mut server = axum_server::from_tcp(listener)?;
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(HEADER_TIMEOUT);
+            server.handle(handle).serve(app).await?;
         }
         Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown().await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            axum_server::tls_rustls::from_tcp_rustls(listener.into_std()?, tls)?
-                .handle(handle)
-                .serve(app)
-                .await?;
+            let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?;
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(HEADER_TIMEOUT);
+            server.handle(handle).serve(app).await?;
         }
     }
     carnet.db().close().await;
     Ok(())
 }
+
+/// How long a client may take to send a request's headers: slow clients that trickle them
+/// in (slow-loris) are disconnected instead of holding a connection open forever.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Reads the certificate chain and key; rustls with the *ring* provider.
 async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {

@@ -629,3 +629,43 @@ fn import_from_the_command_line() {
     );
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// A client that trickles its headers in (slow-loris) is disconnected after the server's
+/// 10-second header timeout, and the server keeps answering others.
+#[test]
+fn clients_that_never_finish_their_headers_are_disconnected() {
+    use std::time::{Duration, Instant};
+    let data = temp_dir();
+    let (mut child, addr, _) = start_server(&data);
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // Reads until the server closes the connection (or the 40 s read timeout fails the test).
+    stalled
+        .read_to_end(&mut answer)
+        .expect("the server closes the connection");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(30),
+        "disconnected after {waited:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    let (status, _) = http(
+        &addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "the server still answers");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&data).ok();
+}
