@@ -11,6 +11,7 @@ use carnet_service::admin::NewUser;
 use carnet_service::contacts::{ImportOptions, ImportRow, RejectedRow};
 use carnet_service::{Carnet, SystemClock, TenantContext};
 use carnet_store::{Db, SchemaStatus};
+use std::io::IsTerminal;
 use std::io::{BufRead, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -164,7 +165,7 @@ async fn import(
     }
     let t = carnet.tenant_by_slug(tenant).await?;
     let ctx = TenantContext::system(t.id);
-    let progress = |r: &carnet_service::contacts::ImportReport| eprintln!("{} rows read…", r.rows);
+    let progress = progress_printer(std::io::stderr().is_terminal());
     let is_json = file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
@@ -188,7 +189,33 @@ async fn import(
     } else {
         import_table(carnet, &ctx, file, table, options, progress).await?
     };
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
     print_report(&report, options)
+}
+
+/// Shows an import's progress: one line redrawn in place on a terminal (rows, rate, counts),
+/// plain lines otherwise (logs, pipes).
+fn progress_printer(terminal: bool) -> impl FnMut(&carnet_service::contacts::ImportReport) {
+    let started = std::time::Instant::now();
+    move |r| {
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let line = format!(
+            "{} rows read ({:.0} rows/s): {} created, {} updated, {} unchanged, {} refused",
+            r.rows,
+            r.rows as f64 / secs,
+            r.created,
+            r.updated,
+            r.unchanged,
+            r.rejected.len()
+        );
+        if terminal {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// Imports a CSV file.
