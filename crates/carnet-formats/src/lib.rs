@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod csv;
 pub mod table;
 pub mod vcard;
+pub mod vcard_read;
 pub mod xlsx;
 
 use std::fmt;

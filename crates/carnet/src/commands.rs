@@ -166,10 +166,27 @@ async fn import(
     let t = carnet.tenant_by_slug(tenant).await?;
     let ctx = TenantContext::system(t.id);
     let progress = progress_printer(std::io::stderr().is_terminal());
-    let is_json = file
+    let extension = file
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let report = if is_json {
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let report = if matches!(extension.as_str(), "vcf" | "vcard") {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let rows = carnet_formats::vcard_read::cards(&carnet_formats::vcard_read::decode(&bytes))
+            .into_iter()
+            .map(|card| match card {
+                Ok((row, body, id)) => Ok(ImportRow { row, body, id }),
+                Err((row, message)) => Err(RejectedRow {
+                    row,
+                    field: "card".into(),
+                    message,
+                }),
+            });
+        carnet
+            .import_contacts(&ctx, rows.collect::<Vec<_>>(), options, progress)
+            .await?
+    } else if extension == "json" {
         let text =
             std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
         let document: serde_json::Value = serde_json::from_slice(&text)

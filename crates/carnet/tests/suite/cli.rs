@@ -669,3 +669,68 @@ fn clients_that_never_finish_their_headers_are_disconnected() {
     child.wait().unwrap();
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// A phone's vCard export (2.1 quoted-printable, 3.0, 4.0; accents, Chinese, Arabic): read
+/// card by card, the bad one reported with its line, what has no field kept in `custom`.
+#[test]
+fn import_a_phone_vcard_file() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+        None,
+    ));
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contacts/phone.vcf"
+    );
+    let run = carnet(&data, &["import", "--tenant", "acme", "--file", file], None);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains("3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 21: emails[0].value: is not a valid e-mail address"),
+        "{out}"
+    );
+    let json = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--format", "json"],
+        None,
+    ));
+    let contacts: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let eloise = contacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["last_name"] == "Lefèvre")
+        .unwrap();
+    assert_eq!(eloise["first_name"], "Éloïse");
+    assert_eq!(
+        eloise["phones"],
+        serde_json::json!([
+            {"label": "mobile", "value": "+33 6 12 34 56 78"},
+            {"label": "work", "value": "+33 1 23 45 67 89"}
+        ])
+    );
+    assert_eq!(eloise["emails"][0]["label"], "home");
+    assert_eq!(eloise["custom"]["organization"], "Cabinet Lefèvre");
+    assert_eq!(
+        eloise["custom"]["note"],
+        "Rencontrée au salon,\r\nrappeler en mars"
+    );
+    let li = contacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["first_name"] == "小龙")
+        .unwrap();
+    assert_eq!(li["last_name"], "李");
+    assert_eq!(
+        li["custom"]["address"],
+        "1 rue de la Paix, Paris, 75002, France"
+    );
+    assert_eq!(li["tags"], serde_json::json!(["Fournisseur", "Chine"]));
+    std::fs::remove_dir_all(&data).ok();
+}

@@ -365,6 +365,73 @@ async fn export_import_export_round_trip(backend: Backend) {
         "json: export → import gives the same contacts"
     );
 
+    // vCard 4.0 and 3.0: export → import → export gives the same cards (identity and
+    // revision aside; vCards carry no custom fields, so the second export is the measure).
+    for format in ["vcf", "vcf3"] {
+        let (target, key) = app
+            .tenant_with_key(&format!("{format}-target"), &[Scope::Read, Scope::Write])
+            .await;
+        let export = |key: String| {
+            let app = &app;
+            async move {
+                let text = app
+                    .api(
+                        &key,
+                        "GET",
+                        &format!("/api/v1/contacts/export?format={format}"),
+                        None,
+                    )
+                    .await
+                    .text;
+                let mut cards: Vec<String> = text
+                    .split("END:VCARD\r\n")
+                    .map(|card| {
+                        card.lines()
+                            .filter(|l| !l.starts_with("UID:") && !l.starts_with("REV:"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .collect();
+                cards.sort();
+                cards
+            }
+        };
+        let first = export(source_key.clone()).await;
+        let text = app
+            .api(
+                &source_key,
+                "GET",
+                &format!("/api/v1/contacts/export?format={format}"),
+                None,
+            )
+            .await
+            .text;
+        let rows: Vec<Result<ImportRow, RejectedRow>> = carnet_formats::vcard_read::cards(&text)
+            .into_iter()
+            .map(|r| {
+                r.map(|(row, body, id)| ImportRow { row, body, id })
+                    .map_err(|(row, message)| RejectedRow {
+                        row,
+                        field: "card".into(),
+                        message,
+                    })
+            })
+            .collect();
+        assert_eq!(rows.len(), 121);
+        let report = import(&app, &TenantContext::system(target.id), rows, UPSERT).await;
+        assert!(
+            report.rejected.is_empty(),
+            "{format}: {:?}",
+            report.rejected
+        );
+        assert_eq!(report.created, 121, "{format}");
+        assert_eq!(
+            export(key).await,
+            first,
+            "{format}: export → import → export"
+        );
+    }
+
     // Importing a workspace's own export, matched by id, changes nothing.
     let exported = app
         .api(
