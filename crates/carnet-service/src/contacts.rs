@@ -72,7 +72,7 @@ impl Carnet {
         let now = self.now();
         let contact =
             contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
-        let fields: Vec<String> = changed_fields(&ContactInput::default(), &input);
+        let fields = ContactInput::default().changed_fields(&input);
         record(&mut tx, ctx, "create", contact.id, fields, now).await?;
         if let Some(idem) = idem {
             let stored = StoredResponse {
@@ -130,7 +130,7 @@ impl Carnet {
         merge_patch::apply(&mut doc, patch);
         let after = ContactInput::from_json(&doc)?;
         check_owner(&mut tx, &after).await?;
-        let fields = changed_fields(&before, &after);
+        let fields = before.changed_fields(&after);
         if fields.is_empty() {
             return Ok(current);
         }
@@ -253,16 +253,6 @@ pub(crate) async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> Serv
         return Err(e.into());
     }
     Ok(())
-}
-
-/// The writable fields whose value differs.
-pub(crate) fn changed_fields(before: &ContactInput, after: &ContactInput) -> Vec<String> {
-    let (a, b) = (before.to_json(), after.to_json());
-    carnet_core::contact::WRITABLE_FIELDS
-        .iter()
-        .filter(|f| a.get(**f) != b.get(**f))
-        .map(|f| (*f).to_owned())
-        .collect()
 }
 
 /// The audit event of one change to a contact.

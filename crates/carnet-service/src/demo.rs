@@ -266,7 +266,7 @@ impl Carnet {
             let events: Vec<_> = news
                 .iter()
                 .map(|c| {
-                    let fields = crate::contacts::changed_fields(&ContactInput::default(), c.input);
+                    let fields = ContactInput::default().changed_fields(c.input);
                     crate::contacts::audit_event(ctx, "create", c.id, fields, now)
                 })
                 .collect();

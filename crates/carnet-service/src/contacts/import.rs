@@ -1,7 +1,7 @@
 //! Importing contacts: rows already turned into the API's JSON, created or merged into
 //! existing contacts matched by e-mail or id, in batches; every refused row is reported.
 
-use super::{audit_event, changed_fields};
+use super::audit_event;
 use crate::context::TenantContext;
 use crate::{Carnet, ServiceError, ServiceResult};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
@@ -427,7 +427,7 @@ impl Carnet {
         let mut events: Vec<_> = news
             .iter()
             .map(|n| {
-                let fields = changed_fields(&ContactInput::default(), n.input);
+                let fields = ContactInput::default().changed_fields(n.input);
                 audit_event(ctx, "create", n.id, fields, now)
             })
             .collect();
@@ -436,7 +436,7 @@ impl Carnet {
             let Some(current) = &target.stored else {
                 continue;
             };
-            let fields = changed_fields(&current.input(), &target.input);
+            let fields = current.input().changed_fields(&target.input);
             if fields.is_empty() {
                 continue;
             }
