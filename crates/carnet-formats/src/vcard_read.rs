@@ -217,8 +217,9 @@ fn decode_quoted_printable(s: &str) -> Vec<u8> {
     out
 }
 
-/// Splits a structured value on unescaped `sep` and unescapes each component.
-fn components(value: &str, sep: char) -> Vec<String> {
+/// Splits a structured value on unescaped `sep` (none: the whole value) and unescapes each
+/// component.
+fn split_escaped(value: &str, sep: Option<char>) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
@@ -229,16 +230,20 @@ fn components(value: &str, sep: char) -> Vec<String> {
                 Some(other) => part.push(other),
                 None => part.push('\\'),
             },
-            c if c == sep => parts.push(String::new()),
+            c if Some(c) == sep => parts.push(String::new()),
             c => part.push(c),
         }
     }
     parts
 }
 
+fn components(value: &str, sep: char) -> Vec<String> {
+    split_escaped(value, Some(sep))
+}
+
 /// The whole value, unescaped (no structure).
 fn text(value: &str) -> String {
-    components(value, '\u{0}').concat()
+    split_escaped(value, None).concat()
 }
 
 /// A label for an e-mail or phone: Apple's group label, else its standard type.
@@ -401,6 +406,12 @@ mod tests {
         assert_eq!(second["tags"], json!(["VIP", "a,b"]));
         assert_eq!(second["custom"]["note"], "long note that was folded here");
         assert_eq!(id.as_deref(), Some("01a20aca-0000-7000-8000-000000000000"));
+    }
+
+    #[test]
+    fn control_characters_reach_validation() {
+        let cards = cards("BEGIN:VCARD\nFN:a\u{0}b\nEND:VCARD\n");
+        assert_eq!(cards[0].as_ref().unwrap().1["last_name"], "a\u{0}b");
     }
 
     #[test]
