@@ -175,14 +175,7 @@ async fn import(
             std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
         let rows = carnet_formats::vcard_read::cards(&carnet_formats::vcard_read::decode(&bytes))
             .into_iter()
-            .map(|card| match card {
-                Ok((row, body, id)) => Ok(ImportRow { row, body, id }),
-                Err((row, message)) => Err(RejectedRow {
-                    row,
-                    field: "card".into(),
-                    message,
-                }),
-            });
+            .map(|card| ImportRow::from_read(card, "card"));
         carnet
             .import_contacts(&ctx, rows.collect::<Vec<_>>(), options, progress)
             .await?
@@ -192,14 +185,9 @@ async fn import(
         let document: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not valid JSON", file.display()))?;
         let rows = carnet_formats::contact_json::rows(document).map_err(anyhow::Error::msg)?;
-        let rows = rows.into_iter().map(|r| match r {
-            Ok((row, body, id)) => Ok(ImportRow { row, body, id }),
-            Err((row, message)) => Err(RejectedRow {
-                row,
-                field: "contact".into(),
-                message,
-            }),
-        });
+        let rows = rows
+            .into_iter()
+            .map(|item| ImportRow::from_read(item, "contact"));
         carnet
             .import_contacts(&ctx, rows, options, progress)
             .await?

@@ -83,6 +83,22 @@ pub struct ImportRow {
     pub id: Option<String>,
 }
 
+impl ImportRow {
+    /// An item of a reader that yields `(row, body, id)` or `(row, why)` (Carnet's JSON
+    /// export, vCard files): an import row, or a refused row naming `field`.
+    pub fn from_read(
+        item: Result<(u64, Value, Option<String>), (u64, String)>,
+        field: &str,
+    ) -> Result<ImportRow, RejectedRow> {
+        item.map(|(row, body, id)| ImportRow { row, body, id })
+            .map_err(|(row, message)| RejectedRow {
+                row,
+                field: field.into(),
+                message,
+            })
+    }
+}
+
 /// A row that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedRow {

@@ -342,14 +342,7 @@ async fn export_import_export_round_trip(backend: Backend) {
         carnet_formats::contact_json::rows(exported.json)
             .unwrap()
             .into_iter()
-            .map(|r| {
-                r.map(|(row, body, id)| ImportRow { row, body, id })
-                    .map_err(|(row, message)| RejectedRow {
-                        row,
-                        field: "contact".into(),
-                        message,
-                    })
-            })
+            .map(|item| ImportRow::from_read(item, "contact"))
             .collect();
     let report = import(&app, &TenantContext::system(json_target.id), rows, UPSERT).await;
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
@@ -408,14 +401,7 @@ async fn export_import_export_round_trip(backend: Backend) {
             .text;
         let rows: Vec<Result<ImportRow, RejectedRow>> = carnet_formats::vcard_read::cards(&text)
             .into_iter()
-            .map(|r| {
-                r.map(|(row, body, id)| ImportRow { row, body, id })
-                    .map_err(|(row, message)| RejectedRow {
-                        row,
-                        field: "card".into(),
-                        message,
-                    })
-            })
+            .map(|item| ImportRow::from_read(item, "card"))
             .collect();
         assert_eq!(rows.len(), 121);
         let report = import(&app, &TenantContext::system(target.id), rows, UPSERT).await;
