@@ -223,8 +223,8 @@ macro_rules! fetch_by_keys {
 
 /// The query plans of the lookups that imports repeat per batch, for tests that keep them
 /// on their indexes: (name, plan). PostgreSQL is asked with sequential scans disabled, so
-/// its plan shows whether an index can serve the query at all (tiny test tables would
-/// otherwise be scanned); SQLite plans without statistics, as it does in production.
+/// its plan names the index that serves the lookup even on a small test table; SQLite plans
+/// without statistics, as it does in production.
 pub async fn lookup_plans(tx: &mut TenantTx) -> Result<Vec<(&'static str, String)>> {
     let tenant = tx.tenant().0;
     let keys = ["a@b.c".to_owned(), "d@e.f".to_owned(), "g@h.i".to_owned()];

@@ -32,6 +32,23 @@ fn rows_of(bytes: Vec<u8>) -> Vec<Result<ImportRow, RejectedRow>> {
         .collect()
 }
 
+/// A workspace's contacts without identity and timestamps, in a stable order: what an
+/// export → import round trip must keep.
+async fn contents(app: &TestApp, key: &str) -> Vec<Value> {
+    let mut all: Vec<Value> = contacts(app, key)
+        .await
+        .into_iter()
+        .map(|mut c| {
+            for k in ["id", "created_at", "updated_at", "version", "owner_id"] {
+                c.as_object_mut().unwrap().remove(k);
+            }
+            c
+        })
+        .collect();
+    all.sort_by_key(|c| c.to_string());
+    all
+}
+
 fn fixture(name: &str) -> Vec<Result<ImportRow, RejectedRow>> {
     rows_of(std::fs::read(format!("{FIXTURES}/{name}")).unwrap())
 }
@@ -268,25 +285,7 @@ async fn export_import_export_round_trip(backend: Backend) {
         201
     );
 
-    // Content of a contact without its identity and timestamps.
-    let content = |c: &Value| {
-        let mut c = c.clone();
-        for k in ["id", "created_at", "updated_at", "version", "owner_id"] {
-            c.as_object_mut().unwrap().remove(k);
-        }
-        c
-    };
-    let sorted = |mut v: Vec<Value>| {
-        v.sort_by_key(|c| c.to_string());
-        v
-    };
-    let original = sorted(
-        contacts(&app, &source_key)
-            .await
-            .iter()
-            .map(content)
-            .collect(),
-    );
+    let original = contents(&app, &source_key).await;
 
     for format in ["csv", "excel-fr"] {
         let exported = app
@@ -314,13 +313,7 @@ async fn export_import_export_round_trip(backend: Backend) {
             "{format}: {:?}",
             report.rejected
         );
-        let imported = sorted(
-            contacts(&app, &target_key)
-                .await
-                .iter()
-                .map(content)
-                .collect(),
-        );
+        let imported = contents(&app, &target_key).await;
         assert_eq!(
             imported, original,
             "{format}: export → import gives the same contacts"
@@ -346,13 +339,7 @@ async fn export_import_export_round_trip(backend: Backend) {
             .collect();
     let report = import(&app, &TenantContext::system(json_target.id), rows, UPSERT).await;
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
-    let imported = sorted(
-        contacts(&app, &json_key)
-            .await
-            .iter()
-            .map(content)
-            .collect(),
-    );
+    let imported = contents(&app, &json_key).await;
     assert_eq!(
         imported, original,
         "json: export → import gives the same contacts"
