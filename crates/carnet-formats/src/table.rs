@@ -55,6 +55,11 @@ pub struct TableOptions {
     pub delimiter: Option<u8>,
 }
 
+/// Whether `label` names an encoding a table can be forced to (WHATWG labels).
+pub fn known_encoding(label: &str) -> bool {
+    Encoding::for_label(label.as_bytes()).is_some()
+}
+
 /// The encoding of a file: its byte order mark, else UTF-8 if the sample is valid UTF-8, else
 /// Windows-1252 (what Excel writes on French and English Windows; a superset of ISO-8859-1).
 pub fn detect_encoding(sample: &[u8]) -> &'static Encoding {

@@ -1,7 +1,7 @@
 //! Contact use cases: create, read, change, trash and restore, list and search.
 
 mod export;
-mod import;
+pub(crate) mod import;
 mod list;
 
 pub use export::ContactPages;

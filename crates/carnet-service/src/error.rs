@@ -30,6 +30,10 @@ pub enum ServiceError {
     /// 422: an `Idempotency-Key` was reused with a different request.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
+    /// 409: a background job's lease expired and another worker carries the job on; the
+    /// work of this one was rolled back.
+    #[error("the job was taken over by another worker")]
+    LeaseLost,
     /// 500: an internal step failed (hashing, serialising); details are logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),

@@ -10,6 +10,8 @@ pub mod contacts;
 pub mod context;
 pub mod demo;
 mod error;
+pub mod imports;
+pub mod jobs;
 pub mod secrets;
 
 pub use clock::{Clock, SystemClock};
@@ -24,11 +26,17 @@ use std::sync::Arc;
 pub struct Carnet {
     db: Db,
     clock: Arc<dyn Clock>,
+    /// Wakes this process's job worker when a job is queued.
+    jobs_waiting: Arc<tokio::sync::Notify>,
 }
 
 impl Carnet {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            jobs_waiting: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -15,6 +15,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod contacts;
 pub mod idempotency;
+pub mod jobs;
 pub mod schema;
 pub mod sessions;
 pub mod tenants;

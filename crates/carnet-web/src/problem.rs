@@ -104,6 +104,9 @@ impl From<ServiceError> for Problem {
             ServiceError::Conflict(detail) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
             }
+            ServiceError::LeaseLost => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string())
+            }
             ServiceError::PreconditionFailed { .. } => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",

@@ -5,10 +5,8 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use axum_server::tls_rustls::RustlsConfig;
 use carnet_core::{ApiKeyId, Role, Scope};
-use carnet_formats::contact_columns::{columns_for, row_to_json};
-use carnet_formats::table::{TableOptions, TableReader};
 use carnet_service::admin::NewUser;
-use carnet_service::contacts::{ImportOptions, ImportRow, RejectedRow};
+use carnet_service::imports::{self, ImportFormat, ImportSpec};
 use carnet_service::{Carnet, SystemClock, TenantContext};
 use carnet_store::{Db, SchemaStatus};
 use std::io::IsTerminal;
@@ -143,61 +141,107 @@ async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
         })
 }
 
-fn parse_delimiter(raw: &str) -> anyhow::Result<u8> {
-    match raw {
-        "tab" | "\\t" => Ok(b'\t'),
-        _ if raw.len() == 1 => Ok(raw.as_bytes()[0]),
+fn parse_delimiter(raw: &str) -> anyhow::Result<char> {
+    let mut chars = raw.chars();
+    match (raw, chars.next(), chars.next()) {
+        ("tab" | "\\t", _, _) => Ok('\t'),
+        (_, Some(c), None) => Ok(c),
         _ => bail!("--delimiter must be one character, or `tab`"),
     }
 }
 
-/// Imports a CSV file of contacts and prints what happened to every row.
+/// Imports a file of contacts and prints what happened to every row. A real run is a job
+/// with a checkpoint per batch: run again after an interruption, it carries on.
 async fn import(
     carnet: &Carnet,
     tenant: &str,
-    entity: &str,
     file: &Path,
-    table: TableOptions,
-    options: ImportOptions,
+    spec: ImportSpec,
 ) -> anyhow::Result<()> {
-    if entity != "contacts" {
-        bail!("cannot import `{entity}`: only contacts can be imported so far");
-    }
+    let options = spec.options()?;
+    std::fs::metadata(file).with_context(|| format!("cannot open {}", file.display()))?;
     let t = carnet.tenant_by_slug(tenant).await?;
     let ctx = TenantContext::system(t.id);
-    let progress = progress_printer(std::io::stderr().is_terminal());
-    let extension = file
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let report = if matches!(extension.as_str(), "vcf" | "vcard") {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let rows = carnet_formats::vcard_read::cards(&carnet_formats::vcard_read::decode(&bytes))
-            .into_iter()
-            .map(|card| ImportRow::from_read(card, "card"));
-        carnet
-            .import_contacts(&ctx, rows.collect::<Vec<_>>(), options, progress)
-            .await?
-    } else if extension == "json" {
-        let text =
-            std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let document: serde_json::Value = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not valid JSON", file.display()))?;
-        let rows = carnet_formats::contact_json::rows(document).map_err(anyhow::Error::msg)?;
-        let rows = rows
-            .into_iter()
-            .map(|item| ImportRow::from_read(item, "contact"));
-        carnet
-            .import_contacts(&ctx, rows, options, progress)
-            .await?
-    } else {
-        import_table(carnet, &ctx, file, table, options, progress).await?
-    };
-    if std::io::stderr().is_terminal() {
+    let terminal = std::io::stderr().is_terminal();
+    eprintln!(
+        "reading {} ({})",
+        file.display(),
+        imports::describe(file, &spec)?
+    );
+    if options.dry_run {
+        let (rows, _) = imports::open_rows(file, &spec)?;
+        let report = carnet
+            .import_contacts(&ctx, rows, options, progress_printer(terminal))
+            .await?;
+        end_progress(terminal);
+        let counts = carnet_store::jobs::Progress {
+            rows_done: report.rows as i64,
+            created: report.created as i64,
+            updated: report.updated as i64,
+            unchanged: report.unchanged as i64,
+            rejected: report.refused as i64,
+        };
+        print_counts("dry run, nothing written: ", &counts);
+        for r in &report.rejected {
+            println!("row {}: {}: {}", r.row, r.field, r.message);
+        }
+        return refused(report.refused);
+    }
+    let job = carnet
+        .import_local_file(
+            &ctx,
+            &spec,
+            file,
+            |job| {
+                eprintln!(
+                    "carrying on the interrupted import of this file (job {}) after its first {} rows",
+                    job.id, job.progress.rows_done
+                );
+            },
+            progress_printer(terminal),
+        )
+        .await?;
+    end_progress(terminal);
+    print_counts("", &job.progress);
+    let mut after = None;
+    loop {
+        let page = carnet.import_rejections(&ctx, job.id, after, 1000).await?;
+        for r in &page {
+            println!("row {}: {}: {}", r.row_number, r.field, r.message);
+        }
+        match page.last() {
+            Some(last) => after = Some(last.seq),
+            None => break,
+        }
+    }
+    if let Some(error) = &job.error {
+        bail!("the import stopped: {error}");
+    }
+    refused(job.progress.rejected as u64)
+}
+
+fn end_progress(terminal: bool) {
+    if terminal {
         eprintln!();
     }
-    print_report(&report, options)
+}
+
+fn print_counts(prefix: &str, p: &carnet_store::jobs::Progress) {
+    println!(
+        "{prefix}{} rows: {} created, {} updated, {} unchanged, {} rejected",
+        p.rows_done, p.created, p.updated, p.unchanged, p.rejected
+    );
+}
+
+/// Fails when rows were refused (they are listed above).
+fn refused(rows: u64) -> anyhow::Result<()> {
+    if rows > 0 {
+        bail!(
+            "{rows} rows were not imported (listed above); correct them and import the file again: \
+             rows already imported are matched, not duplicated"
+        );
+    }
+    Ok(())
 }
 
 /// Shows an import's progress: one line redrawn in place on a terminal (rows, rate, counts),
@@ -213,7 +257,7 @@ fn progress_printer(terminal: bool) -> impl FnMut(&carnet_service::contacts::Imp
             r.created,
             r.updated,
             r.unchanged,
-            r.rejected.len()
+            r.refused
         );
         if terminal {
             eprint!("\r\x1b[2K{line}");
@@ -221,80 +265,6 @@ fn progress_printer(terminal: bool) -> impl FnMut(&carnet_service::contacts::Imp
             eprintln!("{line}");
         }
     }
-}
-
-/// Imports a CSV file.
-async fn import_table(
-    carnet: &Carnet,
-    ctx: &TenantContext,
-    file: &Path,
-    table: TableOptions,
-    options: ImportOptions,
-    progress: impl FnMut(&carnet_service::contacts::ImportReport),
-) -> anyhow::Result<carnet_service::contacts::ImportReport> {
-    let input =
-        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let reader = TableReader::csv(input, &table)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    eprintln!(
-        "reading {} ({}, delimiter {:?})",
-        file.display(),
-        reader.encoding,
-        char::from(reader.delimiter)
-    );
-    let columns = columns_for(&reader.headers);
-    let rows = reader.map(move |row| match row {
-        Ok((row, cells)) => {
-            let (body, id) = row_to_json(&columns, &cells);
-            Ok(ImportRow { row, body, id })
-        }
-        Err(e) => Err(RejectedRow {
-            row: match &e {
-                carnet_formats::table::TableError::Row { row, .. } => *row,
-                _ => 0,
-            },
-            field: "row".into(),
-            message: e.to_string(),
-        }),
-    });
-    Ok(carnet.import_contacts(ctx, rows, options, progress).await?)
-}
-
-/// Prints what an import did; fails when rows were refused.
-fn print_report(
-    report: &carnet_service::contacts::ImportReport,
-    options: ImportOptions,
-) -> anyhow::Result<()> {
-    let prefix = if options.dry_run {
-        "dry run, nothing written: "
-    } else {
-        ""
-    };
-    println!(
-        "{prefix}{} rows: {} created, {} updated, {} unchanged, {} rejected",
-        report.rows,
-        report.created,
-        report.updated,
-        report.unchanged,
-        rejected_rows(report)
-    );
-    for r in &report.rejected {
-        println!("row {}: {}: {}", r.row, r.field, r.message);
-    }
-    if !report.rejected.is_empty() {
-        bail!(
-            "{} rows were not imported (listed above); correct them and import the file again: \
-             rows already imported are matched, not duplicated",
-            rejected_rows(report)
-        );
-    }
-    Ok(())
-}
-
-fn rejected_rows(report: &carnet_service::contacts::ImportReport) -> usize {
-    let mut rows: Vec<u64> = report.rejected.iter().map(|r| r.row).collect();
-    rows.dedup();
-    rows.len()
 }
 
 /// Writes every contact of `tenant` in `format` to `output` (or stdout), page by page.
@@ -457,16 +427,16 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             delimiter,
             dry_run,
         } => {
-            let options = ImportOptions {
-                mode: mode.parse()?,
-                match_key: match_key.parse()?,
-                dry_run,
-            };
-            let table = TableOptions {
+            let spec = ImportSpec {
+                entity,
+                format: ImportFormat::from_file_name(&file.to_string_lossy()),
                 encoding,
                 delimiter: delimiter.as_deref().map(parse_delimiter).transpose()?,
+                mode,
+                match_key,
+                dry_run,
             };
-            import(carnet, &tenant, &entity, &file, table, options).await?;
+            import(carnet, &tenant, &file, spec).await?;
         }
         Command::Export {
             tenant,

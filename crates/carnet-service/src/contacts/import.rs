@@ -3,11 +3,13 @@
 
 use super::audit_event;
 use crate::context::TenantContext;
+use crate::jobs::LEASE;
 use crate::{Carnet, ServiceError, ServiceResult};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::text::fold;
 use carnet_core::{ContactId, ValidationErrors};
 use carnet_store::contacts::NewContact;
+use carnet_store::jobs::{self, Progress};
 use carnet_store::{TenantTx, audit, contacts, users};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -114,7 +116,22 @@ pub struct ImportReport {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Rows refused (a row refused for several fields counts once).
+    pub refused: u64,
+    /// Why: one entry per field at fault, in row order. An import that records its progress
+    /// in a job moves them there batch by batch, and this list stays empty.
     pub rejected: Vec<RejectedRow>,
+}
+
+/// Where an import records its progress: a job, whose checkpoint (rows consumed, counts,
+/// refusals) is committed in the same transaction as each batch.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoint {
+    pub job: Uuid,
+    /// The worker holding the job's lease.
+    pub owner: String,
+    /// The number of the next refusal recorded.
+    pub next_seq: i64,
 }
 
 /// A row's match key, normalised: a lower-cased e-mail or a contact id.
@@ -276,18 +293,40 @@ impl Carnet {
         ctx: &TenantContext,
         rows: impl IntoIterator<Item = Result<ImportRow, RejectedRow>, IntoIter: Send + 'static>,
         options: ImportOptions,
+        progress: impl FnMut(&ImportReport),
+    ) -> ServiceResult<ImportReport> {
+        self.import_rows(ctx, rows, options, ImportReport::default(), None, progress)
+            .await
+    }
+
+    /// [`Carnet::import_contacts`], carrying on from `report` (what earlier runs did) and,
+    /// given a checkpoint, committing the job's progress with each batch.
+    pub(crate) async fn import_rows(
+        &self,
+        ctx: &TenantContext,
+        rows: impl IntoIterator<Item = Result<ImportRow, RejectedRow>, IntoIter: Send + 'static>,
+        options: ImportOptions,
+        mut report: ImportReport,
+        mut checkpoint: Option<&mut Checkpoint>,
         mut progress: impl FnMut(&ImportReport),
     ) -> ServiceResult<ImportReport> {
         ctx.require_write()?;
-        let mut report = ImportReport::default();
         let mut owners = HashMap::new();
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let mut batches = read_ahead(rows.into_iter(), options.match_key);
         while let Some(batch) = batches.recv().await {
             report.rows += batch.len() as u64;
+            let first = report.rejected.len();
             self.import_batch(&mut tx, ctx, batch, options, &mut owners, &mut report)
                 .await?;
+            let fresh = &mut report.rejected[first..];
+            fresh.sort_by_key(|r| r.row);
+            report.refused += distinct_rows(fresh);
             if !options.dry_run {
+                if let Some(cp) = checkpoint.as_deref_mut() {
+                    self.save_checkpoint(&mut tx, cp, &report, first).await?;
+                    report.rejected.truncate(first);
+                }
                 tx.commit().await?;
                 tx = self.db.tenant_write(ctx.tenant).await?;
             }
@@ -297,6 +336,26 @@ impl Carnet {
         drop(tx);
         report.rejected.sort_by_key(|r| r.row);
         Ok(report)
+    }
+
+    /// Records the refusals from `report.rejected[first..]` and the job's progress; fails
+    /// when the job's lease was lost (another worker carries it on: this batch must not land).
+    async fn save_checkpoint(
+        &self,
+        tx: &mut TenantTx,
+        cp: &mut Checkpoint,
+        report: &ImportReport,
+        first: usize,
+    ) -> ServiceResult<()> {
+        let fresh = crate::imports::as_rows(&report.rejected[first..]);
+        jobs::add_rejections(tx, cp.job, cp.next_seq, &fresh).await?;
+        cp.next_seq += fresh.len() as i64;
+        let now = self.now();
+        if jobs::checkpoint(tx, cp.job, &cp.owner, report.progress(), now, now + LEASE).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::LeaseLost)
+        }
     }
 
     async fn import_batch(
@@ -582,6 +641,44 @@ fn first_email(body: &Value) -> Option<String> {
         .get("value")?
         .as_str()
         .map(|e| e.trim().to_lowercase())
+}
+
+/// How many rows the refusals (sorted by row) are about.
+pub(crate) fn distinct_rows(rejected: &[RejectedRow]) -> u64 {
+    let mut rows = 0;
+    let mut last = None;
+    for r in rejected {
+        if last != Some(r.row) {
+            rows += 1;
+            last = Some(r.row);
+        }
+    }
+    rows
+}
+
+impl ImportReport {
+    /// The report as a job's checkpoint.
+    pub(crate) fn progress(&self) -> Progress {
+        Progress {
+            rows_done: self.rows as i64,
+            created: self.created as i64,
+            updated: self.updated as i64,
+            unchanged: self.unchanged as i64,
+            rejected: self.refused as i64,
+        }
+    }
+
+    /// What earlier runs of a job did, to carry on from.
+    pub(crate) fn resumed(p: Progress) -> ImportReport {
+        ImportReport {
+            rows: p.rows_done as u64,
+            created: p.created as u64,
+            updated: p.updated as u64,
+            unchanged: p.unchanged as u64,
+            refused: p.rejected as u64,
+            rejected: Vec::new(),
+        }
+    }
 }
 
 fn rejections(row: u64, errors: ValidationErrors) -> Vec<RejectedRow> {

@@ -10,6 +10,7 @@ mod cli;
 mod export;
 mod hostile;
 mod import;
+mod import_jobs;
 mod isolation;
 mod openapi;
 mod schema;

@@ -1,0 +1,3 @@
+DROP TABLE job_rejections;
+DROP TABLE job_chunks;
+DROP TABLE jobs;
