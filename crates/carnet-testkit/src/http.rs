@@ -155,7 +155,52 @@ impl TestApp {
         .await
     }
 
+    /// Uploads `file` (named `file_name`) with text `fields` as `multipart/form-data`.
+    pub async fn upload(
+        &self,
+        key: &str,
+        path: &str,
+        file_name: &str,
+        file: &[u8],
+        fields: &[(&str, &str)],
+    ) -> TestResponse {
+        let (content_type, body) = multipart(file_name, file, fields);
+        let auth = format!("Bearer {key}");
+        self.send(
+            "POST",
+            path,
+            &[("authorization", &auth), ("content-type", &content_type)],
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn finish(self) {
         self.db.drop_db().await;
     }
+}
+
+/// A `multipart/form-data` body: the text fields, then the file in a part named `file`.
+/// Returns the Content-Type (with its boundary) and the body.
+pub fn multipart(file_name: &str, file: &[u8], fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = format!("carnet-{}", uuid::Uuid::now_v7().simple());
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

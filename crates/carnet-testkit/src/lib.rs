@@ -10,7 +10,7 @@
 
 mod http;
 
-pub use http::{TestApp, TestResponse};
+pub use http::{TestApp, TestResponse, multipart};
 
 use carnet_store::{Db, DbLocation};
 use sqlx::{Connection, Executor, PgConnection};

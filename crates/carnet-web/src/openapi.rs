@@ -48,9 +48,18 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "An API key: `carnet_<prefix>_<secret>`"}
             },
-            "schemas": schemas(),
+            "schemas": all_schemas(),
         }
     })
+}
+
+/// The schemas of every module.
+fn all_schemas() -> Value {
+    let mut all = schemas();
+    if let (Value::Object(all), Value::Object(more)) = (&mut all, crate::api::imports::schemas()) {
+        all.extend(more);
+    }
+    all
 }
 
 /// Text without control characters (C0, DEL and C1), which the API refuses.

@@ -80,9 +80,10 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
             "a TLS certificate needs its key, and a key its certificate (tls_cert and tls_key)"
         ),
     };
+    let web_read_only = args.read_only || config.read_only;
     let web_config = carnet_web::WebConfig {
         https: tls.is_some(),
-        read_only: args.read_only || config.read_only,
+        read_only: web_read_only,
         ..carnet_web::WebConfig::default()
     };
     let app = carnet_web::router(carnet_web::AppState::new(carnet.clone(), web_config))
@@ -95,9 +96,26 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, scheme, "serving");
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let (stop_jobs, mut jobs_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown().await;
+        // Nobody listens when no worker runs (read-only mode).
+        let _ = stop_jobs.send(true);
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    // Background jobs (imports) run beside the server; none in read-only mode, which
+    // writes nothing. A job cut short by the shutdown is carried on by the next worker.
+    let worker = (!web_read_only).then(|| {
+        let carnet = carnet.clone();
+        tokio::spawn(async move {
+            let owner = carnet_service::imports::worker_name("serve");
+            carnet
+                .work_jobs(&owner, async move {
+                    // An error means the sender is gone: stop too.
+                    let _ = jobs_stopped.changed().await;
+                })
+                .await;
+        })
     });
     let listener = listener.into_std()?;
     match tls {
@@ -117,6 +135,10 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
                 .header_read_timeout(HEADER_TIMEOUT);
             server.handle(handle).serve(app).await?;
         }
+    }
+    if let Some(worker) = worker {
+        // The worker stops at the shutdown signal; a panic in it was logged already.
+        let _ = worker.await;
     }
     carnet.db().close().await;
     Ok(())

@@ -3,6 +3,7 @@
 
 mod contacts;
 mod export;
+pub(crate) mod imports;
 
 use crate::AppState;
 use axum::Router;
@@ -23,6 +24,7 @@ pub struct Operation {
 /// Every operation of the API.
 pub fn operations() -> Vec<Operation> {
     let mut ops = contacts::operations();
+    ops.extend(imports::operations());
     ops.push(crate::openapi::operation());
     ops
 }

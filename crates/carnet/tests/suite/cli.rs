@@ -775,7 +775,7 @@ fn a_killed_import_run_again_carries_on() {
     }
     child.wait().unwrap();
     assert!(
-        seen >= 3000 && seen < ROWS,
+        (3000..ROWS).contains(&seen),
         "killed half-way, after {seen} rows"
     );
 
@@ -800,5 +800,69 @@ fn a_killed_import_run_again_carries_on() {
     assert_eq!(exported.lines().count() - 1, ROWS - 1, "no row twice");
     assert_eq!(names.len(), ROWS - 1, "every row once");
     std::fs::remove_file(&file).ok();
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// The server runs uploaded imports in the background: a file posted to `/api/v1/imports`
+/// is imported without anyone else doing anything.
+#[test]
+fn the_server_runs_uploaded_imports() {
+    use std::time::{Duration, Instant};
+    let data = temp_dir();
+    let (mut child, addr, _) = start_server(&data);
+    let out = ok(&carnet(
+        &data,
+        &[
+            "apikey", "create", "--tenant", "demo", "--name", "t", "--scope", "read", "--scope",
+            "write",
+        ],
+        None,
+    ));
+    let key = out.lines().last().unwrap().trim().to_owned();
+    let csv = "Prénom,Nom,E-mail\nZoé,Upload,zoe.upload@example.test\nYann,Upload,\n";
+    let (content_type, body) = carnet_testkit::multipart("new.csv", csv.as_bytes(), &[]);
+    let mut request = format!(
+        "POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.write_all(&request).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let location = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let started = Instant::now();
+    let job = loop {
+        let (status, text) = http(
+            &addr,
+            &format!(
+                "GET {location} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 200, "{text}");
+        let job: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still {job}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        (job["created"].as_i64(), job["rejected"].as_i64()),
+        (Some(2), Some(0))
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let csv = ok(&carnet(&data, &["export", "--tenant", "demo"], None));
+    assert!(csv.contains("Zoé") && csv.contains("Yann"), "{csv}");
     std::fs::remove_dir_all(&data).ok();
 }

@@ -6,6 +6,7 @@
 
 mod api_contacts;
 mod api_errors;
+mod api_imports;
 mod cli;
 mod export;
 mod hostile;

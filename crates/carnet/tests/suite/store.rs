@@ -93,12 +93,21 @@ async fn postgres_without_tenant_sees_no_rows() {
         "contact_tags",
         "audit_events",
         "idempotency_keys",
+        "job_chunks",
+        "job_rejections",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&mut c)
             .await
             .unwrap();
         assert_eq!(n, 0, "{table}: no tenant set, no rows");
+        let forced: bool =
+            sqlx::query_scalar("SELECT relforcerowsecurity FROM pg_class WHERE relname = $1")
+                .bind(table)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert!(forced, "{table}: FORCE ROW LEVEL SECURITY");
     }
     let mut tx = c.begin().await.unwrap();
     sqlx::query("SELECT set_config('app.tenant_id', $1, true)")

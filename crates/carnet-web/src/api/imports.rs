@@ -1,0 +1,449 @@
+//! `/api/v1/imports`: upload a file to import (a background job), follow it, read every
+//! refused row with its reason.
+
+use super::Operation;
+use crate::AppState;
+use crate::auth::ApiContext;
+use crate::openapi::problem_responses;
+use crate::problem::Problem;
+use crate::request::{IdPath, query_pairs};
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use carnet_core::ValidationErrors;
+use carnet_service::ServiceError;
+use carnet_service::imports::{self, ImportFormat, ImportSpec};
+use carnet_store::jobs::{Job, Rejection};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+/// Largest file an import takes through the API (a million-row CSV is about 100 MB).
+pub const MAX_UPLOAD: usize = 256 * 1024 * 1024;
+
+/// Longest text setting (`mode`, `encoding`, …) in an upload form.
+const MAX_SETTING: usize = 64;
+
+/// The encodings the document lists (the server takes any WHATWG label).
+const ENCODINGS: [&str; 8] = [
+    "utf-8",
+    "utf-16le",
+    "utf-16be",
+    "windows-1252",
+    "iso-8859-1",
+    "iso-8859-15",
+    "macintosh",
+    "ibm866",
+];
+
+/// Refused rows shown with the job; the rest are paged through `/rejections`.
+const REJECTIONS_SHOWN: i64 = 100;
+
+pub(super) fn operations() -> Vec<Operation> {
+    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+    vec![
+        Operation::new(
+            "post",
+            "/api/v1/imports",
+            json!({
+                "operationId": "createImport", "summary": "Upload a file to import (runs in the background)", "tags": ["imports"],
+                "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/ImportUpload"}}}},
+                "responses": problem_responses(json!({
+                    "202": {"description": "The import job, queued; follow it at Location",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportJob"}}}}
+                }), &["400", "401", "403", "413", "415", "422"])
+            }),
+            post(create).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        ),
+        Operation::new(
+            "get",
+            "/api/v1/imports/{id}",
+            json!({
+                "operationId": "getImport", "summary": "An import job: status, counts and the first refused rows", "tags": ["imports"],
+                "parameters": [id_param],
+                "responses": problem_responses(json!({
+                    "200": {"description": "The import job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportJob"}}}}
+                }), &["400", "401", "403", "404"])
+            }),
+            get(show),
+        ),
+        Operation::new(
+            "get",
+            "/api/v1/imports/{id}/rejections",
+            json!({
+                "operationId": "listImportRejections", "summary": "Every refused row of an import, in row order", "tags": ["imports"],
+                "parameters": [id_param,
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                    {"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": problem_responses(json!({
+                    "200": {"description": "One page of refused rows", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ImportRejectionPage"}}}}
+                }), &["400", "401", "403", "404"])
+            }),
+            get(rejections),
+        ),
+    ]
+}
+
+/// The OpenAPI schemas of this module.
+pub(crate) fn schemas() -> Value {
+    let count = json!({"type": "integer", "minimum": 0});
+    let time = json!({"type": ["string", "null"], "format": "date-time"});
+    json!({
+        "ImportUpload": {
+            "type": "object",
+            "required": ["file"],
+            "additionalProperties": false,
+            "properties": {
+                "file": {"type": "string", "format": "binary", "description": "CSV (any common encoding and delimiter), vCard or Carnet's JSON export"},
+                "entity": {"type": "string", "enum": ["contacts"], "default": "contacts"},
+                "format": {"type": "string", "enum": ["csv", "vcard", "json"], "description": "Default: from the file name (.vcf, .json, else CSV)"},
+                "encoding": {"type": "string", "enum": ENCODINGS, "description": "Force the encoding of a CSV file (any WHATWG label is accepted; the common ones are listed)"},
+                "delimiter": {"type": "string", "enum": [",", ";", "tab", "|", ":"], "description": "Force the delimiter of a CSV file: one ASCII punctuation character, or `tab`"},
+                "mode": {"type": "string", "enum": ["create", "update", "upsert"], "default": "upsert"},
+                "match": {"type": "string", "enum": ["email", "id"], "default": "email"},
+                "dry_run": {"type": "string", "enum": ["true", "false"], "default": "false", "description": "Count what would happen; write nothing"}
+            }
+        },
+        "ImportRejection": {
+            "type": "object",
+            "required": ["row", "field", "message"],
+            "properties": {
+                "row": {"type": "integer", "description": "The row as a spreadsheet numbers it (header = 1), the card's first line, or the item's position"},
+                "field": {"type": "string"},
+                "message": {"type": "string"}
+            }
+        },
+        "ImportRejectionPage": {
+            "type": "object",
+            "required": ["data", "next_cursor"],
+            "properties": {
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/ImportRejection"}},
+                "next_cursor": {"type": ["string", "null"]}
+            }
+        },
+        "ImportJob": {
+            "type": "object",
+            "required": ["id", "status", "entity", "format", "mode", "match", "dry_run", "file_name", "file_size",
+                         "rows", "created", "updated", "unchanged", "rejected", "error", "attempts",
+                         "created_at", "started_at", "finished_at", "rejections", "rejections_next_cursor"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                "entity": {"type": "string"},
+                "format": {"type": "string", "enum": ["csv", "vcard", "json"]},
+                "mode": {"type": "string", "enum": ["create", "update", "upsert"]},
+                "match": {"type": "string", "enum": ["email", "id"]},
+                "dry_run": {"type": "boolean"},
+                "file_name": {"type": "string"},
+                "file_size": count,
+                "rows": {"description": "Rows read so far", "type": "integer", "minimum": 0},
+                "created": count, "updated": count, "unchanged": count,
+                "rejected": {"description": "Rows refused", "type": "integer", "minimum": 0},
+                "error": {"type": ["string", "null"], "description": "Why a failed job stopped"},
+                "attempts": count,
+                "created_at": {"type": "string", "format": "date-time"},
+                "started_at": time,
+                "finished_at": time,
+                "rejections": {"type": "array", "items": {"$ref": "#/components/schemas/ImportRejection"}},
+                "rejections_next_cursor": {"type": ["string", "null"], "description": "More refused rows: GET /api/v1/imports/{id}/rejections?cursor=…"}
+            }
+        }
+    })
+}
+
+/// An uploaded file on disk until the job has stored it; removed when dropped.
+struct Upload(PathBuf);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // Already gone is fine.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn multipart_problem(e: &MultipartError) -> Problem {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            format!("an uploaded file must be at most {MAX_UPLOAD} bytes"),
+        )
+    } else {
+        Problem::bad_request("body", format!("malformed multipart body: {e}"))
+    }
+}
+
+/// A short text setting of the form.
+async fn setting(field: Field<'_>, name: &str) -> Result<String, Problem> {
+    let mut field = field;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_problem(&e))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_SETTING {
+            return Err(Problem::bad_request(
+                name,
+                format!("must be at most {MAX_SETTING} bytes"),
+            ));
+        }
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Problem::bad_request(name, "must be UTF-8"))?;
+    Ok(text.trim().to_owned())
+}
+
+/// What the user called the file, without any directory part or control character (it is
+/// only shown, never used as a path).
+fn display_name(raw: Option<&str>) -> String {
+    let base = raw.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    if clean.trim().is_empty() {
+        "upload".into()
+    } else {
+        clean
+    }
+}
+
+async fn save_file(mut field: Field<'_>) -> Result<Upload, Problem> {
+    let upload = Upload(std::env::temp_dir().join(format!("carnet-upload-{}", Uuid::now_v7())));
+    let failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload");
+        Problem::internal()
+    };
+    let mut file = std::fs::File::create(&upload.0).map_err(failed)?;
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_problem(&e))? {
+        file.write_all(&chunk).map_err(failed)?;
+    }
+    file.flush().map_err(failed)?;
+    Ok(upload)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, Problem> {
+    let mut multipart = multipart.map_err(|_| {
+        let mut p = Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the file as multipart/form-data, in a part named `file`",
+        );
+        p.errors.push(carnet_core::FieldError::new(
+            "Content-Type",
+            "must be multipart/form-data with a boundary",
+        ));
+        p
+    })?;
+    ctx.require_write()?;
+    let mut file: Option<(Upload, String)> = None;
+    let mut format = None;
+    let mut spec = ImportSpec {
+        entity: "contacts".into(),
+        format: ImportFormat::Csv,
+        encoding: None,
+        delimiter: None,
+        mode: "upsert".into(),
+        match_key: "email".into(),
+        dry_run: false,
+    };
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_problem(&e))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "file" if file.is_none() => {
+                let file_name = display_name(field.file_name());
+                file = Some((save_file(field).await?, file_name));
+            }
+            "file" => return Err(Problem::bad_request("file", "send one file per import")),
+            "entity" => spec.entity = setting(field, &name).await?,
+            "format" => format = Some(ImportFormat::parse(&setting(field, &name).await?)?),
+            "encoding" => {
+                let value = setting(field, &name).await?;
+                spec.encoding = (!value.is_empty()).then_some(value);
+            }
+            "delimiter" => {
+                let value = setting(field, &name).await?;
+                spec.delimiter = match value.as_str() {
+                    "" => None,
+                    "tab" | "\\t" => Some('\t'),
+                    _ => {
+                        let mut chars = value.chars();
+                        match (chars.next(), chars.next()) {
+                            (Some(c), None) => Some(c),
+                            _ => {
+                                return Err(Problem::bad_request(
+                                    "delimiter",
+                                    "must be one character, or `tab`",
+                                ));
+                            }
+                        }
+                    }
+                };
+            }
+            "mode" => spec.mode = setting(field, &name).await?,
+            "match" => spec.match_key = setting(field, &name).await?,
+            "dry_run" => {
+                spec.dry_run = match setting(field, &name).await?.as_str() {
+                    "true" | "1" | "on" => true,
+                    "false" | "0" | "off" | "" => false,
+                    _ => return Err(Problem::bad_request("dry_run", "must be true or false")),
+                }
+            }
+            _ => {
+                return Err(Problem::bad_request(
+                    &name,
+                    "unknown part; expected file, entity, format, encoding, delimiter, mode, match or dry_run",
+                ));
+            }
+        }
+    }
+    let Some((upload, file_name)) = file else {
+        return Err(Problem::bad_request(
+            "file",
+            "is required: the file to import",
+        ));
+    };
+    spec.format = format.unwrap_or_else(|| ImportFormat::from_file_name(&file_name));
+    spec.options()?;
+    // A CSV file's header and encoding are checked now, not minutes later in the job; a
+    // file that cannot be read as its format is well-formed input that breaks a rule: 422.
+    imports::describe(&upload.0, &spec).map_err(|e| match e {
+        ServiceError::BadParameter { field, message } => {
+            let mut errors = ValidationErrors::default();
+            errors.push(&field, message);
+            Problem::from(ServiceError::Validation(errors))
+        }
+        other => Problem::from(other),
+    })?;
+    let job = state
+        .carnet
+        .queue_import(&ctx, &spec, &file_name, &upload.0)
+        .await?;
+    let mut res = (StatusCode::ACCEPTED, axum::Json(job_json(&job, &[], None))).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/imports/{}", job.id)) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+fn parse_job_id(raw: &str) -> Result<Uuid, Problem> {
+    raw.parse()
+        .map_err(|_| Problem::not_found("no such import job"))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    IdPath(id): IdPath,
+) -> Result<Response, Problem> {
+    let id = parse_job_id(&id)?;
+    let job = state.carnet.import_job(&ctx, id).await?;
+    let page = state
+        .carnet
+        .import_rejections(&ctx, id, None, REJECTIONS_SHOWN + 1)
+        .await?;
+    let (shown, next) = split_page(page, REJECTIONS_SHOWN);
+    Ok(axum::Json(job_json(&job, &shown, next)).into_response())
+}
+
+async fn rejections(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    IdPath(id): IdPath,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let id = parse_job_id(&id)?;
+    let mut limit = REJECTIONS_SHOWN;
+    let mut after = None;
+    for (key, value) in query_pairs(query.as_deref())? {
+        match key.as_str() {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| Problem::bad_request("limit", "must be 1 to 1000"))?;
+            }
+            "cursor" if value.is_empty() => {}
+            "cursor" => {
+                after = Some(
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| Problem::bad_request("cursor", "is not a cursor"))?,
+                );
+            }
+            _ => {
+                return Err(Problem::bad_request(
+                    &key,
+                    "unknown parameter; expected limit or cursor",
+                ));
+            }
+        }
+    }
+    // 404 for a job that is not this workspace's.
+    state.carnet.import_job(&ctx, id).await?;
+    let page = state
+        .carnet
+        .import_rejections(&ctx, id, after, limit + 1)
+        .await?;
+    let (shown, next) = split_page(page, limit);
+    Ok(axum::Json(json!({"data": rejections_json(&shown), "next_cursor": next})).into_response())
+}
+
+/// The first `limit` refusals, and the cursor after them if there are more.
+fn split_page(mut page: Vec<Rejection>, limit: i64) -> (Vec<Rejection>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if page.len() > limit {
+        page.truncate(limit);
+        let next = page.last().map(|r| r.seq.to_string());
+        (page, next)
+    } else {
+        (page, None)
+    }
+}
+
+fn rejections_json(rejections: &[Rejection]) -> Vec<Value> {
+    rejections
+        .iter()
+        .map(|r| json!({"row": r.row_number, "field": r.field, "message": r.message}))
+        .collect()
+}
+
+/// A job as the API shows it.
+fn job_json(job: &Job, rejections: &[Rejection], next: Option<String>) -> Value {
+    let spec = &job.spec;
+    let p = job.progress;
+    json!({
+        "id": job.id,
+        "status": job.status,
+        "entity": spec["entity"],
+        "format": spec["format"],
+        "mode": spec["mode"],
+        "match": spec["match"],
+        "dry_run": spec["dry_run"],
+        "file_name": job.file_name,
+        "file_size": job.file_size,
+        "rows": p.rows_done,
+        "created": p.created,
+        "updated": p.updated,
+        "unchanged": p.unchanged,
+        "rejected": p.rejected,
+        "error": job.error,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "rejections": rejections_json(rejections),
+        "rejections_next_cursor": next,
+    })
+}
