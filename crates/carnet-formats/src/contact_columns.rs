@@ -151,6 +151,107 @@ pub fn columns_for(headers: &[String]) -> Vec<Column> {
         .collect()
 }
 
+/// Phone labels a mapping may give a phone column (`phone:mobile`, …).
+const PHONE_LABELS: [&str; 4] = ["work", "home", "mobile", "other"];
+
+/// The targets a mapping may give a column, as users write them.
+pub const TARGETS: [&str; 15] = [
+    "first_name",
+    "last_name",
+    "full_name",
+    "job_title",
+    "email",
+    "phone",
+    "phone:mobile",
+    "phone:home",
+    "phone:work",
+    "phone:other",
+    "tags",
+    "company_id",
+    "id",
+    "custom:<name>",
+    "ignore",
+];
+
+/// The column a mapping target names; `position` keeps several e-mail or phone columns
+/// apart. Errors say what targets exist.
+pub fn parse_target(target: &str, position: usize) -> Result<Column, String> {
+    let slot = 1000 + position;
+    Ok(match target.trim() {
+        "first_name" => Column::FirstName,
+        "last_name" => Column::LastName,
+        "full_name" => Column::FullName,
+        "job_title" => Column::JobTitle,
+        "company_id" => Column::CompanyId,
+        "tags" => Column::Tags,
+        "id" => Column::Id,
+        "ignore" => Column::Ignored,
+        "email" => Column::Email(slot),
+        "phone" => Column::Phone(slot, "work"),
+        other => {
+            if let Some(label) = other.strip_prefix("phone:") {
+                match PHONE_LABELS.iter().find(|l| **l == label) {
+                    Some(l) => Column::Phone(slot, l),
+                    None => {
+                        return Err(format!("`{other}`: a phone is work, home, mobile or other"));
+                    }
+                }
+            } else if let Some(name) = other.strip_prefix("custom:") {
+                let name = name.trim();
+                if name.is_empty() || name.chars().any(char::is_control) {
+                    return Err(format!("`{other}`: a custom field needs a name"));
+                }
+                Column::Extra(name.to_owned())
+            } else {
+                return Err(format!(
+                    "`{other}` is not a field; use one of {}",
+                    TARGETS.join(", ")
+                ));
+            }
+        }
+    })
+}
+
+/// How a column is shown and written in a mapping.
+pub fn target_name(column: &Column) -> String {
+    match column {
+        Column::Id => "id".into(),
+        Column::FirstName => "first_name".into(),
+        Column::LastName => "last_name".into(),
+        Column::FullName => "full_name".into(),
+        Column::JobTitle => "job_title".into(),
+        Column::CompanyId => "company_id".into(),
+        Column::Tags => "tags".into(),
+        Column::Custom => "custom".into(),
+        Column::Email(_) => "email".into(),
+        Column::EmailLabel(_) => "email label".into(),
+        Column::Phone(_, label) => format!("phone:{label}"),
+        Column::PhoneLabel(_) => "phone label".into(),
+        Column::Ignored => "ignore".into(),
+        Column::Extra(name) => format!("custom:{name}"),
+    }
+}
+
+/// The columns of a header row, detected and then overridden by `mapping` (header →
+/// target). A mapped header that the file does not have is an error: a typo in a mapping
+/// must not silently leave a column to detection.
+pub fn columns_with(
+    headers: &[String],
+    mapping: &BTreeMap<String, String>,
+) -> Result<Vec<Column>, String> {
+    let mut columns = columns_for(headers);
+    for (position, (header, target)) in mapping.iter().enumerate() {
+        let Some(i) = headers.iter().position(|h| h.trim() == header.trim()) else {
+            return Err(format!(
+                "the file has no column `{header}` (its columns: {})",
+                headers.join(", ")
+            ));
+        };
+        columns[i] = parse_target(target, position).map_err(|e| format!("{header}: {e}"))?;
+    }
+    Ok(columns)
+}
+
 /// One row turned into the API's contact JSON, and the id column's value if any.
 /// Empty cells are left out, so that an import never clears what it has no value for.
 pub fn row_to_json(columns: &[Column], cells: &[String]) -> (Value, Option<String>) {
@@ -252,6 +353,65 @@ mod tests {
 
     fn cols(headers: &[&str]) -> Vec<Column> {
         columns_for(&headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_mapping_overrides_detection() {
+        let headers: Vec<String> = ["Col A", "Col B", "Courriel", "Tel perso", "Notes"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        let mapping: BTreeMap<String, String> = [
+            ("Col A", "last_name"),
+            ("Col B", "email"),
+            ("Tel perso", "phone:mobile"),
+            ("Notes", "ignore"),
+        ]
+        .iter()
+        .map(|(h, t)| ((*h).to_owned(), (*t).to_owned()))
+        .collect();
+        let columns = columns_with(&headers, &mapping).unwrap();
+        let cells: Vec<String> = ["Durand", "a@x.test", "b@x.test", "06 12", "secret"]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        let (body, _) = row_to_json(&columns, &cells);
+        assert_eq!(
+            body,
+            json!({
+                "last_name": "Durand",
+                "emails": [{"label": "work", "value": "b@x.test"}, {"label": "work", "value": "a@x.test"}],
+                "phones": [{"label": "mobile", "value": "06 12"}]
+            })
+        );
+        let typo: BTreeMap<String, String> = [("Col C".to_owned(), "email".to_owned())].into();
+        assert!(
+            columns_with(&headers, &typo)
+                .unwrap_err()
+                .contains("no column `Col C`")
+        );
+        let bad: BTreeMap<String, String> = [("Col A".to_owned(), "surname".to_owned())].into();
+        assert!(
+            columns_with(&headers, &bad)
+                .unwrap_err()
+                .contains("not a field")
+        );
+        assert!(parse_target("phone:fax", 0).is_err());
+        assert!(parse_target("custom: ", 0).is_err());
+        assert_eq!(
+            parse_target("custom:Budget", 0).unwrap(),
+            Column::Extra("Budget".into())
+        );
+        for target in [
+            "first_name",
+            "email",
+            "phone:home",
+            "custom:X",
+            "ignore",
+            "id",
+        ] {
+            assert_eq!(target_name(&parse_target(target, 0).unwrap()), target);
+        }
     }
 
     #[test]

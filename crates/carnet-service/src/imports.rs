@@ -12,11 +12,12 @@ use crate::context::{Actor, TenantContext};
 use crate::jobs::LEASE;
 use crate::{Carnet, ServiceError, ServiceResult};
 use carnet_core::{Access, ApiKeyId, UserId};
-use carnet_formats::contact_columns::{columns_for, row_to_json};
+use carnet_formats::contact_columns::{columns_with, parse_target, row_to_json};
 use carnet_formats::table::{TableError, TableOptions, TableReader};
 use carnet_store::jobs::{self, Job, NewJob, Rejection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,6 +82,10 @@ pub struct ImportSpec {
     #[serde(rename = "match")]
     pub match_key: String,
     pub dry_run: bool,
+    /// Column header → field, overriding detection (CSV): `first_name`, `email`,
+    /// `phone:mobile`, `custom:<name>`, `ignore`, … (see `contact_columns::TARGETS`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
 }
 
 impl ImportSpec {
@@ -109,6 +114,18 @@ impl ImportSpec {
                 field: "delimiter".into(),
                 message: "must be one ASCII punctuation character or a tab".into(),
             });
+        }
+        if !self.mapping.is_empty() && self.format != ImportFormat::Csv {
+            return Err(ServiceError::BadParameter {
+                field: "mapping".into(),
+                message: "a column mapping applies to CSV files only".into(),
+            });
+        }
+        for (position, (header, target)) in self.mapping.iter().enumerate() {
+            parse_target(target, position).map_err(|e| ServiceError::BadParameter {
+                field: "mapping".into(),
+                message: format!("{header}: {e}"),
+            })?;
         }
         Ok(ImportOptions {
             mode: self.mode.parse::<ImportMode>()?,
@@ -154,7 +171,12 @@ pub fn open_rows(path: &Path, spec: &ImportSpec) -> ServiceResult<(Rows, String)
                 reader.encoding,
                 char::from(reader.delimiter)
             );
-            let columns = columns_for(&reader.headers);
+            let columns = columns_with(&reader.headers, &spec.mapping).map_err(|message| {
+                ServiceError::BadParameter {
+                    field: "mapping".into(),
+                    message,
+                }
+            })?;
             let rows = reader.map(move |row| match row {
                 Ok((row, cells)) => {
                     let (body, id) = row_to_json(&columns, &cells);

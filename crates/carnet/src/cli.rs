@@ -70,6 +70,10 @@ pub enum Command {
         /// Force the delimiter (one character; `tab` for a tab).
         #[arg(long)]
         delimiter: Option<String>,
+        /// A JSON file mapping column headers to fields, overriding detection:
+        /// {"Col A": "last_name", "Mail": "email", "Notes": "custom:notes", "X": "ignore"}.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
         /// Count what would happen; write nothing.
         #[arg(long)]
         dry_run: bool,

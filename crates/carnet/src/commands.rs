@@ -163,6 +163,19 @@ async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
         })
 }
 
+/// A mapping file: a JSON object of column header → field.
+fn read_mapping(path: &Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot open the mapping file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} must be a JSON object of column header to field, such as \
+             {{\"Mail\": \"email\", \"Notes\": \"custom:notes\"}}",
+            path.display()
+        )
+    })
+}
+
 fn parse_delimiter(raw: &str) -> anyhow::Result<char> {
     let mut chars = raw.chars();
     match (raw, chars.next(), chars.next()) {
@@ -447,8 +460,13 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             match_key,
             encoding,
             delimiter,
+            mapping,
             dry_run,
         } => {
+            let mapping = match mapping {
+                Some(path) => read_mapping(&path)?,
+                None => Default::default(),
+            };
             let spec = ImportSpec {
                 entity,
                 format: ImportFormat::from_file_name(&file.to_string_lossy()),
@@ -457,6 +475,7 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
                 mode,
                 match_key,
                 dry_run,
+                mapping,
             };
             import(carnet, &tenant, &file, spec).await?;
         }

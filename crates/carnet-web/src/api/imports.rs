@@ -27,8 +27,9 @@ pub const MAX_UPLOAD: usize = 256 * 1024 * 1024;
 /// Longest text setting (`mode`, `encoding`, …) in an upload form.
 const MAX_SETTING: usize = 64;
 
-/// The encodings the document lists (the server takes any WHATWG label).
-const ENCODINGS: [&str; 8] = [
+/// The encodings the document lists (the server takes any WHATWG label; empty: detected).
+const ENCODINGS: [&str; 9] = [
+    "",
     "utf-8",
     "utf-16le",
     "utf-16be",
@@ -38,6 +39,9 @@ const ENCODINGS: [&str; 8] = [
     "macintosh",
     "ibm866",
 ];
+
+/// Largest column mapping (JSON) in an upload form.
+const MAX_MAPPING: usize = 64 * 1024;
 
 /// Refused rows shown with the job; the rest are paged through `/rejections`.
 const REJECTIONS_SHOWN: i64 = 100;
@@ -102,10 +106,12 @@ pub(crate) fn schemas() -> Value {
                 "entity": {"type": "string", "enum": ["contacts"], "default": "contacts"},
                 "format": {"type": "string", "enum": ["csv", "vcard", "json"], "description": "Default: from the file name (.vcf, .json, else CSV)"},
                 "encoding": {"type": "string", "enum": ENCODINGS, "description": "Force the encoding of a CSV file (any WHATWG label is accepted; the common ones are listed)"},
-                "delimiter": {"type": "string", "enum": [",", ";", "tab", "|", ":"], "description": "Force the delimiter of a CSV file: one ASCII punctuation character, or `tab`"},
+                "delimiter": {"type": "string", "enum": ["", ",", ";", "tab", "|", ":"], "description": "Force the delimiter of a CSV file: one ASCII punctuation character, or `tab`; empty: detected"},
                 "mode": {"type": "string", "enum": ["create", "update", "upsert"], "default": "upsert"},
                 "match": {"type": "string", "enum": ["email", "id"], "default": "email"},
-                "dry_run": {"type": "string", "enum": ["true", "false"], "default": "false", "description": "Count what would happen; write nothing"}
+                "dry_run": {"type": "string", "enum": ["true", "false"], "default": "false", "description": "Count what would happen; write nothing"},
+                "mapping": {"type": "string", "contentMediaType": "application/json", "maxLength": MAX_MAPPING,
+                            "description": "CSV only: a JSON object of column header to field (first_name, last_name, full_name, job_title, email, phone, phone:mobile, phone:home, phone:work, phone:other, tags, company_id, id, custom:<name>, ignore), overriding detection"}
             }
         },
         "ImportRejection": {
@@ -180,14 +186,19 @@ fn multipart_problem(e: &MultipartError) -> Problem {
 
 /// A short text setting of the form.
 async fn setting(field: Field<'_>, name: &str) -> Result<String, Problem> {
+    setting_up_to(field, name, MAX_SETTING).await
+}
+
+/// A text part of the form, at most `max` bytes.
+async fn setting_up_to(field: Field<'_>, name: &str, max: usize) -> Result<String, Problem> {
     let mut field = field;
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| multipart_problem(&e))? {
         bytes.extend_from_slice(&chunk);
-        if bytes.len() > MAX_SETTING {
+        if bytes.len() > max {
             return Err(Problem::bad_request(
                 name,
-                format!("must be at most {MAX_SETTING} bytes"),
+                format!("must be at most {max} bytes"),
             ));
         }
     }
@@ -241,6 +252,7 @@ async fn create(
     })?;
     ctx.require_write()?;
     let mut file: Option<(Upload, String)> = None;
+    let mut seen: Vec<String> = Vec::new();
     let mut format = None;
     let mut spec = ImportSpec {
         entity: "contacts".into(),
@@ -250,6 +262,7 @@ async fn create(
         mode: "upsert".into(),
         match_key: "email".into(),
         dry_run: false,
+        mapping: Default::default(),
     };
     while let Some(field) = multipart
         .next_field()
@@ -257,12 +270,15 @@ async fn create(
         .map_err(|e| multipart_problem(&e))?
     {
         let name = field.name().unwrap_or("").to_owned();
+        if seen.contains(&name) {
+            return Err(Problem::bad_request(&name, "send each part once"));
+        }
+        seen.push(name.clone());
         match name.as_str() {
-            "file" if file.is_none() => {
+            "file" => {
                 let file_name = display_name(field.file_name());
                 file = Some((save_file(field).await?, file_name));
             }
-            "file" => return Err(Problem::bad_request("file", "send one file per import")),
             "entity" => spec.entity = setting(field, &name).await?,
             "format" => format = Some(ImportFormat::parse(&setting(field, &name).await?)?),
             "encoding" => {
@@ -288,6 +304,15 @@ async fn create(
                     }
                 };
             }
+            "mapping" => {
+                let text = setting_up_to(field, &name, MAX_MAPPING).await?;
+                spec.mapping = serde_json::from_str(&text).map_err(|_| {
+                    invalid(
+                        "mapping",
+                        "must be a JSON object of column header to field, such as {\"Mail\": \"email\"}",
+                    )
+                })?;
+            }
             "mode" => spec.mode = setting(field, &name).await?,
             "match" => spec.match_key = setting(field, &name).await?,
             "dry_run" => {
@@ -300,7 +325,7 @@ async fn create(
             _ => {
                 return Err(Problem::bad_request(
                     &name,
-                    "unknown part; expected file, entity, format, encoding, delimiter, mode, match or dry_run",
+                    "unknown part; expected file, entity, format, encoding, delimiter, mapping, mode, match or dry_run",
                 ));
             }
         }
@@ -312,17 +337,9 @@ async fn create(
         ));
     };
     spec.format = format.unwrap_or_else(|| ImportFormat::from_file_name(&file_name));
-    spec.options()?;
-    // A CSV file's header and encoding are checked now, not minutes later in the job; a
-    // file that cannot be read as its format is well-formed input that breaks a rule: 422.
-    imports::describe(&upload.0, &spec).map_err(|e| match e {
-        ServiceError::BadParameter { field, message } => {
-            let mut errors = ValidationErrors::default();
-            errors.push(&field, message);
-            Problem::from(ServiceError::Validation(errors))
-        }
-        other => Problem::from(other),
-    })?;
+    spec.options().map_err(content_problem)?;
+    // A CSV file's header and encoding are checked now, not minutes later in the job.
+    imports::describe(&upload.0, &spec).map_err(content_problem)?;
     let job = state
         .carnet
         .queue_import(&ctx, &spec, &file_name, &upload.0)
@@ -332,6 +349,24 @@ async fn create(
         res.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(res)
+}
+
+/// 422 naming `field`: the form is well made, but what it carries breaks a rule.
+fn invalid(field: &str, message: &str) -> Problem {
+    let mut errors = ValidationErrors::default();
+    errors.push(field, message);
+    Problem::from(ServiceError::Validation(errors))
+}
+
+/// A file that cannot be read as its format, or a mapping that does not fit it, is 422;
+/// a malformed setting stays 400.
+fn content_problem(e: ServiceError) -> Problem {
+    match e {
+        ServiceError::BadParameter { field, message } if field == "file" || field == "mapping" => {
+            invalid(&field, &message)
+        }
+        other => Problem::from(other),
+    }
 }
 
 fn parse_job_id(raw: &str) -> Result<Uuid, Problem> {

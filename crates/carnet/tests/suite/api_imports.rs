@@ -120,6 +120,34 @@ async fn upload_run_and_report(backend: Backend) {
         listed.text
     );
 
+    // A mapping names what detection cannot guess.
+    let odd = "Col A;Col B;Col C\nMartin;m.martin@example.test;VIP\n";
+    let mapped = app
+        .upload(
+            &key,
+            "/api/v1/imports",
+            "odd.csv",
+            odd.as_bytes(),
+            &[(
+                "mapping",
+                r#"{"Col A": "last_name", "Col B": "email", "Col C": "tags"}"#,
+            )],
+        )
+        .await;
+    assert_eq!(mapped.status, 202, "{}", mapped.text);
+    run_jobs(&app).await;
+    let found = app
+        .api(
+            &key,
+            "GET",
+            "/api/v1/contacts?filter[email]=m.martin@example.test",
+            None,
+        )
+        .await;
+    let martin = &found.json["data"][0];
+    assert_eq!(martin["last_name"], "Martin", "{}", found.text);
+    assert_eq!(martin["tags"], serde_json::json!(["VIP"]));
+
     // Another workspace does not see the job; a bogus id is not found either.
     assert_eq!(app.api(&other, "GET", &location, None).await.status, 404);
     assert_eq!(
@@ -279,6 +307,44 @@ async fn uploads_that_are_refused(backend: Backend) {
             .await,
         422,
         "file",
+    );
+    refused(
+        app.upload(
+            &key,
+            "/api/v1/imports",
+            "a.csv",
+            csv,
+            &[("mode", "create"), ("mode", "upsert")],
+        )
+        .await,
+        400,
+        "mode",
+    );
+    for mapping in [r#"{"Col Z": "email"}"#, r#"{"Nom": "surname"}"#, "not json"] {
+        refused(
+            app.upload(
+                &key,
+                "/api/v1/imports",
+                "a.csv",
+                csv,
+                &[("mapping", mapping)],
+            )
+            .await,
+            422,
+            "mapping",
+        );
+    }
+    refused(
+        app.upload(
+            &key,
+            "/api/v1/imports",
+            "a.vcf",
+            b"BEGIN:VCARD\r\nEND:VCARD\r\n",
+            &[("mapping", r#"{"Nom": "last_name"}"#)],
+        )
+        .await,
+        422,
+        "mapping",
     );
     let (content_type, body) = carnet_testkit::multipart("x", b"", &[]);
     let no_file = String::from_utf8(body)

@@ -611,6 +611,47 @@ fn import_from_the_command_line() {
         ),
         "mode",
     );
+    let odd = data.join("odd.csv");
+    std::fs::write(&odd, "Col A,Col B\nMartin,m.martin@example.test\n").unwrap();
+    let mapping = data.join("mapping.json");
+    std::fs::write(&mapping, r#"{"Col A": "last_name", "Col B": "email"}"#).unwrap();
+    let mapped = ok(&carnet(
+        &data,
+        &[
+            "import",
+            "--tenant",
+            "copy",
+            "--file",
+            odd.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(mapped.contains("1 rows: 1 created"), "{mapped}");
+    let json = ok(&carnet(
+        &data,
+        &["export", "--tenant", "copy", "--format", "json"],
+        None,
+    ));
+    assert!(json.contains("\"last_name\":\"Martin\""), "{json}");
+    std::fs::write(&mapping, r#"{"Col Z": "email"}"#).unwrap();
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "import",
+                "--tenant",
+                "copy",
+                "--file",
+                odd.to_str().unwrap(),
+                "--mapping",
+                mapping.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "no column `Col Z`",
+    );
     fails_with(
         &carnet(
             &data,

@@ -31,6 +31,7 @@ pub fn spec(format: ImportFormat) -> ImportSpec {
         mode: "upsert".into(),
         match_key: "email".into(),
         dry_run: false,
+        mapping: Default::default(),
     }
 }
 
