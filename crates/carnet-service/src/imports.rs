@@ -11,8 +11,12 @@ use crate::contacts::{ImportMode, ImportOptions, ImportReport, ImportRow, MatchK
 use crate::context::{Actor, TenantContext};
 use crate::jobs::LEASE;
 use crate::{Carnet, ServiceError, ServiceResult};
+use carnet_core::ValidationErrors;
+use carnet_core::contact::ContactInput;
 use carnet_core::{Access, ApiKeyId, UserId};
-use carnet_formats::contact_columns::{columns_with, parse_target, row_to_json};
+use carnet_formats::contact_columns::{
+    columns_for, columns_with, parse_target, row_to_json, target_name,
+};
 use carnet_formats::table::{TableError, TableOptions, TableReader};
 use carnet_store::jobs::{self, Job, NewJob, Rejection};
 use serde::{Deserialize, Serialize};
@@ -228,6 +232,124 @@ pub fn describe(path: &Path, spec: &ImportSpec) -> ServiceResult<String> {
     }
 }
 
+/// The settings an import job was stored with.
+pub fn spec_of(job: &Job) -> ServiceResult<ImportSpec> {
+    serde_json::from_value(job.spec.clone())
+        .map_err(|e| ServiceError::Internal(format!("stored import spec: {e}")))
+}
+
+/// Rows shown in an import's preview.
+const PREVIEW_ROWS: usize = 5;
+
+/// The first rows of an uploaded file as they would be imported: what the mapping step
+/// of the import wizard shows.
+#[derive(Debug)]
+pub struct Preview {
+    /// The encoding and delimiter detected (CSV), or the format.
+    pub detected: String,
+    /// The header row (CSV; empty for other formats).
+    pub headers: Vec<String>,
+    /// What detection makes of each column (`first_name`, `custom:Société`, …).
+    pub detected_targets: Vec<String>,
+    pub rows: Vec<PreviewRow>,
+}
+
+/// One previewed row: its cells (CSV) and the contact it gives, or why it is refused.
+#[derive(Debug)]
+pub struct PreviewRow {
+    pub row: u64,
+    pub cells: Vec<String>,
+    pub contact: Result<ContactInput, ValidationErrors>,
+}
+
+/// A preview from the beginning of a file (`head`, its first chunk).
+fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Preview> {
+    let contact_of = |body: &serde_json::Value| ContactInput::from_json(body);
+    match spec.format {
+        ImportFormat::Csv => {
+            let reader = TableReader::csv(std::io::Cursor::new(head), &spec.table_options())
+                .map_err(|e| ServiceError::BadParameter {
+                    field: "file".into(),
+                    message: e.to_string(),
+                })?;
+            let detected = format!(
+                "{}, delimiter {:?}",
+                reader.encoding,
+                char::from(reader.delimiter)
+            );
+            let headers = reader.headers.clone();
+            let detected_targets = columns_for(&headers).iter().map(target_name).collect();
+            let columns = columns_with(&headers, &spec.mapping).map_err(|message| {
+                ServiceError::BadParameter {
+                    field: "mapping".into(),
+                    message,
+                }
+            })?;
+            let rows = reader
+                .take(PREVIEW_ROWS)
+                .filter_map(Result::ok)
+                .map(|(row, cells)| {
+                    let (body, _) = row_to_json(&columns, &cells);
+                    PreviewRow {
+                        row,
+                        cells,
+                        contact: contact_of(&body),
+                    }
+                })
+                .collect();
+            Ok(Preview {
+                detected,
+                headers,
+                detected_targets,
+                rows,
+            })
+        }
+        ImportFormat::Vcard => {
+            let text = carnet_formats::vcard_read::decode(&head);
+            let rows = carnet_formats::vcard_read::cards(&text)
+                .into_iter()
+                .filter_map(Result::ok)
+                .take(PREVIEW_ROWS)
+                .map(|(row, body, _)| PreviewRow {
+                    row,
+                    cells: Vec::new(),
+                    contact: contact_of(&body),
+                })
+                .collect();
+            Ok(Preview {
+                detected: "vCard".into(),
+                headers: Vec::new(),
+                detected_targets: Vec::new(),
+                rows,
+            })
+        }
+        ImportFormat::Json => {
+            // Only a file read whole can be parsed; a larger one is previewed by running
+            // the import as a dry run.
+            let rows = serde_json::from_slice(&head)
+                .ok()
+                .filter(|_| whole)
+                .and_then(|doc| carnet_formats::contact_json::rows(doc).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(Result::ok)
+                .take(PREVIEW_ROWS)
+                .map(|(row, body, _)| PreviewRow {
+                    row,
+                    cells: Vec::new(),
+                    contact: contact_of(&body),
+                })
+                .collect();
+            Ok(Preview {
+                detected: "Carnet JSON".into(),
+                headers: Vec::new(),
+                detected_targets: Vec::new(),
+                rows,
+            })
+        }
+    }
+}
+
 /// A file's size and SHA-256, read in one pass.
 fn digest(path: &Path) -> ServiceResult<(i64, String)> {
     let mut file = std::fs::File::open(path).map_err(|e| ServiceError::BadParameter {
@@ -286,6 +408,59 @@ impl Carnet {
         file_name: &str,
         path: &Path,
     ) -> ServiceResult<Job> {
+        let job = self
+            .store_upload(ctx, spec, file_name, path, "queued")
+            .await?;
+        self.jobs_waiting.notify_one();
+        Ok(job)
+    }
+
+    /// Stores an upload as a draft: it waits for its settings (the UI's mapping step),
+    /// then [`Carnet::start_import`] queues it.
+    pub async fn draft_import(
+        &self,
+        ctx: &TenantContext,
+        spec: &ImportSpec,
+        file_name: &str,
+        path: &Path,
+    ) -> ServiceResult<Job> {
+        self.store_upload(ctx, spec, file_name, path, "draft").await
+    }
+
+    /// Queues a draft with its final settings (mapping, mode, …).
+    pub async fn start_import(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        spec: &ImportSpec,
+    ) -> ServiceResult<Job> {
+        ctx.require_write()?;
+        spec.options()?;
+        let spec_json = serde_json::to_value(spec)
+            .map_err(|e| ServiceError::Internal(format!("import spec: {e}")))?;
+        let mut tx = self.db.tenant_write(ctx.tenant).await?;
+        if !jobs::start_draft(&mut tx, id, &spec_json, self.now()).await? {
+            return Err(match jobs::get(&mut tx, id).await? {
+                Some(_) => ServiceError::Conflict("this import has already been started".into()),
+                None => ServiceError::NotFound("import job"),
+            });
+        }
+        let job = jobs::get(&mut tx, id)
+            .await?
+            .ok_or(ServiceError::NotFound("import job"))?;
+        tx.commit().await?;
+        self.jobs_waiting.notify_one();
+        Ok(job)
+    }
+
+    async fn store_upload(
+        &self,
+        ctx: &TenantContext,
+        spec: &ImportSpec,
+        file_name: &str,
+        path: &Path,
+        status: &str,
+    ) -> ServiceResult<Job> {
         ctx.require_write()?;
         spec.options()?;
         let (size, sha256) = digest(path)?;
@@ -298,6 +473,7 @@ impl Carnet {
             &NewJob {
                 id,
                 kind: "import",
+                status,
                 source: "upload",
                 spec: &spec_json,
                 actor_kind: ctx.actor.kind(),
@@ -325,7 +501,6 @@ impl Carnet {
             .await?
             .ok_or(ServiceError::NotFound("import job"))?;
         tx.commit().await?;
-        self.jobs_waiting.notify_one();
         Ok(job)
     }
 
@@ -362,6 +537,7 @@ impl Carnet {
                     &NewJob {
                         id,
                         kind: "import",
+                        status: "queued",
                         source: "local",
                         spec: &spec_json,
                         actor_kind: ctx.actor.kind(),
@@ -456,8 +632,7 @@ impl Carnet {
         path: &Path,
         progress: impl FnMut(&ImportReport),
     ) -> ServiceResult<Option<ImportReport>> {
-        let spec: ImportSpec = serde_json::from_value(job.spec.clone())
-            .map_err(|e| ServiceError::Internal(format!("stored import spec: {e}")))?;
+        let spec = spec_of(job)?;
         let options = spec.options()?;
         let (rows, _) = open_rows(path, &spec)?;
         if options.dry_run {
@@ -518,6 +693,25 @@ impl Carnet {
         }
         file.sync_all().map_err(fail)?;
         Ok(spooled)
+    }
+
+    /// The first rows of a stored upload as `spec` would import them.
+    pub async fn import_preview(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        spec: &ImportSpec,
+    ) -> ServiceResult<Preview> {
+        ctx.require_read()?;
+        spec.options()?;
+        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        let job = jobs::get(&mut tx, id)
+            .await?
+            .filter(|j| j.kind == "import")
+            .ok_or(ServiceError::NotFound("import job"))?;
+        let head = jobs::chunk(&mut tx, id, 0).await?.unwrap_or_default();
+        let whole = job.file_size as usize <= head.len();
+        preview_of(head, whole, spec)
     }
 
     /// The tenant's import job `id`.

@@ -17,7 +17,7 @@ pub struct Job {
     pub id: Uuid,
     /// `import`.
     pub kind: String,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `draft` (waiting for its settings), `queued`, `running`, `succeeded` or `failed`.
     pub status: String,
     /// `upload` (the file is in `job_chunks`) or `local` (a file of the CLI that started it).
     pub source: String,
@@ -57,6 +57,8 @@ pub struct Progress {
 pub struct NewJob<'a> {
     pub id: Uuid,
     pub kind: &'a str,
+    /// `queued`, or `draft` for a job whose settings are still being chosen.
+    pub status: &'a str,
     pub source: &'a str,
     pub spec: &'a Value,
     pub actor_kind: &'a str,
@@ -82,7 +84,7 @@ pub async fn insert(tx: &mut TenantTx, job: &NewJob<'_>, now: DateTime<Utc>) -> 
     on_conn!(&mut tx.tx, |c| {
         sqlx::query(
             "INSERT INTO jobs (tenant_id, id, kind, status, source, spec, actor_kind, actor_id, file_name, file_size, file_sha256, created_at, updated_at)
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+             VALUES ($1, $2, $3, $12, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
         .bind(tenant)
         .bind(job.id)
@@ -95,6 +97,7 @@ pub async fn insert(tx: &mut TenantTx, job: &NewJob<'_>, now: DateTime<Utc>) -> 
         .bind(job.file_size)
         .bind(job.file_sha256)
         .bind(now)
+        .bind(job.status)
         .execute(c)
         .await?;
     });
@@ -152,6 +155,30 @@ pub async fn find_unfinished_local(
     });
     // Compared here, not in SQL: JSON equality differs between the backends.
     Ok(candidates.into_iter().find(|j| &j.spec == spec))
+}
+
+/// Queues a draft with its final settings; `false` if it is not a draft (any more).
+pub async fn start_draft(
+    tx: &mut TenantTx,
+    id: Uuid,
+    spec: &Value,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let tenant = tx.tenant().0;
+    let done = on_conn!(&mut tx.tx, |c| {
+        sqlx::query(
+            "UPDATE jobs SET status = 'queued', spec = $1, updated_at = $2
+             WHERE tenant_id = $3 AND id = $4 AND status = 'draft'",
+        )
+        .bind(sqlx::types::Json(spec))
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(done == 1)
 }
 
 /// Stores the `seq`-th chunk of an uploaded file.

@@ -6,7 +6,8 @@ CREATE TABLE jobs (
     tenant_id     uuid NOT NULL REFERENCES tenants (id),
     id            uuid NOT NULL,
     kind          text NOT NULL CHECK (kind IN ('import')),
-    status        text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    -- 'draft': uploaded, waiting for its column mapping (the UI's import wizard).
+    status        text NOT NULL CHECK (status IN ('draft', 'queued', 'running', 'succeeded', 'failed')),
     -- Where the input is: 'upload' (job_chunks, any instance can run it) or 'local' (a
     -- file on the machine of the CLI that started it; only that CLI resumes it).
     source        text NOT NULL CHECK (source IN ('upload', 'local')),

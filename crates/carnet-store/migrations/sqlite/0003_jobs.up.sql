@@ -4,7 +4,8 @@ CREATE TABLE jobs (
     tenant_id     BLOB NOT NULL REFERENCES tenants (id),
     id            BLOB NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('import')),
-    status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    -- 'draft': uploaded, waiting for its column mapping (the UI's import wizard).
+    status        TEXT NOT NULL CHECK (status IN ('draft', 'queued', 'running', 'succeeded', 'failed')),
     -- Where the input is: 'upload' (job_chunks, any process can run it) or 'local' (a
     -- file on the machine of the CLI that started it; only that CLI resumes it).
     source        TEXT NOT NULL CHECK (source IN ('upload', 'local')),

@@ -162,7 +162,7 @@ pub(crate) fn schemas() -> Value {
 }
 
 /// An uploaded file on disk until the job has stored it; removed when dropped.
-struct Upload(PathBuf);
+pub(crate) struct Upload(pub PathBuf);
 
 impl Drop for Upload {
     fn drop(&mut self) {
@@ -208,7 +208,7 @@ async fn setting_up_to(field: Field<'_>, name: &str, max: usize) -> Result<Strin
 
 /// What the user called the file, without any directory part or control character (it is
 /// only shown, never used as a path).
-fn display_name(raw: Option<&str>) -> String {
+pub(crate) fn display_name(raw: Option<&str>) -> String {
     let base = raw.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
     if clean.trim().is_empty() {
@@ -218,7 +218,7 @@ fn display_name(raw: Option<&str>) -> String {
     }
 }
 
-async fn save_file(mut field: Field<'_>) -> Result<Upload, Problem> {
+pub(crate) async fn save_file(mut field: Field<'_>) -> Result<Upload, Problem> {
     let upload = Upload(std::env::temp_dir().join(format!("carnet-upload-{}", Uuid::now_v7())));
     let failed = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an upload");

@@ -3,13 +3,14 @@
 mod assets;
 mod contacts;
 mod i18n;
+mod imports;
 mod login;
 mod page;
 
 use crate::AppState;
 use askama::Template;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,6 +29,15 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}/edit", get(contacts::edit))
         .route("/contacts/{id}/delete", post(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
+        .route(
+            "/imports",
+            post(imports::upload).layer(DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD)),
+        )
+        .route("/imports/new", get(imports::new))
+        .route("/imports/{id}", get(imports::show))
+        .route("/imports/{id}/preview", post(imports::preview))
+        .route("/imports/{id}/start", post(imports::start))
+        .route("/imports/{id}/progress", get(imports::progress))
         .route("/assets/{file}", get(assets::serve))
 }
 

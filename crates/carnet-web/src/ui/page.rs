@@ -144,7 +144,7 @@ impl SignedIn {
                 .unwrap_or_default(),
             section,
             q: q.to_owned(),
-            live_search: section != "detail",
+            live_search: matches!(section, "contacts" | "trash"),
             toast,
             other_lang,
             other_lang_name,
