@@ -8,7 +8,8 @@ use serde_json::json;
 on_both_backends!(
     sign_in_session_and_csrf,
     forms_show_errors_and_keep_input,
-    workspace_switcher_and_language
+    workspace_switcher_and_language,
+    import_wizard
 );
 
 #[tokio::test]
@@ -498,5 +499,168 @@ async fn workspace_switcher_and_language(backend: Backend) {
         page.text.contains("<html lang=\"en\">") && page.text.contains("Sign out"),
         "the user's setting wins"
     );
+    app.finish().await;
+}
+
+/// The import wizard without a browser: upload (CSRF-checked), the mapping step and its
+/// preview, starting, the report; another workspace cannot see the import.
+async fn import_wizard(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.carnet.create_tenant("other", "Other SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    app.user("other", "olga@other.test", "correct-horse-1", Role::Member)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let page = app
+        .send("GET", "/imports/new", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("enctype=\"multipart/form-data\""));
+
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contacts/excel-fr-windows-1252.csv"
+    ))
+    .unwrap();
+    let upload = |fields: Vec<(&'static str, String)>| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        carnet_testkit::multipart("export.csv", &file, &fields)
+    };
+    let (content_type, body) = upload(vec![]);
+    let forged = app
+        .send(
+            "POST",
+            "/imports",
+            &[("cookie", &cookie), ("content-type", &content_type)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "no CSRF token, no upload");
+    let (content_type, body) = upload(vec![("_csrf", csrf.clone())]);
+    let res = app
+        .send(
+            "POST",
+            "/imports",
+            &[("cookie", &cookie), ("content-type", &content_type)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.text);
+    let location = res.header("location").unwrap().to_owned();
+    let mapping = app
+        .send("GET", &location, &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(mapping.status, 200);
+    assert!(mapping.text.contains("windows-1252"), "{}", mapping.text);
+    assert!(mapping.text.contains("Éloïse Lefèvre"));
+    assert!(mapping.text.contains("#VIP #Client"));
+
+    // Seven columns; the last one (Étiquettes) ignored: the preview follows.
+    let form = |last: &str, extra: &str| {
+        let mut body = format!("_csrf={csrf}");
+        for i in 0..7 {
+            body.push_str("&map=");
+            if i == 6 {
+                body.push_str(last);
+            }
+        }
+        body.push_str(extra);
+        body.into_bytes()
+    };
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let preview = app
+        .send(
+            "POST",
+            &format!("{location}/preview"),
+            &headers,
+            Some(form("ignore", "")),
+        )
+        .await;
+    assert_eq!(preview.status, 200);
+    assert!(preview.text.contains("Éloïse Lefèvre") && !preview.text.contains("#VIP"));
+    let bad = app
+        .send(
+            "POST",
+            &format!("{location}/preview"),
+            &headers,
+            Some(form("phone%3Afax", "")),
+        )
+        .await;
+    assert!(
+        bad.text.contains("role=\"alert\"") && bad.text.contains("phone:fax"),
+        "{}",
+        bad.text
+    );
+
+    let started = app
+        .send(
+            "POST",
+            &format!("{location}/start"),
+            &headers,
+            Some(form("", "&mode=upsert&match=email")),
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    let waiting = app
+        .send("GET", &location, &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        waiting.text.contains("En attente") && waiting.text.contains("every 1s"),
+        "{}",
+        waiting.text
+    );
+    while app
+        .carnet
+        .run_next_job("test-worker")
+        .await
+        .unwrap()
+        .is_some()
+    {}
+    let report = app
+        .send(
+            "GET",
+            &format!("{location}/progress"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(
+        report.text.contains("id=\"count-created\">3<"),
+        "{}",
+        report.text
+    );
+    assert!(report.text.contains("emails[0].value"));
+    assert!(
+        !report.text.contains("every 1s"),
+        "a finished import is not polled"
+    );
+    // Starting twice changes nothing.
+    let again = app
+        .send(
+            "POST",
+            &format!("{location}/start"),
+            &headers,
+            Some(form("", "")),
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    assert!(
+        app.carnet
+            .run_next_job("test-worker")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (other, _) = sign_in(&app, "olga@other.test", "correct-horse-1").await;
+    let hidden = app
+        .send("GET", &location, &[("cookie", &other)], None)
+        .await;
+    assert_eq!(hidden.status, 404);
     app.finish().await;
 }
