@@ -1,6 +1,7 @@
 //! Carnet's file formats: writers for CSV (with an Excel-for-France preset), JSON, vCard 3.0
 //! and 4.0, and XLSX. They write to any `std::io::Write`, one record at a time, so exports
-//! stream in constant memory.
+//! stream in constant memory. Readers for the files users bring: CSV in any encoding
+//! (`table`), XLSX (`xlsx_read`), vCard (`vcard_read`) and Carnet's JSON (`contact_json`).
 
 pub mod contact_columns;
 pub mod contact_json;
@@ -10,6 +11,7 @@ pub mod table;
 pub mod vcard;
 pub mod vcard_read;
 pub mod xlsx;
+pub mod xlsx_read;
 
 use std::fmt;
 use std::str::FromStr;

@@ -18,6 +18,7 @@ use carnet_formats::contact_columns::{
     columns_for, columns_with, parse_target, row_to_json, target_name,
 };
 use carnet_formats::table::{TableError, TableOptions, TableReader};
+use carnet_formats::xlsx_read::XlsxReader;
 use carnet_store::jobs::{self, Job, NewJob, Rejection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,6 +41,8 @@ pub enum ImportFormat {
     Vcard,
     /// Carnet's own JSON export.
     Json,
+    /// An Excel workbook (its first sheet, or the one named).
+    Xlsx,
 }
 
 impl ImportFormat {
@@ -50,20 +53,23 @@ impl ImportFormat {
             ImportFormat::Vcard
         } else if lower.ends_with(".json") {
             ImportFormat::Json
+        } else if lower.ends_with(".xlsx") {
+            ImportFormat::Xlsx
         } else {
             ImportFormat::Csv
         }
     }
 
-    /// `csv`, `vcard` or `json`, as the API takes it.
+    /// `csv`, `xlsx`, `vcard` or `json`, as the API takes it.
     pub fn parse(raw: &str) -> ServiceResult<ImportFormat> {
         match raw {
             "csv" => Ok(ImportFormat::Csv),
             "vcard" | "vcf" => Ok(ImportFormat::Vcard),
             "json" => Ok(ImportFormat::Json),
+            "xlsx" => Ok(ImportFormat::Xlsx),
             _ => Err(ServiceError::BadParameter {
                 field: "format".into(),
-                message: "must be csv, vcard or json".into(),
+                message: "must be csv, xlsx, vcard or json".into(),
             }),
         }
     }
@@ -90,9 +96,28 @@ pub struct ImportSpec {
     /// `phone:mobile`, `custom:<name>`, `ignore`, … (see `contact_columns::TARGETS`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mapping: BTreeMap<String, String>,
+    /// The sheet of a workbook (XLSX); the first one when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 impl ImportSpec {
+    /// Contacts in `format`, with the defaults: upsert, matched by e-mail, detection for
+    /// everything else.
+    pub fn contacts(format: ImportFormat) -> ImportSpec {
+        ImportSpec {
+            entity: "contacts".into(),
+            format,
+            encoding: None,
+            delimiter: None,
+            mode: "upsert".into(),
+            match_key: "email".into(),
+            dry_run: false,
+            mapping: BTreeMap::new(),
+            sheet: None,
+        }
+    }
+
     /// Checks every setting, naming the one at fault.
     pub fn options(&self) -> ServiceResult<ImportOptions> {
         if self.entity != "contacts" {
@@ -119,10 +144,17 @@ impl ImportSpec {
                 message: "must be one ASCII punctuation character or a tab".into(),
             });
         }
-        if !self.mapping.is_empty() && self.format != ImportFormat::Csv {
+        let table = matches!(self.format, ImportFormat::Csv | ImportFormat::Xlsx);
+        if !self.mapping.is_empty() && !table {
             return Err(ServiceError::BadParameter {
                 field: "mapping".into(),
-                message: "a column mapping applies to CSV files only".into(),
+                message: "a column mapping applies to CSV and XLSX files only".into(),
+            });
+        }
+        if self.sheet.is_some() && self.format != ImportFormat::Xlsx {
+            return Err(ServiceError::BadParameter {
+                field: "sheet".into(),
+                message: "a sheet is chosen in XLSX workbooks only".into(),
             });
         }
         for (position, (header, target)) in self.mapping.iter().enumerate() {
@@ -175,27 +207,36 @@ pub fn open_rows(path: &Path, spec: &ImportSpec) -> ServiceResult<(Rows, String)
                 reader.encoding,
                 char::from(reader.delimiter)
             );
-            let columns = columns_with(&reader.headers, &spec.mapping).map_err(|message| {
-                ServiceError::BadParameter {
-                    field: "mapping".into(),
-                    message,
-                }
-            })?;
-            let rows = reader.map(move |row| match row {
-                Ok((row, cells)) => {
-                    let (body, id) = row_to_json(&columns, &cells);
-                    Ok(ImportRow { row, body, id })
-                }
-                Err(e) => Err(RejectedRow {
-                    row: match &e {
+            let headers = reader.headers.clone();
+            let rows = reader.map(|row| {
+                row.map_err(|e| {
+                    let row = match &e {
                         TableError::Row { row, .. } => *row,
                         _ => 0,
-                    },
-                    field: "row".into(),
-                    message: e.to_string(),
-                }),
+                    };
+                    (row, e.to_string())
+                })
             });
-            Ok((Box::new(rows), detected))
+            Ok((table_rows(&headers, rows, &spec.mapping)?, detected))
+        }
+        ImportFormat::Xlsx => {
+            let reader = XlsxReader::open(path, spec.sheet.as_deref()).map_err(|e| {
+                ServiceError::BadParameter {
+                    field: if e.0.contains("no sheet `") {
+                        "sheet"
+                    } else {
+                        "file"
+                    }
+                    .into(),
+                    message: e.to_string(),
+                }
+            })?;
+            let detected = format!("XLSX, sheet `{}`", reader.sheet);
+            let headers = reader.headers.clone();
+            // A broken sheet ends the reading with an error reported as a refusal (at row
+            // 0: the file), so a truncated import never looks complete.
+            let rows = reader.map(|row| row.map_err(|e| (0, e.to_string())));
+            Ok((table_rows(&headers, rows, &spec.mapping)?, detected))
         }
         ImportFormat::Vcard => {
             let bytes = std::fs::read(path).map_err(unreadable)?;
@@ -222,11 +263,34 @@ pub fn open_rows(path: &Path, spec: &ImportSpec) -> ServiceResult<(Rows, String)
     }
 }
 
+/// Rows of a table (CSV, XLSX) as import rows, its columns read by `mapping` over detection.
+fn table_rows(
+    headers: &[String],
+    rows: impl Iterator<Item = Result<(u64, Vec<String>), (u64, String)>> + Send + 'static,
+    mapping: &BTreeMap<String, String>,
+) -> ServiceResult<Rows> {
+    let columns = columns_with(headers, mapping).map_err(|message| ServiceError::BadParameter {
+        field: "mapping".into(),
+        message,
+    })?;
+    Ok(Box::new(rows.map(move |row| match row {
+        Ok((row, cells)) => {
+            let (body, id) = row_to_json(&columns, &cells);
+            Ok(ImportRow { row, body, id })
+        }
+        Err((row, message)) => Err(RejectedRow {
+            row,
+            field: "row".into(),
+            message,
+        }),
+    })))
+}
+
 /// What a file will be read as: for CSV, the encoding and delimiter detected from its first
-/// bytes (or forced); otherwise the format's name.
+/// bytes (or forced); for XLSX, the sheet; otherwise the format's name.
 pub fn describe(path: &Path, spec: &ImportSpec) -> ServiceResult<String> {
     match spec.format {
-        ImportFormat::Csv => Ok(open_rows(path, spec)?.1),
+        ImportFormat::Csv | ImportFormat::Xlsx => Ok(open_rows(path, spec)?.1),
         ImportFormat::Vcard => Ok("vCard".into()),
         ImportFormat::Json => Ok("Carnet JSON".into()),
     }
@@ -262,6 +326,39 @@ pub struct PreviewRow {
     pub contact: Result<ContactInput, ValidationErrors>,
 }
 
+/// The preview of a table (CSV, XLSX): its header, what each column is read as, and its
+/// first rows as contacts.
+fn table_preview(
+    detected: String,
+    headers: Vec<String>,
+    rows: impl Iterator<Item = (u64, Vec<String>)>,
+    spec: &ImportSpec,
+) -> ServiceResult<Preview> {
+    let detected_targets = columns_for(&headers).iter().map(target_name).collect();
+    let columns =
+        columns_with(&headers, &spec.mapping).map_err(|message| ServiceError::BadParameter {
+            field: "mapping".into(),
+            message,
+        })?;
+    let rows = rows
+        .take(PREVIEW_ROWS)
+        .map(|(row, cells)| {
+            let (body, _) = row_to_json(&columns, &cells);
+            PreviewRow {
+                row,
+                cells,
+                contact: ContactInput::from_json(&body),
+            }
+        })
+        .collect();
+    Ok(Preview {
+        detected,
+        headers,
+        detected_targets,
+        rows,
+    })
+}
+
 /// A preview from the beginning of a file (`head`, its first chunk).
 fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Preview> {
     let contact_of = |body: &serde_json::Value| ContactInput::from_json(body);
@@ -278,32 +375,11 @@ fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Pr
                 char::from(reader.delimiter)
             );
             let headers = reader.headers.clone();
-            let detected_targets = columns_for(&headers).iter().map(target_name).collect();
-            let columns = columns_with(&headers, &spec.mapping).map_err(|message| {
-                ServiceError::BadParameter {
-                    field: "mapping".into(),
-                    message,
-                }
-            })?;
-            let rows = reader
-                .take(PREVIEW_ROWS)
-                .filter_map(Result::ok)
-                .map(|(row, cells)| {
-                    let (body, _) = row_to_json(&columns, &cells);
-                    PreviewRow {
-                        row,
-                        cells,
-                        contact: contact_of(&body),
-                    }
-                })
-                .collect();
-            Ok(Preview {
-                detected,
-                headers,
-                detected_targets,
-                rows,
-            })
+            table_preview(detected, headers, reader.filter_map(Result::ok), spec)
         }
+        ImportFormat::Xlsx => Err(ServiceError::Internal(
+            "an XLSX preview needs the whole file".into(),
+        )),
         ImportFormat::Vcard => {
             let text = carnet_formats::vcard_read::decode(&head);
             let rows = carnet_formats::vcard_read::cards(&text)
@@ -709,6 +785,20 @@ impl Carnet {
             .await?
             .filter(|j| j.kind == "import")
             .ok_or(ServiceError::NotFound("import job"))?;
+        if spec.format == ImportFormat::Xlsx {
+            // A workbook is a zip archive: its directory is at the end of the file.
+            drop(tx);
+            let spooled = self.spool(&job).await?;
+            let reader = XlsxReader::open(&spooled.0, spec.sheet.as_deref()).map_err(|e| {
+                ServiceError::BadParameter {
+                    field: "file".into(),
+                    message: e.to_string(),
+                }
+            })?;
+            let detected = format!("XLSX, sheet `{}`", reader.sheet);
+            let headers = reader.headers.clone();
+            return table_preview(detected, headers, reader.filter_map(Result::ok), spec);
+        }
         let head = jobs::chunk(&mut tx, id, 0).await?.unwrap_or_default();
         let whole = job.file_size as usize <= head.len();
         preview_of(head, whole, spec)

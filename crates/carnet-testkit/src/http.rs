@@ -28,6 +28,8 @@ pub struct TestResponse {
     pub headers: HeaderMap,
     pub text: String,
     pub json: Value,
+    /// The body as received (binary files).
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -117,6 +119,7 @@ impl TestApp {
             headers,
             text,
             json,
+            bytes: bytes.to_vec(),
         }
     }
 

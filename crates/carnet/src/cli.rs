@@ -49,7 +49,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Import records from a file: CSV in any common encoding and delimiter (detected).
+    /// Import records from a file: CSV in any common encoding and delimiter (detected),
+    /// XLSX, vCard or Carnet's JSON export.
     Import {
         #[arg(long)]
         tenant: String,
@@ -74,6 +75,9 @@ pub enum Command {
         /// {"Col A": "last_name", "Mail": "email", "Notes": "custom:notes", "X": "ignore"}.
         #[arg(long)]
         mapping: Option<PathBuf>,
+        /// The sheet of an XLSX workbook to read (by name); the first one otherwise.
+        #[arg(long)]
+        sheet: Option<String>,
         /// Count what would happen; write nothing.
         #[arg(long)]
         dry_run: bool,

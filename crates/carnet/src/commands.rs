@@ -461,6 +461,7 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             encoding,
             delimiter,
             mapping,
+            sheet,
             dry_run,
         } => {
             let mapping = match mapping {
@@ -476,6 +477,7 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
                 match_key,
                 dry_run,
                 mapping,
+                sheet,
             };
             import(carnet, &tenant, &file, spec).await?;
         }

@@ -40,6 +40,9 @@ const ENCODINGS: [&str; 9] = [
     "ibm866",
 ];
 
+/// Longest sheet name (Excel allows 31 characters).
+const MAX_SHEET_NAME: usize = 256;
+
 /// Largest column mapping (JSON) in an upload form.
 const MAX_MAPPING: usize = 64 * 1024;
 
@@ -102,9 +105,10 @@ pub(crate) fn schemas() -> Value {
             "required": ["file"],
             "additionalProperties": false,
             "properties": {
-                "file": {"type": "string", "format": "binary", "description": "CSV (any common encoding and delimiter), vCard or Carnet's JSON export"},
+                "file": {"type": "string", "format": "binary", "description": "CSV (any common encoding and delimiter), XLSX, vCard or Carnet's JSON export"},
                 "entity": {"type": "string", "enum": ["contacts"], "default": "contacts"},
-                "format": {"type": "string", "enum": ["csv", "vcard", "json"], "description": "Default: from the file name (.vcf, .json, else CSV)"},
+                "format": {"type": "string", "enum": ["csv", "xlsx", "vcard", "json"], "description": "Default: from the file name (.xlsx, .vcf, .json, else CSV)"},
+                "sheet": {"type": "string", "maxLength": MAX_SHEET_NAME, "description": "XLSX only: the sheet to read (by name); the first one otherwise"},
                 "encoding": {"type": "string", "enum": ENCODINGS, "description": "Force the encoding of a CSV file (any WHATWG label is accepted; the common ones are listed)"},
                 "delimiter": {"type": "string", "enum": ["", ",", ";", "tab", "|", ":"], "description": "Force the delimiter of a CSV file: one ASCII punctuation character, or `tab`; empty: detected"},
                 "mode": {"type": "string", "enum": ["create", "update", "upsert"], "default": "upsert"},
@@ -138,9 +142,9 @@ pub(crate) fn schemas() -> Value {
                          "created_at", "started_at", "finished_at", "rejections", "rejections_next_cursor"],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                "status": {"type": "string", "enum": ["draft", "queued", "running", "succeeded", "failed"]},
                 "entity": {"type": "string"},
-                "format": {"type": "string", "enum": ["csv", "vcard", "json"]},
+                "format": {"type": "string", "enum": ["csv", "xlsx", "vcard", "json"]},
                 "mode": {"type": "string", "enum": ["create", "update", "upsert"]},
                 "match": {"type": "string", "enum": ["email", "id"]},
                 "dry_run": {"type": "boolean"},
@@ -254,16 +258,7 @@ async fn create(
     let mut file: Option<(Upload, String)> = None;
     let mut seen: Vec<String> = Vec::new();
     let mut format = None;
-    let mut spec = ImportSpec {
-        entity: "contacts".into(),
-        format: ImportFormat::Csv,
-        encoding: None,
-        delimiter: None,
-        mode: "upsert".into(),
-        match_key: "email".into(),
-        dry_run: false,
-        mapping: Default::default(),
-    };
+    let mut spec = ImportSpec::contacts(ImportFormat::Csv);
     while let Some(field) = multipart
         .next_field()
         .await
@@ -313,6 +308,10 @@ async fn create(
                     )
                 })?;
             }
+            "sheet" => {
+                let value = setting_up_to(field, &name, MAX_SHEET_NAME).await?;
+                spec.sheet = (!value.is_empty()).then_some(value);
+            }
             "mode" => spec.mode = setting(field, &name).await?,
             "match" => spec.match_key = setting(field, &name).await?,
             "dry_run" => {
@@ -325,7 +324,7 @@ async fn create(
             _ => {
                 return Err(Problem::bad_request(
                     &name,
-                    "unknown part; expected file, entity, format, encoding, delimiter, mapping, mode, match or dry_run",
+                    "unknown part; expected file, entity, format, encoding, delimiter, mapping, sheet, mode, match or dry_run",
                 ));
             }
         }
@@ -362,7 +361,9 @@ fn invalid(field: &str, message: &str) -> Problem {
 /// a malformed setting stays 400.
 fn content_problem(e: ServiceError) -> Problem {
     match e {
-        ServiceError::BadParameter { field, message } if field == "file" || field == "mapping" => {
+        ServiceError::BadParameter { field, message }
+            if field == "file" || field == "mapping" || field == "sheet" =>
+        {
             invalid(&field, &message)
         }
         other => Problem::from(other),

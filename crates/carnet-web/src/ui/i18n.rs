@@ -54,8 +54,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("imports.file", "Fichier", "File"),
     (
         "imports.file_hint",
-        "CSV (Excel, Google, Outlook ; tout encodage et séparateur), vCard ou export JSON de Carnet.",
-        "CSV (Excel, Google, Outlook; any encoding and delimiter), vCard or a Carnet JSON export.",
+        "CSV (Excel, Google, Outlook ; tout encodage et séparateur), classeur Excel (première feuille), vCard ou export JSON de Carnet.",
+        "CSV (Excel, Google, Outlook; any encoding and delimiter), Excel workbook (first sheet), vCard or a Carnet JSON export.",
     ),
     ("imports.encoding", "Encodage", "Encoding"),
     ("imports.delimiter", "Séparateur", "Delimiter"),

@@ -157,17 +157,12 @@ pub async fn upload(State(state): State<AppState>, page: SignedIn, form: Multipa
             .filter(|v| !v.is_empty())
     };
     let spec = ImportSpec {
-        entity: "contacts".into(),
-        format: ImportFormat::from_file_name(&file_name),
         encoding: get("encoding"),
         delimiter: get("delimiter").and_then(|d| match d.as_str() {
             "tab" => Some('\t'),
             _ => d.chars().next(),
         }),
-        mode: "upsert".into(),
-        match_key: "email".into(),
-        dry_run: false,
-        mapping: BTreeMap::new(),
+        ..ImportSpec::contacts(ImportFormat::from_file_name(&file_name))
     };
     if let Err(e) = carnet_service::imports::describe(&upload.0, &spec) {
         return match e {
@@ -220,16 +215,7 @@ fn parse_id(raw: &str) -> Option<Uuid> {
 /// The settings the mapping form sends: a target per column (in header order), mode,
 /// match key and dry run.
 fn spec_from_form(job: &Job, headers: &[String], form: &[(String, String)]) -> ImportSpec {
-    let mut spec = spec_of(job).unwrap_or_else(|_| ImportSpec {
-        entity: "contacts".into(),
-        format: ImportFormat::Csv,
-        encoding: None,
-        delimiter: None,
-        mode: "upsert".into(),
-        match_key: "email".into(),
-        dry_run: false,
-        mapping: BTreeMap::new(),
-    });
+    let mut spec = spec_of(job).unwrap_or_else(|_| ImportSpec::contacts(ImportFormat::Csv));
     let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     spec.mapping = headers
         .iter()

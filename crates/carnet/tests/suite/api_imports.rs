@@ -148,6 +148,47 @@ async fn upload_run_and_report(backend: Backend) {
     assert_eq!(martin["last_name"], "Martin", "{}", found.text);
     assert_eq!(martin["tags"], serde_json::json!(["VIP"]));
 
+    // An Excel workbook, its second sheet chosen by name.
+    let workbook = app
+        .upload(
+            &key,
+            "/api/v1/imports",
+            "classeur.xlsx",
+            &fixture("workbook.xlsx"),
+            &[("sheet", "Contacts")],
+        )
+        .await;
+    assert_eq!(workbook.status, 202, "{}", workbook.text);
+    assert_eq!(workbook.json["format"], "xlsx");
+    run_jobs(&app).await;
+    let done = app
+        .api(&key, "GET", workbook.header("location").unwrap(), None)
+        .await;
+    // Éloïse came with the CSV file above: matched by her e-mail, updated.
+    assert_eq!(
+        (
+            done.json["created"].as_i64(),
+            done.json["updated"].as_i64(),
+            done.json["rejected"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{}",
+        done.text
+    );
+    let unknown_sheet = app
+        .upload(
+            &key,
+            "/api/v1/imports",
+            "classeur.xlsx",
+            &fixture("workbook.xlsx"),
+            &[("sheet", "Nope")],
+        )
+        .await;
+    assert_eq!(
+        (unknown_sheet.status.as_u16(), unknown_sheet.error_fields()),
+        (422, vec!["sheet".to_owned()])
+    );
+
     // Another workspace does not see the job; a bogus id is not found either.
     assert_eq!(app.api(&other, "GET", &location, None).await.status, 404);
     assert_eq!(

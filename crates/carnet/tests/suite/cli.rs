@@ -907,3 +907,71 @@ fn the_server_runs_uploaded_imports() {
     assert!(csv.contains("Zoé") && csv.contains("Yann"), "{csv}");
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// An Excel workbook (shared strings, a phone stored as a number, a date cell, an empty
+/// row, accents, Chinese and Arabic): the sheet chosen by name, every cell kept.
+#[test]
+fn import_an_excel_workbook() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+        None,
+    ));
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contacts/workbook.xlsx"
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "import", "--tenant", "acme", "--file", file, "--sheet", "Nope",
+            ],
+            None,
+        ),
+        "no sheet `Nope` (its sheets: Notes, Contacts)",
+    );
+    let run = carnet(
+        &data,
+        &[
+            "import", "--tenant", "acme", "--file", file, "--sheet", "Contacts",
+        ],
+        None,
+    );
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains("4 rows: 3 created, 0 updated, 0 unchanged, 1 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("row 6: emails[0].value: is not a valid e-mail address"),
+        "{out}"
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("XLSX, sheet `Contacts`"));
+    let json = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--format", "json"],
+        None,
+    ));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let find = |last: &str| {
+        all.iter()
+            .find(|c| c["last_name"] == last)
+            .unwrap_or_else(|| panic!("{last} in {json}"))
+    };
+    let eloise = find("Lefèvre");
+    assert_eq!(eloise["first_name"], "Éloïse");
+    assert_eq!(eloise["custom"]["Date de naissance"], "1984-03-09");
+    assert_eq!(eloise["custom"]["Société"], "Atelier Nord");
+    assert_eq!(eloise["tags"], serde_json::json!(["VIP", "Client"]));
+    let wang = find("王");
+    assert_eq!(wang["first_name"], "秀英");
+    assert_eq!(
+        wang["phones"][0]["value"], "33612345678",
+        "a number cell, as typed"
+    );
+    assert_eq!(wang["phones"][0]["label"], "mobile");
+    assert_eq!(find("العلي")["custom"]["Date de naissance"], "1990-12-31");
+    std::fs::remove_dir_all(&data).ok();
+}

@@ -9,6 +9,7 @@ use carnet_service::TenantContext;
 use carnet_service::contacts::{
     ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, RejectedRow,
 };
+use carnet_service::imports::{ImportFormat, ImportSpec, open_rows};
 use carnet_testkit::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
@@ -319,6 +320,34 @@ async fn export_import_export_round_trip(backend: Backend) {
             "{format}: export → import gives the same contacts"
         );
     }
+    // An XLSX workbook, read from a file as `carnet import` and the jobs do.
+    let (xlsx_target, xlsx_key) = app
+        .tenant_with_key("xlsx-target", &[Scope::Read, Scope::Write])
+        .await;
+    let exported = app
+        .api(
+            &source_key,
+            "GET",
+            "/api/v1/contacts/export?format=xlsx",
+            None,
+        )
+        .await;
+    let path = std::env::temp_dir().join(format!("carnet-rt-{}.xlsx", uuid::Uuid::now_v7()));
+    std::fs::write(&path, &exported.bytes).unwrap();
+    let (rows, detected) = open_rows(&path, &ImportSpec::contacts(ImportFormat::Xlsx)).unwrap();
+    assert!(detected.starts_with("XLSX, sheet"), "{detected}");
+    let report = app
+        .carnet
+        .import_contacts(&TenantContext::system(xlsx_target.id), rows, UPSERT, |_| {})
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(
+        contents(&app, &xlsx_key).await,
+        original,
+        "xlsx: export → import gives the same contacts"
+    );
     // Carnet's own JSON export, into a third workspace.
     let (json_target, json_key) = app
         .tenant_with_key("json-target", &[Scope::Read, Scope::Write])

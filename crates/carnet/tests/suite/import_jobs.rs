@@ -22,19 +22,6 @@ impl Clock for Ahead {
     }
 }
 
-pub fn spec(format: ImportFormat) -> ImportSpec {
-    ImportSpec {
-        entity: "contacts".into(),
-        format,
-        encoding: None,
-        delimiter: None,
-        mode: "upsert".into(),
-        match_key: "email".into(),
-        dry_run: false,
-        mapping: Default::default(),
-    }
-}
-
 /// A CSV of `n` contacts named `Last{i}`; only every other one has an e-mail, so a re-run
 /// that started over would duplicate the others. Row 3 is refused (a bad e-mail).
 pub fn big_csv(n: usize) -> PathBuf {
@@ -62,7 +49,12 @@ async fn an_interrupted_import_job_carries_on_without_duplicates(backend: Backen
     let file = big_csv(ROWS);
     let queued = app
         .carnet
-        .queue_import(&ctx, &spec(ImportFormat::Csv), "big.csv", &file)
+        .queue_import(
+            &ctx,
+            &ImportSpec::contacts(ImportFormat::Csv),
+            "big.csv",
+            &file,
+        )
         .await
         .unwrap();
     std::fs::remove_file(&file).unwrap();
