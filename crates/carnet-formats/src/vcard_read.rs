@@ -6,6 +6,8 @@
 
 use encoding_rs::Encoding;
 use serde_json::{Map, Value, json};
+use std::collections::VecDeque;
+use std::io::BufRead;
 
 /// One card: the line its `BEGIN:VCARD` is on, its contact as the API's JSON, and its UID
 /// when that is a Carnet contact id.
@@ -20,83 +22,171 @@ const STRUCTURE: [&str; 6] = ["BEGIN", "END", "VERSION", "PRODID", "REV", "X-ABL
 /// Binary media, not imported.
 const MEDIA: [&str; 4] = ["PHOTO", "LOGO", "SOUND", "KEY"];
 
-/// Decodes a file's bytes: UTF-8 (with or without BOM), else Windows-1252 as old exports are.
-pub fn decode(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+/// Decodes one line: UTF-8, else Windows-1252 as old exports are (line by line, so one
+/// stray byte does not change how the rest of the file reads).
+fn decode_line(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
         Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
     }
 }
 
-/// Every card of a file, in order.
+/// Every card of a text, in order.
 pub fn cards(text: &str) -> Vec<Result<CardRow, BadCard>> {
-    let mut out = Vec::new();
-    let mut current: Option<(u64, Vec<Property>)> = None;
-    for (line, raw) in unfold(text) {
+    read_cards(text.as_bytes()).collect()
+}
+
+/// The cards of a file, read one at a time: only the card being read is in memory.
+pub fn read_cards<R: BufRead>(input: R) -> Cards<R> {
+    Cards {
+        lines: LogicalLines {
+            input,
+            number: 0,
+            peeked: None,
+        },
+        current: None,
+        ready: VecDeque::new(),
+        done: false,
+    }
+}
+
+/// The cards of a file, as they are read.
+pub struct Cards<R: BufRead> {
+    lines: LogicalLines<R>,
+    /// The card being read: its first line and its properties.
+    current: Option<(u64, Vec<Property>)>,
+    /// Cards and errors found but not yet returned.
+    ready: VecDeque<Result<CardRow, BadCard>>,
+    done: bool,
+}
+
+impl<R: BufRead> Cards<R> {
+    /// Takes one logical line into the card being read.
+    fn take_line(&mut self, line: u64, raw: &str) {
         if raw.trim().is_empty() {
-            continue;
+            return;
         }
-        let Some(prop) = Property::parse(&raw) else {
-            match &current {
-                Some((start, _)) => {
-                    out.push(Err((
-                        *start,
-                        format!("line {line} is not a vCard property"),
-                    )));
-                    current = None;
-                }
-                None => out.push(Err((
+        let Some(prop) = Property::parse(raw) else {
+            match self.current.take() {
+                Some((start, _)) => self
+                    .ready
+                    .push_back(Err((start, format!("line {line} is not a vCard property")))),
+                None => self.ready.push_back(Err((
                     line,
                     "text outside of a BEGIN:VCARD … END:VCARD".into(),
                 ))),
             }
-            continue;
+            return;
         };
-        match (prop.name.as_str(), &mut current) {
+        match (prop.name.as_str(), &mut self.current) {
             ("BEGIN", None) if prop.value.eq_ignore_ascii_case("VCARD") => {
-                current = Some((line, Vec::new()));
+                self.current = Some((line, Vec::new()));
             }
             ("BEGIN", Some((start, _))) => {
-                out.push(Err((*start, "BEGIN:VCARD without END:VCARD".into())));
-                current = Some((line, Vec::new()));
+                self.ready
+                    .push_back(Err((*start, "BEGIN:VCARD without END:VCARD".into())));
+                self.current = Some((line, Vec::new()));
             }
             ("END", Some(_)) => {
-                if let Some((start, props)) = current.take() {
+                if let Some((start, props)) = self.current.take() {
                     let (body, id) = card_to_json(&props);
-                    out.push(Ok((start, body, id)));
+                    self.ready.push_back(Ok((start, body, id)));
                 }
             }
             (_, Some((_, props))) => props.push(prop),
-            (_, None) => out.push(Err((
+            (_, None) => self.ready.push_back(Err((
                 line,
                 "text outside of a BEGIN:VCARD … END:VCARD".into(),
             ))),
         }
     }
-    if let Some((start, _)) = current {
-        out.push(Err((start, "BEGIN:VCARD without END:VCARD".into())));
+}
+
+impl<R: BufRead> Iterator for Cards<R> {
+    type Item = Result<CardRow, BadCard>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            match self.lines.next() {
+                Some(Ok((line, raw))) => self.take_line(line, &raw),
+                Some(Err(e)) => {
+                    self.done = true;
+                    let line = self.current.take().map_or(self.lines.number, |(s, _)| s);
+                    self.ready
+                        .push_back(Err((line.max(1), format!("cannot read the file: {e}"))));
+                }
+                None => {
+                    self.done = true;
+                    if let Some((start, _)) = self.current.take() {
+                        self.ready
+                            .push_back(Err((start, "BEGIN:VCARD without END:VCARD".into())));
+                    }
+                }
+            }
+        }
     }
-    out
 }
 
 /// Logical lines with the number of their first physical line: folded lines (a leading
 /// space or tab) are joined, and so are vCard 2.1 quoted-printable soft line breaks.
-fn unfold(text: &str) -> Vec<(u64, String)> {
-    let mut lines: Vec<(u64, String)> = Vec::new();
-    for (n, physical) in text.split('\n').enumerate() {
-        let physical = physical.strip_suffix('\r').unwrap_or(physical);
-        let number = n as u64 + 1;
-        match lines.last_mut() {
-            Some((_, last)) if physical.starts_with([' ', '\t']) => last.push_str(&physical[1..]),
-            Some((_, last)) if last.ends_with('=') && is_quoted_printable(last) => {
-                last.pop();
-                last.push_str(physical);
+struct LogicalLines<R: BufRead> {
+    input: R,
+    /// Physical lines read so far.
+    number: u64,
+    /// The physical line read after the last logical one.
+    peeked: Option<(u64, String)>,
+}
+
+impl<R: BufRead> LogicalLines<R> {
+    fn physical(&mut self) -> std::io::Result<Option<(u64, String)>> {
+        let mut bytes = Vec::new();
+        if self.input.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        let mut line = bytes.as_slice();
+        if self.number == 1 {
+            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        }
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Ok(Some((self.number, decode_line(line))))
+    }
+}
+
+impl<R: BufRead> Iterator for LogicalLines<R> {
+    type Item = std::io::Result<(u64, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (number, mut line) = match self.peeked.take() {
+            Some(p) => p,
+            None => match self.physical() {
+                Ok(Some(p)) => p,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        loop {
+            match self.physical() {
+                Ok(Some((_, next))) if next.starts_with([' ', '\t']) => line.push_str(&next[1..]),
+                Ok(Some((_, next))) if line.ends_with('=') && is_quoted_printable(&line) => {
+                    line.pop();
+                    line.push_str(&next);
+                }
+                Ok(other) => {
+                    self.peeked = other;
+                    return Some(Ok((number, line)));
+                }
+                Err(e) => return Some(Err(e)),
             }
-            _ => lines.push((number, physical.to_owned())),
         }
     }
-    lines
 }
 
 fn is_quoted_printable(line: &str) -> bool {

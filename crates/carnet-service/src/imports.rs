@@ -23,7 +23,7 @@ use carnet_store::jobs::{self, Job, NewJob, Rejection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
@@ -182,7 +182,8 @@ impl ImportSpec {
 /// The rows of a file, read on demand.
 pub type Rows = Box<dyn Iterator<Item = Result<ImportRow, RejectedRow>> + Send>;
 
-/// Opens `path` as `spec` says. CSV streams; vCard and JSON files are read whole.
+/// Opens `path` as `spec` says. Every format streams: one row at a time is in memory (and
+/// an XLSX workbook's shared strings).
 /// The text describes what was detected (encoding and delimiter of a CSV file).
 pub fn open_rows(path: &Path, spec: &ImportSpec) -> ServiceResult<(Rows, String)> {
     let unreadable = |e: std::io::Error| ServiceError::BadParameter {
@@ -239,24 +240,18 @@ pub fn open_rows(path: &Path, spec: &ImportSpec) -> ServiceResult<(Rows, String)
             Ok((table_rows(&headers, rows, &spec.mapping)?, detected))
         }
         ImportFormat::Vcard => {
-            let bytes = std::fs::read(path).map_err(unreadable)?;
-            let text = carnet_formats::vcard_read::decode(&bytes);
-            let rows = carnet_formats::vcard_read::cards(&text)
-                .into_iter()
+            let file = std::fs::File::open(path).map_err(unreadable)?;
+            let rows = carnet_formats::vcard_read::read_cards(BufReader::new(file))
                 .map(|card| ImportRow::from_read(card, "card"));
             Ok((Box::new(rows), "vCard".into()))
         }
         ImportFormat::Json => {
-            let bytes = std::fs::read(path).map_err(unreadable)?;
-            let bad = |message: String| ServiceError::BadParameter {
-                field: "file".into(),
-                message,
-            };
-            let document: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-            let rows = carnet_formats::contact_json::rows(document).map_err(bad)?;
-            let rows = rows
-                .into_iter()
+            let file = std::fs::File::open(path).map_err(unreadable)?;
+            let rows = carnet_formats::contact_json::stream(BufReader::new(file))
+                .map_err(|message| ServiceError::BadParameter {
+                    field: "file".into(),
+                    message,
+                })?
                 .map(|item| ImportRow::from_read(item, "contact"));
             Ok((Box::new(rows), "Carnet JSON".into()))
         }
@@ -360,7 +355,7 @@ fn table_preview(
 }
 
 /// A preview from the beginning of a file (`head`, its first chunk).
-fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Preview> {
+fn preview_of(head: Vec<u8>, spec: &ImportSpec) -> ServiceResult<Preview> {
     let contact_of = |body: &serde_json::Value| ContactInput::from_json(body);
     match spec.format {
         ImportFormat::Csv => {
@@ -381,9 +376,7 @@ fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Pr
             "an XLSX preview needs the whole file".into(),
         )),
         ImportFormat::Vcard => {
-            let text = carnet_formats::vcard_read::decode(&head);
-            let rows = carnet_formats::vcard_read::cards(&text)
-                .into_iter()
+            let rows = carnet_formats::vcard_read::read_cards(head.as_slice())
                 .filter_map(Result::ok)
                 .take(PREVIEW_ROWS)
                 .map(|(row, body, _)| PreviewRow {
@@ -400,14 +393,10 @@ fn preview_of(head: Vec<u8>, whole: bool, spec: &ImportSpec) -> ServiceResult<Pr
             })
         }
         ImportFormat::Json => {
-            // Only a file read whole can be parsed; a larger one is previewed by running
-            // the import as a dry run.
-            let rows = serde_json::from_slice(&head)
-                .ok()
-                .filter(|_| whole)
-                .and_then(|doc| carnet_formats::contact_json::rows(doc).ok())
-                .unwrap_or_default()
+            // The first contacts of the first chunk (a contact cut at its end is left out).
+            let rows = carnet_formats::contact_json::stream(head.as_slice())
                 .into_iter()
+                .flatten()
                 .filter_map(Result::ok)
                 .take(PREVIEW_ROWS)
                 .map(|(row, body, _)| PreviewRow {
@@ -800,8 +789,7 @@ impl Carnet {
             return table_preview(detected, headers, reader.filter_map(Result::ok), spec);
         }
         let head = jobs::chunk(&mut tx, id, 0).await?.unwrap_or_default();
-        let whole = job.file_size as usize <= head.len();
-        preview_of(head, whole, spec)
+        preview_of(head, spec)
     }
 
     /// The tenant's import job `id`.

@@ -361,9 +361,8 @@ async fn export_import_export_round_trip(backend: Backend) {
         )
         .await;
     let rows: Vec<Result<ImportRow, RejectedRow>> =
-        carnet_formats::contact_json::rows(exported.json)
+        carnet_formats::contact_json::stream(exported.bytes.as_slice())
             .unwrap()
-            .into_iter()
             .map(|item| ImportRow::from_read(item, "contact"))
             .collect();
     let report = import(&app, &TenantContext::system(json_target.id), rows, UPSERT).await;
