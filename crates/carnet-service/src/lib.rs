@@ -4,6 +4,7 @@
 //! `carnet-core`, writes through `carnet-store` and records audit events in the same transaction.
 
 pub mod admin;
+pub mod archive;
 pub mod auth;
 pub mod clock;
 pub mod contacts;

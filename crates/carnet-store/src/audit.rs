@@ -65,6 +65,26 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
     Ok(())
 }
 
+/// Every event of the tenant in id (time) order, `limit` at a time after `after`.
+pub async fn page_after(
+    tx: &mut TenantTx,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
+    let tenant = tx.tenant().0;
+    Ok(on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(
+            "SELECT id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes
+             FROM audit_events WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+    }))
+}
+
 /// The tenant's most recent events, newest first.
 pub async fn recent(tx: &mut TenantTx, limit: i64) -> Result<Vec<AuditEvent>> {
     let tenant = tx.tenant().0;

@@ -153,6 +153,95 @@ pub async fn insert_many(
     insert_keys(tx, IndexTable::Tags, &tags).await
 }
 
+/// A contact as a tenant archive holds it: every column, bookkeeping included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedContact {
+    pub contact: Contact,
+    pub created_by: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ArchivedRow {
+    #[sqlx(flatten)]
+    row: Row,
+    created_by: Option<Uuid>,
+}
+
+/// Every contact of the tenant (the trash too), in id order, `limit` at a time after `after`.
+pub async fn archive_page(
+    tx: &mut TenantTx,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ArchivedContact>> {
+    let tenant = tx.tenant().0;
+    let sql = format!(
+        "SELECT {COLUMNS}, created_by FROM contacts
+         WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+    let rows: Vec<ArchivedRow> = on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|r| ArchivedContact {
+            contact: r.row.into(),
+            created_by: r.created_by,
+        })
+        .collect())
+}
+
+/// Writes archived contacts back as they were (ids, versions, times, trash), with their
+/// index rows: restoring a tenant archive.
+pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Result<()> {
+    const WIDTH: usize = 19;
+    let tenant = tx.tenant().0;
+    let inputs: Vec<(ContactId, ContactInput)> = contacts
+        .iter()
+        .map(|a| (a.contact.id, a.contact.input()))
+        .collect();
+    for (chunk, inputs) in contacts
+        .chunks(MAX_PARAMS / WIDTH)
+        .zip(inputs.chunks(MAX_PARAMS / WIDTH))
+    {
+        let sql = positional(
+            &tx.tx,
+            &format!(
+                "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+                     tags, custom, owner_id, search_text, sort_last, sort_first, created_at, version, updated_at,
+                     deleted_at, created_by)
+                 VALUES {}",
+                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            ),
+        );
+        on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for (a, (id, input)) in chunk.iter().zip(inputs) {
+                q = bind_row!(q, tenant, id, input, a.contact.created_at)
+                    .bind(a.contact.version)
+                    .bind(a.contact.updated_at)
+                    .bind(a.contact.deleted_at)
+                    .bind(a.created_by);
+            }
+            q.execute(c).await?;
+        });
+    }
+    let emails: Vec<(Uuid, String)> = inputs
+        .iter()
+        .flat_map(|(id, input)| input.email_keys().into_iter().map(move |k| (id.0, k)))
+        .collect();
+    insert_keys(tx, IndexTable::Emails, &emails).await?;
+    let tags: Vec<(Uuid, String)> = inputs
+        .iter()
+        .flat_map(|(id, input)| input.tag_keys().into_iter().map(move |k| (id.0, k)))
+        .collect();
+    insert_keys(tx, IndexTable::Tags, &tags).await
+}
+
 /// The contact, whether in the trash or not; `None` if this tenant has no such contact.
 pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;

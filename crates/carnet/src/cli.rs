@@ -136,6 +136,25 @@ pub enum TenantCommand {
     },
     /// List workspaces.
     List,
+    /// Write everything a workspace holds (contacts, trash, audit log) into one archive
+    /// file with a manifest and checksums.
+    Export {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restore an archive into a new (or empty) workspace; checks every checksum first.
+    Restore {
+        /// The workspace to restore into; created when it does not exist.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        input: PathBuf,
+        /// Its name, when it is created (default: the archived workspace's).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -369,6 +369,43 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             let t = carnet.create_tenant(&slug, &name).await?;
             println!("created workspace {} ({}) id {}", t.slug, t.name, t.id);
         }
+        Command::Tenant(TenantCommand::Export { slug, output }) => {
+            // Written beside the target and renamed at the end: a failed export never
+            // leaves a file that looks complete.
+            let partial = output.with_extension("partial");
+            let file = std::fs::File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            let manifest = match carnet.export_archive(&slug, file).await {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(e.into());
+                }
+            };
+            std::fs::rename(&partial, &output)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            for f in &manifest.files {
+                println!("{}\t{} records\tsha256 {}", f.name, f.records, f.sha256);
+            }
+            println!("archived workspace {slug} to {}", output.display());
+        }
+        Command::Tenant(TenantCommand::Restore { slug, input, name }) => {
+            let file = std::fs::File::open(&input)
+                .with_context(|| format!("cannot open {}", input.display()))?;
+            let report = carnet
+                .restore_archive(&slug, name.as_deref(), std::io::BufReader::new(file))
+                .await?;
+            println!(
+                "restored {} contacts and {} audit events into workspace {slug}",
+                report.contacts, report.audit_events
+            );
+            if report.owners_cleared > 0 {
+                println!(
+                    "{} contacts had an owner who is not a member of {slug}: their owner was cleared",
+                    report.owners_cleared
+                );
+            }
+        }
         Command::Tenant(TenantCommand::List) => {
             for t in carnet.list_tenants().await? {
                 println!(

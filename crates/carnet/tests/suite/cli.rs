@@ -975,3 +975,94 @@ fn import_an_excel_workbook() {
     assert_eq!(find("العلي")["custom"]["Date de naissance"], "1990-12-31");
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// `carnet tenant export` and `restore` as an operator runs them: the archive file, its
+/// listing, a restore into a new workspace, a refused restore that leaves nothing behind.
+#[test]
+fn tenant_archive_from_the_command_line() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+        None,
+    ));
+    ok(&carnet(
+        &data,
+        &["demo", "--tenant", "acme", "--contacts", "40"],
+        None,
+    ));
+    let archive = data.join("acme.carnet.zip");
+    let out = ok(&carnet(
+        &data,
+        &[
+            "tenant",
+            "export",
+            "--slug",
+            "acme",
+            "--output",
+            archive.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(out.contains("contacts.jsonl\t40 records\tsha256 "), "{out}");
+    let restored = ok(&carnet(
+        &data,
+        &[
+            "tenant",
+            "restore",
+            "--slug",
+            "acme-copy",
+            "--input",
+            archive.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert!(
+        restored.contains("restored 40 contacts and 40 audit events into workspace acme-copy"),
+        "{restored}"
+    );
+    let list = ok(&carnet(&data, &["tenant", "list"], None));
+    assert!(list.contains("acme-copy\tAcme\t"), "{list}");
+    let original = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--format", "json"],
+        None,
+    ));
+    let copy = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme-copy", "--format", "json"],
+        None,
+    ));
+    assert_eq!(original, copy, "the same contacts, ids and times included");
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "tenant",
+                "restore",
+                "--slug",
+                "acme",
+                "--input",
+                archive.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "already holds records",
+    );
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "tenant",
+                "restore",
+                "--slug",
+                "x",
+                "--input",
+                "/nonexistent.zip",
+            ],
+            None,
+        ),
+        "cannot open /nonexistent.zip",
+    );
+    std::fs::remove_dir_all(&data).ok();
+}

@@ -7,6 +7,7 @@
 mod api_contacts;
 mod api_errors;
 mod api_imports;
+mod archive;
 mod cli;
 mod export;
 mod hostile;

@@ -1,0 +1,502 @@
+//! Tenant archives: everything a workspace holds in one file (a zip of JSON Lines files and
+//! a manifest with their checksums), and its restoration into an empty workspace. Exporting
+//! a restored workspace again gives the same data files, byte for byte.
+
+use crate::{Carnet, ServiceError, ServiceResult};
+use carnet_core::contact::{Contact, ContactInput, LabeledValue};
+use carnet_core::{ContactId, UserId};
+use carnet_store::audit::{self, AuditEvent};
+use carnet_store::contacts::{self, ArchivedContact};
+use carnet_store::users;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
+use uuid::Uuid;
+
+/// What the manifest calls this kind of file.
+pub const FORMAT: &str = "carnet-tenant-archive";
+/// The archive layout this Carnet writes and reads.
+const VERSION: u32 = 1;
+/// Records read from the database, or written to it, per statement.
+const PAGE: i64 = 1000;
+
+const CONTACTS: &str = "contacts.jsonl";
+const AUDIT: &str = "audit_events.jsonl";
+const MANIFEST: &str = "manifest.json";
+
+/// The archive's table of contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    /// The Carnet that wrote it.
+    pub carnet: String,
+    pub created_at: DateTime<Utc>,
+    pub tenant: ManifestTenant,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestTenant {
+    pub slug: String,
+    pub name: String,
+}
+
+/// One data file: its name, how many records it holds, its SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    pub name: String,
+    pub records: u64,
+    pub sha256: String,
+}
+
+/// A contact as the archive stores it: every field, bookkeeping included.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactRecord {
+    id: Uuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    emails: Vec<LabeledValue>,
+    phones: Vec<LabeledValue>,
+    company_id: Option<Uuid>,
+    job_title: Option<String>,
+    tags: Vec<String>,
+    custom: Map<String, Value>,
+    owner_id: Option<Uuid>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+}
+
+/// An audit event as the archive stores it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditRecord {
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    actor_kind: String,
+    actor_id: Option<Uuid>,
+    action: String,
+    entity: String,
+    entity_id: Option<Uuid>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    changes: Vec<String>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub contacts: u64,
+    pub audit_events: u64,
+    /// Contacts whose owner is not a member of the workspace restored into: their owner
+    /// was cleared.
+    pub owners_cleared: u64,
+}
+
+/// Writes lines into a zip entry while hashing and counting them.
+struct Hashed<'a, W: Write + Seek> {
+    zip: &'a mut zip::ZipWriter<W>,
+    hasher: Sha256,
+    records: u64,
+}
+
+impl<W: Write + Seek> Hashed<'_, W> {
+    fn line(&mut self, record: &impl Serialize) -> ServiceResult<()> {
+        let mut line = serde_json::to_vec(record)
+            .map_err(|e| ServiceError::Internal(format!("archive record: {e}")))?;
+        line.push(b'\n');
+        self.hasher.update(&line);
+        self.zip.write_all(&line).map_err(write_failed)?;
+        self.records += 1;
+        Ok(())
+    }
+
+    fn finish(self, name: &str) -> ManifestFile {
+        ManifestFile {
+            name: name.into(),
+            records: self.records,
+            sha256: format!("{:x}", self.hasher.finalize()),
+        }
+    }
+}
+
+fn write_failed(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::BadParameter {
+        field: "output".into(),
+        message: format!("cannot write the archive: {e}"),
+    }
+}
+
+fn bad_archive(message: impl Into<String>) -> ServiceError {
+    ServiceError::BadParameter {
+        field: "input".into(),
+        message: message.into(),
+    }
+}
+
+impl Carnet {
+    /// Writes every record of workspace `slug` into `out` as a tenant archive.
+    pub async fn export_archive<W: Write + Seek>(
+        &self,
+        slug: &str,
+        out: W,
+    ) -> ServiceResult<Manifest> {
+        let tenant = self.tenant_by_slug(slug).await?;
+        let mut zip = zip::ZipWriter::new(out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        // One read transaction: the archive is one consistent picture of the workspace.
+        let mut tx = self.db.tenant_read(tenant.id).await?;
+        let mut files = Vec::new();
+
+        zip.start_file(CONTACTS, options).map_err(write_failed)?;
+        let mut hashed = Hashed {
+            zip: &mut zip,
+            hasher: Sha256::new(),
+            records: 0,
+        };
+        let mut after = None;
+        loop {
+            let page = contacts::archive_page(&mut tx, after, PAGE).await?;
+            for a in &page {
+                hashed.line(&contact_record(a))?;
+            }
+            match page.last() {
+                Some(last) => after = Some(last.contact.id.0),
+                None => break,
+            }
+        }
+        files.push(hashed.finish(CONTACTS));
+
+        zip.start_file(AUDIT, options).map_err(write_failed)?;
+        let mut hashed = Hashed {
+            zip: &mut zip,
+            hasher: Sha256::new(),
+            records: 0,
+        };
+        let mut after = None;
+        loop {
+            let page = audit::page_after(&mut tx, after, PAGE).await?;
+            for e in &page {
+                hashed.line(&audit_record(e))?;
+            }
+            match page.last() {
+                Some(last) => after = Some(last.id),
+                None => break,
+            }
+        }
+        files.push(hashed.finish(AUDIT));
+        drop(tx);
+
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            carnet: env!("CARGO_PKG_VERSION").into(),
+            created_at: self.now(),
+            tenant: ManifestTenant {
+                slug: tenant.slug,
+                name: tenant.name,
+            },
+            files,
+        };
+        zip.start_file(MANIFEST, options).map_err(write_failed)?;
+        let text = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| ServiceError::Internal(format!("manifest: {e}")))?;
+        zip.write_all(&text).map_err(write_failed)?;
+        zip.finish().map_err(write_failed)?;
+        Ok(manifest)
+    }
+
+    /// Restores an archive into workspace `slug`, which must hold no record yet (it is
+    /// created, named `name` or as in the archive, when it does not exist). Every checksum
+    /// and record is checked before anything is written, and everything is written in one
+    /// transaction: a restore is whole or nothing.
+    pub async fn restore_archive<R: Read + Seek>(
+        &self,
+        slug: &str,
+        name: Option<&str>,
+        input: R,
+    ) -> ServiceResult<RestoreReport> {
+        let mut zip = zip::ZipArchive::new(input)
+            .map_err(|e| bad_archive(format!("not a Carnet archive (a zip file): {e}")))?;
+        let manifest = read_manifest(&mut zip)?;
+        for file in &manifest.files {
+            verify(&mut zip, file)?;
+        }
+        let names: Vec<String> = zip
+            .file_names()
+            .map(|n| n.map(|n| n.into_owned()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad_archive(format!("an entry's name cannot be read: {e}")))?;
+        if let Some(stray) = names
+            .iter()
+            .find(|n| *n != MANIFEST && !manifest.files.iter().any(|f| &f.name == *n))
+        {
+            return Err(bad_archive(format!(
+                "the archive holds `{stray}`, which its manifest does not list"
+            )));
+        }
+        let tenant = match self.tenant_by_slug(slug).await {
+            Ok(t) => t,
+            Err(ServiceError::BadParameter { .. }) => {
+                self.create_tenant(slug, name.unwrap_or(&manifest.tenant.name))
+                    .await?
+            }
+            Err(e) => return Err(e),
+        };
+        let mut tx = self.db.tenant_write(tenant.id).await?;
+        if !contacts::archive_page(&mut tx, None, 1).await?.is_empty()
+            || !audit::page_after(&mut tx, None, 1).await?.is_empty()
+        {
+            return Err(ServiceError::Conflict(format!(
+                "the workspace `{slug}` already holds records: restore into a new or empty one"
+            )));
+        }
+        let mut report = RestoreReport {
+            contacts: 0,
+            audit_events: 0,
+            owners_cleared: 0,
+        };
+        let mut members = std::collections::HashMap::new();
+        // Read a page at a time: only one page of records is in memory.
+        let entry = zip
+            .by_name(CONTACTS)
+            .map_err(|_| bad_archive(format!("{CONTACTS} is missing")))?;
+        let mut lines = BufReader::new(entry).lines().enumerate();
+        loop {
+            let mut page = Vec::new();
+            for (i, line) in lines.by_ref().take(PAGE as usize) {
+                let n = i as u64 + 1;
+                let line = line.map_err(|e| bad_archive(format!("{CONTACTS} line {n}: {e}")))?;
+                let record: ContactRecord = serde_json::from_str(&line)
+                    .map_err(|e| bad_archive(format!("{CONTACTS} line {n}: {e}")))?;
+                page.push(checked_contact(n, &record)?);
+            }
+            if page.is_empty() {
+                break;
+            }
+            for contact in &mut page {
+                let Some(owner) = contact.contact.owner_id else {
+                    continue;
+                };
+                let member = match members.get(&owner.0) {
+                    Some(m) => *m,
+                    None => {
+                        let m = users::role_in(tx.control(), tenant.id, owner)
+                            .await?
+                            .is_some();
+                        members.insert(owner.0, m);
+                        m
+                    }
+                };
+                if !member {
+                    contact.contact.owner_id = None;
+                    report.owners_cleared += 1;
+                }
+            }
+            contacts::restore_many(&mut tx, &page).await?;
+            report.contacts += page.len() as u64;
+        }
+        drop(lines);
+        let entry = zip
+            .by_name(AUDIT)
+            .map_err(|_| bad_archive(format!("{AUDIT} is missing")))?;
+        let mut lines = BufReader::new(entry).lines().enumerate();
+        loop {
+            let mut page = Vec::new();
+            for (i, line) in lines.by_ref().take(PAGE as usize) {
+                let n = i as u64 + 1;
+                let line = line.map_err(|e| bad_archive(format!("{AUDIT} line {n}: {e}")))?;
+                let r: AuditRecord = serde_json::from_str(&line)
+                    .map_err(|e| bad_archive(format!("{AUDIT} line {n}: {e}")))?;
+                page.push(AuditEvent {
+                    id: r.id,
+                    occurred_at: r.occurred_at,
+                    actor_kind: r.actor_kind,
+                    actor_id: r.actor_id,
+                    action: r.action,
+                    entity: r.entity,
+                    entity_id: r.entity_id,
+                    ip: r.ip,
+                    request_id: r.request_id,
+                    changes: r.changes,
+                });
+            }
+            if page.is_empty() {
+                break;
+            }
+            audit::append_many(&mut tx, &page).await?;
+            report.audit_events += page.len() as u64;
+        }
+        drop(lines);
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+fn contact_record(a: &ArchivedContact) -> ContactRecord {
+    let c = &a.contact;
+    ContactRecord {
+        id: c.id.0,
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        emails: c.emails.clone(),
+        phones: c.phones.clone(),
+        company_id: c.company_id,
+        job_title: c.job_title.clone(),
+        tags: c.tags.clone(),
+        custom: c.custom.clone(),
+        owner_id: c.owner_id.map(|o| o.0),
+        version: c.version,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        deleted_at: c.deleted_at,
+        created_by: a.created_by,
+    }
+}
+
+fn audit_record(e: &AuditEvent) -> AuditRecord {
+    AuditRecord {
+        id: e.id,
+        occurred_at: e.occurred_at,
+        actor_kind: e.actor_kind.clone(),
+        actor_id: e.actor_id,
+        action: e.action.clone(),
+        entity: e.entity.clone(),
+        entity_id: e.entity_id,
+        ip: e.ip.clone(),
+        request_id: e.request_id.clone(),
+        changes: e.changes.clone(),
+    }
+}
+
+/// One line of a data file, read and checked as the restore will write it.
+fn check_record(file: &str, n: u64, line: &[u8]) -> ServiceResult<()> {
+    let bad = |e: serde_json::Error| bad_archive(format!("{file} line {n}: {e}"));
+    match file {
+        CONTACTS => {
+            let record: ContactRecord = serde_json::from_slice(line).map_err(bad)?;
+            checked_contact(n, &record).map(drop)
+        }
+        AUDIT => serde_json::from_slice::<AuditRecord>(line)
+            .map(drop)
+            .map_err(bad),
+        other => Err(bad_archive(format!(
+            "`{other}` is not a file this Carnet restores"
+        ))),
+    }
+}
+
+/// A contact record checked as the API checks contacts: an archive that was edited by hand
+/// into something Carnet would refuse is refused, naming the line and the field.
+fn checked_contact(n: u64, r: &ContactRecord) -> ServiceResult<ArchivedContact> {
+    let input = ContactInput {
+        first_name: r.first_name.clone(),
+        last_name: r.last_name.clone(),
+        emails: r.emails.clone(),
+        phones: r.phones.clone(),
+        company_id: r.company_id,
+        job_title: r.job_title.clone(),
+        tags: r.tags.clone(),
+        custom: r.custom.clone(),
+        owner_id: r.owner_id.map(UserId),
+    };
+    let checked = ContactInput::from_json(&input.to_json())
+        .map_err(|errors| bad_archive(format!("{CONTACTS} line {n}: {errors}")))?;
+    if checked != input {
+        return Err(bad_archive(format!(
+            "{CONTACTS} line {n}: the contact is not in Carnet's normal form"
+        )));
+    }
+    if r.version < 1 || r.updated_at < r.created_at {
+        return Err(bad_archive(format!(
+            "{CONTACTS} line {n}: version or times out of order"
+        )));
+    }
+    Ok(ArchivedContact {
+        contact: Contact {
+            id: ContactId(r.id),
+            first_name: input.first_name,
+            last_name: input.last_name,
+            emails: input.emails,
+            phones: input.phones,
+            company_id: input.company_id,
+            job_title: input.job_title,
+            tags: input.tags,
+            custom: input.custom,
+            owner_id: input.owner_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        },
+        created_by: r.created_by,
+    })
+}
+
+fn read_manifest<R: Read + Seek>(zip: &mut zip::ZipArchive<R>) -> ServiceResult<Manifest> {
+    let entry = zip
+        .by_name(MANIFEST)
+        .map_err(|_| bad_archive("not a Carnet archive: manifest.json is missing"))?;
+    let manifest: Manifest = serde_json::from_reader(entry)
+        .map_err(|e| bad_archive(format!("manifest.json is not valid: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(bad_archive(format!(
+            "not a Carnet tenant archive (format `{}`)",
+            manifest.format
+        )));
+    }
+    if manifest.version != VERSION {
+        return Err(bad_archive(format!(
+            "archive version {} is not one this Carnet reads ({VERSION})",
+            manifest.version
+        )));
+    }
+    for name in [CONTACTS, AUDIT] {
+        if !manifest.files.iter().any(|f| f.name == name) {
+            return Err(bad_archive(format!("the manifest does not list {name}")));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Checks a data file against the manifest (its SHA-256 and its number of records) and
+/// every record in it, before anything is written.
+fn verify<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, file: &ManifestFile) -> ServiceResult<()> {
+    let entry = zip
+        .by_name(&file.name)
+        .map_err(|_| bad_archive(format!("{} is listed but missing", file.name)))?;
+    let mut hasher = Sha256::new();
+    let mut records = 0;
+    let mut reader = BufReader::new(entry);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| bad_archive(format!("{}: {e}", file.name)))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&line);
+        records += 1;
+        check_record(&file.name, records, &line)?;
+    }
+    let sha256 = format!("{:x}", hasher.finalize());
+    if sha256 != file.sha256 || records != file.records {
+        return Err(bad_archive(format!(
+            "{} does not match its checksum in the manifest: the archive is damaged",
+            file.name
+        )));
+    }
+    Ok(())
+}
