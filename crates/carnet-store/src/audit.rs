@@ -2,7 +2,7 @@
 
 use crate::Result;
 use crate::params::{MAX_PARAMS, positional, values_rows};
-use crate::tx::{TenantTx, on_conn};
+use crate::tx::{TenantTx, Tx, on_conn};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -34,6 +34,9 @@ pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
 pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()> {
     const WIDTH: usize = 11;
     let tenant = tx.tenant().0;
+    if let Tx::Postgres(c) = &mut tx.tx {
+        return append_many_pg(c, tenant, events).await;
+    }
     for chunk in events.chunks(MAX_PARAMS / WIDTH) {
         let sql = positional(
             &tx.tx,
@@ -62,6 +65,46 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
             q.execute(c).await?;
         });
     }
+    Ok(())
+}
+
+/// PostgreSQL: the events of [`append_many`] as one `INSERT … SELECT FROM unnest(…)`.
+async fn append_many_pg(
+    c: &mut sqlx::PgConnection,
+    tenant: Uuid,
+    events: &[AuditEvent],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&AuditEvent) -> Option<Uuid>| events.iter().map(f).collect::<Vec<_>>();
+    let text = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let changes: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::to_string(&e.changes).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
+         SELECT $1, t.id, t.occurred_at, t.actor_kind, t.actor_id, t.action, t.entity, t.entity_id, t.ip, t.request_id, t.changes::jsonb
+         FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::uuid[],
+                     $9::text[], $10::text[], $11::text[])
+           AS t(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(&times)
+    .bind(text(|e| Some(e.actor_kind.as_str())))
+    .bind(column(|e| e.actor_id))
+    .bind(text(|e| Some(e.action.as_str())))
+    .bind(text(|e| Some(e.entity.as_str())))
+    .bind(column(|e| e.entity_id))
+    .bind(text(|e| e.ip.as_deref()))
+    .bind(text(|e| e.request_id.as_deref()))
+    .bind(&changes)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
