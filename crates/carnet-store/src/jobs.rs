@@ -181,6 +181,21 @@ pub async fn start_draft(
     Ok(done == 1)
 }
 
+/// Deletes the drafts (with their files) last changed before `before`, in every tenant:
+/// uploads whose mapping step was abandoned. Returns how many went.
+pub async fn purge_drafts(db: &Db, before: DateTime<Utc>) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let gone = on_conn!(&mut tx, |c| {
+        sqlx::query("DELETE FROM jobs WHERE status = 'draft' AND updated_at < $1")
+            .bind(before)
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(gone)
+}
+
 /// Stores the `seq`-th chunk of an uploaded file.
 pub async fn put_chunk(tx: &mut TenantTx, job: Uuid, seq: i32, data: &[u8]) -> Result<()> {
     let tenant = tx.tenant().0;

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-on_both_backends!(an_interrupted_import_job_carries_on_without_duplicates);
+on_both_backends!(
+    an_interrupted_import_job_carries_on_without_duplicates,
+    abandoned_drafts_are_purged_after_a_day
+);
 
 /// The real clock, `ahead` in the future: a worker that sees every lease as expired.
 struct Ahead(chrono::TimeDelta);
@@ -122,5 +125,53 @@ async fn an_interrupted_import_job_carries_on_without_duplicates(backend: Backen
     assert_eq!(names.len(), ROWS - 1, "no contact twice");
     assert!(!names.contains("Last1"));
     assert!(names.contains("Last0") && names.contains(format!("Last{}", ROWS - 1).as_str()));
+    app.finish().await;
+}
+
+async fn abandoned_drafts_are_purged_after_a_day(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (tenant, _) = app.tenant_with_key("acme", &[Scope::Read]).await;
+    let ctx = TenantContext::system(tenant.id);
+    let file = big_csv(10);
+    let draft = app
+        .carnet
+        .draft_import(
+            &ctx,
+            &ImportSpec::contacts(ImportFormat::Csv),
+            "d.csv",
+            &file,
+        )
+        .await
+        .unwrap();
+    let queued = app
+        .carnet
+        .queue_import(
+            &ctx,
+            &ImportSpec::contacts(ImportFormat::Csv),
+            "q.csv",
+            &file,
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        app.carnet.purge_stale_drafts().await.unwrap(),
+        0,
+        "a fresh draft stays"
+    );
+    let tomorrow = Carnet::new(
+        app.db.db.clone(),
+        Arc::new(Ahead(chrono::TimeDelta::hours(25))),
+    );
+    assert_eq!(tomorrow.purge_stale_drafts().await.unwrap(), 1);
+    assert!(
+        app.carnet.import_job(&ctx, draft.id).await.is_err(),
+        "the draft is gone"
+    );
+    assert_eq!(
+        app.carnet.import_job(&ctx, queued.id).await.unwrap().status,
+        "queued",
+        "only drafts are purged"
+    );
     app.finish().await;
 }
