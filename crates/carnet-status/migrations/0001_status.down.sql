@@ -1,0 +1,5 @@
+DROP TABLE probe_results;
+DROP TABLE incident_updates;
+DROP TABLE incident_components;
+DROP TABLE incidents;
+DROP TABLE components;

@@ -1,0 +1,49 @@
+-- The status page's own database: components, incidents with their updates, probe results.
+CREATE TABLE components (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    group_name  TEXT,
+    position    INTEGER NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'operational' CHECK (status IN
+                ('operational', 'degraded_performance', 'partial_outage', 'major_outage', 'under_maintenance')),
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE incidents (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('investigating', 'identified', 'monitoring', 'resolved')),
+    impact       TEXT NOT NULL CHECK (impact IN ('none', 'minor', 'major', 'critical')),
+    -- Opened by a probe (and resolved by it), or by a person.
+    automatic    INTEGER NOT NULL DEFAULT 0,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    resolved_at  TEXT
+);
+CREATE INDEX incidents_created ON incidents (created_at);
+
+CREATE TABLE incident_components (
+    incident_id   TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    component_id  TEXT NOT NULL REFERENCES components (id),
+    PRIMARY KEY (incident_id, component_id)
+);
+CREATE INDEX incident_components_component ON incident_components (component_id);
+
+CREATE TABLE incident_updates (
+    id           TEXT PRIMARY KEY,
+    incident_id  TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    status       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX incident_updates_incident ON incident_updates (incident_id, created_at);
+
+CREATE TABLE probe_results (
+    component_id  TEXT NOT NULL REFERENCES components (id),
+    at            TEXT NOT NULL,
+    ok            INTEGER NOT NULL,
+    latency_ms    INTEGER,
+    error         TEXT
+);
+CREATE INDEX probe_results_component ON probe_results (component_id, at);

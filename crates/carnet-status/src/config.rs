@@ -1,0 +1,110 @@
+//! The status page's configuration: a TOML file; unknown keys are errors.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the page listens (default 127.0.0.1:8090).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Where its SQLite file lives (default ./carnet-status-data).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The page's title.
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// Bearer token of the admin API (also `CARNET_STATUS_ADMIN_TOKEN`); without one, the
+    /// admin API is off.
+    pub admin_token: Option<String>,
+    #[serde(default)]
+    pub components: Vec<ComponentConfig>,
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// A component shown on the page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentConfig {
+    /// A stable identifier (`api`, `web`, …).
+    pub id: String,
+    pub name: String,
+    pub group: Option<String>,
+}
+
+/// An HTTP check of one component.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub component: String,
+    /// `http://host:port/path`; a 2xx answer within the limits is a success.
+    pub url: String,
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Longest wait for an answer.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Slower than this (but answering) counts as degraded performance.
+    pub max_latency_ms: Option<u64>,
+    /// Consecutive failures that open an incident.
+    #[serde(default = "default_failures")]
+    pub failures_to_open: u32,
+    /// Consecutive successes that resolve it.
+    #[serde(default = "default_successes")]
+    pub successes_to_resolve: u32,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8090".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("carnet-status-data")
+}
+fn default_title() -> String {
+    "Carnet".into()
+}
+fn default_interval() -> u64 {
+    30
+}
+fn default_timeout() -> u64 {
+    5000
+}
+fn default_failures() -> u32 {
+    3
+}
+fn default_successes() -> u32 {
+    2
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        for p in &self.probes {
+            if !self.components.iter().any(|c| c.id == p.component) {
+                anyhow::bail!("probe of `{}`: no component has this id", p.component);
+            }
+            crate::probe::Target::parse(&p.url)
+                .map_err(|e| anyhow::anyhow!("probe of `{}`: {e}", p.component))?;
+            if p.interval_secs == 0 || p.failures_to_open == 0 || p.successes_to_resolve == 0 {
+                anyhow::bail!(
+                    "probe of `{}`: interval_secs, failures_to_open and successes_to_resolve must be at least 1",
+                    p.component
+                );
+            }
+        }
+        let mut ids: Vec<&str> = self.components.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            anyhow::bail!("two components have the same id");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,48 @@
+//! `carnet-status`: Carnet's public status page. Its own process and SQLite file, so it keeps
+//! answering when Carnet or its database is down; HTTP probes open and resolve incidents;
+//! the page (French and English, no JavaScript) and a Statuspage-shaped JSON API show them.
+
+pub mod config;
+pub mod model;
+pub mod probe;
+pub mod store;
+pub mod web;
+
+use config::Config;
+use std::sync::Arc;
+
+/// Opens the database, starts the probes and serves on `listener` until `stop` resolves.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = store::Store::open(&config.data_dir).await?;
+    store
+        .sync_components(&config.components, chrono::Utc::now())
+        .await?;
+    let mut probes = tokio::task::JoinSet::new();
+    for p in &config.probes {
+        let name = config
+            .components
+            .iter()
+            .find(|c| c.id == p.component)
+            .map_or_else(|| p.component.clone(), |c| c.name.clone());
+        probes.spawn(probe::run(store.clone(), p.clone(), name));
+    }
+    let state = web::AppState {
+        store,
+        title: Arc::from(config.title.as_str()),
+        admin_token: config
+            .admin_token
+            .clone()
+            .or_else(|| std::env::var("CARNET_STATUS_ADMIN_TOKEN").ok())
+            .filter(|t| !t.is_empty())
+            .map(Arc::from),
+    };
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(stop)
+        .await?;
+    probes.abort_all();
+    Ok(())
+}

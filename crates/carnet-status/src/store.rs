@@ -1,0 +1,304 @@
+//! The status page's SQLite database: its own file, so the page answers when Carnet's
+//! database is down.
+
+use crate::config::ComponentConfig;
+use crate::model::{Component, ComponentStatus, Impact, Incident, IncidentStatus, IncidentUpdate};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// An incident to open: its first update's status and text, the components it affects,
+/// and whether a probe opened it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncident<'a> {
+    pub name: &'a str,
+    pub impact: Impact,
+    pub status: IncidentStatus,
+    pub body: &'a str,
+    pub components: &'a [String],
+    pub automatic: bool,
+}
+
+/// The database handle.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A row that does not read back as what was written.
+fn corrupt(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is not valid").into())
+}
+
+impl Store {
+    /// Opens (creating it if needed) `status.db` in `dir` and applies the migrations.
+    pub async fn open(dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(dir.join("status.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Makes the stored components those of the configuration (new ones operational,
+    /// names, groups and order as configured); components no longer configured stay with
+    /// their history but are not shown.
+    pub async fn sync_components(
+        &self,
+        components: &[ComponentConfig],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE components SET position = -1")
+            .execute(&mut *tx)
+            .await?;
+        for (i, c) in components.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO components (id, name, group_name, position, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)
+                 ON CONFLICT (id) DO UPDATE SET name = $2, group_name = $3, position = $4",
+            )
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.group)
+            .bind(i as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// The components shown, in order.
+    pub async fn components(&self) -> sqlx::Result<Vec<Component>> {
+        let rows = sqlx::query(
+            "SELECT id, name, group_name, position, status, created_at, updated_at
+             FROM components WHERE position >= 0 ORDER BY position",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Component {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    group: r.try_get("group_name")?,
+                    position: r.try_get("position")?,
+                    status: ComponentStatus::parse(r.try_get("status")?)
+                        .ok_or_else(|| corrupt("component status"))?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn set_component_status(
+        &self,
+        id: &str,
+        status: ComponentStatus,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE components SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Opens an incident with its first update.
+    pub async fn open_incident(
+        &self,
+        new: &NewIncident<'_>,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<String> {
+        let NewIncident {
+            name,
+            impact,
+            status,
+            body,
+            components,
+            automatic,
+        } = *new;
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO incidents (id, name, status, impact, automatic, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(status.as_str())
+        .bind(impact.as_str())
+        .bind(automatic)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for c in components {
+            sqlx::query(
+                "INSERT INTO incident_components (incident_id, component_id) VALUES ($1, $2)",
+            )
+            .bind(&id)
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_update(&mut tx, &id, status, body, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Adds an update; `resolved` closes the incident. `false` if there is no such incident.
+    pub async fn add_update(
+        &self,
+        incident: &str,
+        status: IncidentStatus,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let resolved_at = (status == IncidentStatus::Resolved).then_some(now);
+        let changed = sqlx::query(
+            "UPDATE incidents SET status = $1, updated_at = $2, resolved_at = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(resolved_at)
+        .bind(incident)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_update(&mut tx, incident, status, body, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The open incident a probe opened on `component`, if any.
+    pub async fn open_automatic_incident(&self, component: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT i.id FROM incidents i JOIN incident_components ic ON ic.incident_id = i.id
+             WHERE ic.component_id = $1 AND i.automatic = 1 AND i.status <> 'resolved'
+             ORDER BY i.created_at DESC LIMIT 1",
+        )
+        .bind(component)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Incidents, newest first: the unresolved ones only, or the `limit` most recent.
+    pub async fn incidents(
+        &self,
+        unresolved_only: bool,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Incident>> {
+        let rows = sqlx::query(
+            "SELECT id, name, status, impact, automatic, created_at, updated_at, resolved_at FROM incidents
+             WHERE ($1 = 0 OR status <> 'resolved') ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(unresolved_only)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let updates = sqlx::query(
+                "SELECT id, status, body, created_at FROM incident_updates
+                 WHERE incident_id = $1 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|u| {
+                Ok(IncidentUpdate {
+                    id: u.try_get("id")?,
+                    status: u.try_get("status")?,
+                    body: u.try_get("body")?,
+                    created_at: u.try_get("created_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+            let components = sqlx::query_scalar(
+                "SELECT component_id FROM incident_components WHERE incident_id = $1 ORDER BY component_id",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(Incident {
+                id,
+                name: r.try_get("name")?,
+                status: IncidentStatus::parse(r.try_get("status")?)
+                    .ok_or_else(|| corrupt("incident status"))?,
+                impact: Impact::parse(r.try_get("impact")?).ok_or_else(|| corrupt("impact"))?,
+                automatic: r.try_get("automatic")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+                resolved_at: r.try_get("resolved_at")?,
+                updates,
+                components,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn record_probe(
+        &self,
+        component: &str,
+        at: DateTime<Utc>,
+        outcome: &Result<u64, String>,
+    ) -> sqlx::Result<()> {
+        let (ok, latency, error) = match outcome {
+            Ok(ms) => (true, Some(*ms as i64), None),
+            Err(e) => (false, None, Some(e.as_str())),
+        };
+        sqlx::query("INSERT INTO probe_results (component_id, at, ok, latency_ms, error) VALUES ($1, $2, $3, $4, $5)")
+            .bind(component)
+            .bind(at)
+            .bind(ok)
+            .bind(latency)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn insert_update(
+    tx: &mut sqlx::SqliteConnection,
+    incident: &str,
+    status: IncidentStatus,
+    body: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_updates (id, incident_id, status, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(incident)
+    .bind(status.as_str())
+    .bind(body)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

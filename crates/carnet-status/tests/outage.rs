@@ -1,0 +1,250 @@
+//! The status page as its users meet it during an outage: Carnet runs, goes down (server and
+//! database), comes back; carnet-status, its own process, keeps answering and tells the story.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use carnet_service::{Carnet, SystemClock};
+use carnet_testkit::{Backend, TestDb};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A real Carnet on `addr` (port 0: any), on a throwaway SQLite database.
+async fn start_carnet(addr: &str) -> (SocketAddr, tokio::task::JoinHandle<()>, TestDb) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let carnet = Carnet::new(db.db.clone(), Arc::new(SystemClock));
+    let router = carnet_web::router(carnet_web::AppState::new(
+        carnet,
+        carnet_web::WebConfig::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (bound, server, db)
+}
+
+struct Status {
+    child: Child,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Status {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_status(carnet: SocketAddr) -> Status {
+    let dir = std::env::temp_dir().join(format!("carnet-status-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        r#"
+title = "Carnet Cloud"
+data_dir = "{}"
+admin_token = "s3cret-token"
+
+[[components]]
+id = "api"
+name = "API Carnet"
+group = "Carnet"
+
+[[probes]]
+component = "api"
+url = "http://{carnet}/readyz"
+interval_secs = 1
+timeout_ms = 500
+failures_to_open = 2
+successes_to_resolve = 1
+"#,
+        dir.join("data").display()
+    );
+    let path = dir.join("status.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carnet-status"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("CARNET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("ready at") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "carnet-status exited: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let addr = seen
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    Status { child, addr, dir }
+}
+
+/// One HTTP request: (status, body).
+fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json(addr: &str, path: &str) -> Value {
+    let (status, body) = http(addr, "GET", path, "", "");
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Polls `check` every 100 ms until it holds, for at most `limit`.
+async fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_tells_the_outage_and_the_recovery() {
+    let (carnet_addr, server, db) = start_carnet("127.0.0.1:0").await;
+    let status = start_status(carnet_addr);
+    let a = status.addr.clone();
+
+    within(Duration::from_secs(5), "a first successful probe", || {
+        json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
+    })
+    .await;
+    let components = json(&a, "/api/v2/components.json");
+    assert_eq!(components["components"][0]["id"], "api");
+    assert_eq!(components["components"][0]["status"], "operational");
+    let (_, page) = http(&a, "GET", "/", "Accept-Language: fr-FR\r\n", "");
+    assert!(page.contains("Tous les services fonctionnent"), "{page}");
+    assert!(!page.contains("<script"), "readable without JavaScript");
+
+    // Carnet and its database go down.
+    server.abort();
+    let _ = server.await;
+    db.db.close().await;
+    let took = within(Duration::from_secs(5), "the outage on the page", || {
+        json(&a, "/api/v2/summary.json")["components"][0]["status"] == "major_outage"
+    })
+    .await;
+    assert!(
+        took <= Duration::from_secs(4),
+        "shown within two probe intervals (+ K): {took:?}"
+    );
+    let summary = json(&a, "/api/v2/summary.json");
+    assert_eq!(summary["status"]["indicator"], "critical");
+    let incident = &summary["incidents"][0];
+    assert_eq!(incident["name"], "API Carnet is not answering");
+    assert_eq!(incident["status"], "investigating");
+    assert_eq!(incident["impact"], "major");
+    assert_eq!(incident["components"][0]["id"], "api");
+    assert!(
+        incident["incident_updates"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("failed 2 times in a row"),
+        "{incident}"
+    );
+    let (_, fr) = http(&a, "GET", "/?lang=fr", "", "");
+    assert!(
+        fr.contains("Panne majeure") && fr.contains("Incidents en cours"),
+        "{fr}"
+    );
+    let (_, en) = http(&a, "GET", "/", "Accept-Language: en-GB\r\n", "");
+    assert!(
+        en.contains("Major outage") && en.contains("Active incidents"),
+        "{en}"
+    );
+
+    // Someone posts what they know.
+    let id = incident["id"].as_str().unwrap().to_owned();
+    let auth = "Authorization: Bearer s3cret-token\r\nContent-Type: application/json\r\n";
+    let (code, _) = http(
+        &a,
+        "POST",
+        &format!("/api/admin/incidents/{id}/updates"),
+        "Content-Type: application/json\r\n",
+        r#"{"status": "identified", "body": "x"}"#,
+    );
+    assert_eq!(code, 401, "no token, no update");
+    let (code, body) = http(
+        &a,
+        "POST",
+        &format!("/api/admin/incidents/{id}/updates"),
+        auth,
+        r#"{"status": "identified", "body": "Le serveur de base de données a redémarré."}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/api/admin/incidents",
+        auth,
+        r#"{"name": "x", "body": "y", "impact": "huge"}"#,
+    );
+    assert_eq!(code, 422);
+    assert!(body.contains("\"field\":\"impact\""), "{body}");
+
+    // Carnet comes back on the same address: the incident resolves itself.
+    let (_, server, _db) = start_carnet(&carnet_addr.to_string()).await;
+    within(Duration::from_secs(5), "the recovery", || {
+        json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
+    })
+    .await;
+    let incidents = json(&a, "/api/v2/incidents.json");
+    let resolved = &incidents["incidents"][0];
+    assert_eq!(resolved["status"], "resolved");
+    assert!(resolved["resolved_at"].is_string());
+    let steps: Vec<&str> = resolved["incident_updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["resolved", "identified", "investigating"],
+        "newest first"
+    );
+    assert!(
+        json(&a, "/api/v2/incidents/unresolved.json")["incidents"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (_, page) = http(&a, "GET", "/?lang=en", "", "");
+    assert!(page.contains("Incident history") && page.contains("API Carnet is not answering"));
+    server.abort();
+}
