@@ -47,3 +47,32 @@ CREATE TABLE probe_results (
     error         TEXT
 );
 CREATE INDEX probe_results_component ON probe_results (component_id, at);
+
+-- Maintenance planned ahead: announced (created) before it starts, which decides whether
+-- the SLA leaves it out.
+CREATE TABLE maintenances (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('scheduled', 'in_progress', 'verifying', 'completed')),
+    scheduled_for    TEXT NOT NULL,
+    scheduled_until  TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX maintenances_scheduled ON maintenances (scheduled_for);
+
+CREATE TABLE maintenance_components (
+    maintenance_id  TEXT NOT NULL REFERENCES maintenances (id) ON DELETE CASCADE,
+    component_id    TEXT NOT NULL REFERENCES components (id),
+    PRIMARY KEY (maintenance_id, component_id)
+);
+CREATE INDEX maintenance_components_component ON maintenance_components (component_id);
+
+CREATE TABLE maintenance_updates (
+    id              TEXT PRIMARY KEY,
+    maintenance_id  TEXT NOT NULL REFERENCES maintenances (id) ON DELETE CASCADE,
+    status          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX maintenance_updates_maintenance ON maintenance_updates (maintenance_id, created_at);

@@ -12,6 +12,9 @@ pub struct Config {
     /// Where its SQLite file lives (default ./carnet-status-data).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The page's public address (`https://status.example.com`), for the feeds' links;
+    /// taken from the request's `Host` when not set.
+    pub public_url: Option<String>,
     /// The page's title.
     #[serde(default = "default_title")]
     pub title: String,
@@ -22,6 +25,18 @@ pub struct Config {
     pub components: Vec<ComponentConfig>,
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
+    /// Service credits: below `percent` monthly availability, `credit` percent of the fee.
+    /// Default: below 99.9 → 10, below 99 → 25, below 95 → 50.
+    #[serde(default)]
+    pub sla_tiers: Vec<TierConfig>,
+}
+
+/// One service-credit tier.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    pub percent: f64,
+    pub credit: u32,
 }
 
 /// A component shown on the page.
@@ -97,6 +112,13 @@ impl Config {
                 anyhow::bail!(
                     "probe of `{}`: interval_secs, failures_to_open and successes_to_resolve must be at least 1",
                     p.component
+                );
+            }
+        }
+        for t in &self.sla_tiers {
+            if !(0.0..=100.0).contains(&t.percent) || t.credit > 100 {
+                anyhow::bail!(
+                    "an SLA tier needs a percent between 0 and 100 and a credit of at most 100"
                 );
             }
         }

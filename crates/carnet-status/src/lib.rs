@@ -3,8 +3,10 @@
 //! the page (French and English, no JavaScript) and a Statuspage-shaped JSON API show them.
 
 pub mod config;
+pub mod feeds;
 pub mod model;
 pub mod probe;
+pub mod sla;
 pub mod store;
 pub mod web;
 
@@ -39,6 +41,26 @@ pub async fn serve(
             .or_else(|| std::env::var("CARNET_STATUS_ADMIN_TOKEN").ok())
             .filter(|t| !t.is_empty())
             .map(Arc::from),
+        public_url: config.public_url.as_deref().map(Arc::from),
+        tiers: Arc::from(if config.sla_tiers.is_empty() {
+            sla::DEFAULT_TIERS.to_vec()
+        } else {
+            config
+                .sla_tiers
+                .iter()
+                .map(|t| sla::Tier {
+                    percent: t.percent,
+                    credit: t.credit,
+                })
+                .collect()
+        }),
+        probe_intervals: Arc::new(
+            config
+                .probes
+                .iter()
+                .map(|p| (p.component.clone(), p.interval_secs))
+                .collect(),
+        ),
     };
     axum::serve(listener, web::router(state))
         .with_graceful_shutdown(stop)

@@ -141,3 +141,50 @@ pub fn indicator(components: &[Component]) -> (&'static str, &'static str) {
         Some(ComponentStatus::MajorOutage) => ("critical", "Major Service Outage"),
     }
 }
+
+/// Where a maintenance stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceStatus {
+    Scheduled,
+    InProgress,
+    Verifying,
+    Completed,
+}
+
+impl MaintenanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaintenanceStatus::Scheduled => "scheduled",
+            MaintenanceStatus::InProgress => "in_progress",
+            MaintenanceStatus::Verifying => "verifying",
+            MaintenanceStatus::Completed => "completed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<MaintenanceStatus> {
+        [
+            MaintenanceStatus::Scheduled,
+            MaintenanceStatus::InProgress,
+            MaintenanceStatus::Verifying,
+            MaintenanceStatus::Completed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maintenance {
+    pub id: String,
+    pub name: String,
+    pub status: MaintenanceStatus,
+    pub scheduled_for: DateTime<Utc>,
+    pub scheduled_until: DateTime<Utc>,
+    /// When it was announced.
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Newest first.
+    pub updates: Vec<IncidentUpdate>,
+    pub components: Vec<String>,
+}

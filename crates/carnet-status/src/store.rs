@@ -2,7 +2,11 @@
 //! database is down.
 
 use crate::config::ComponentConfig;
-use crate::model::{Component, ComponentStatus, Impact, Incident, IncidentStatus, IncidentUpdate};
+use crate::model::{
+    Component, ComponentStatus, Impact, Incident, IncidentStatus, IncidentUpdate, Maintenance,
+    MaintenanceStatus,
+};
+use crate::sla::{Sample, Window};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
@@ -281,6 +285,233 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Which maintenances to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaintenanceFilter {
+    All,
+    /// Scheduled, not started.
+    Upcoming,
+    /// In progress or being verified.
+    Active,
+    /// Not completed.
+    Unfinished,
+}
+
+impl Store {
+    /// Plans a maintenance of `components` with its announcement.
+    pub async fn schedule_maintenance(
+        &self,
+        name: &str,
+        body: &str,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        components: &[String],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO maintenances (id, name, status, scheduled_for, scheduled_until, created_at, updated_at)
+             VALUES ($1, $2, 'scheduled', $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(window.0)
+        .bind(window.1)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for c in components {
+            sqlx::query(
+                "INSERT INTO maintenance_components (maintenance_id, component_id) VALUES ($1, $2)",
+            )
+            .bind(&id)
+            .bind(c)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_maintenance_update(&mut tx, &id, "scheduled", body, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Moves a maintenance on; its components are under maintenance while it is in progress
+    /// and operational again when it is completed. `false` if there is no such maintenance.
+    pub async fn update_maintenance(
+        &self,
+        id: &str,
+        status: MaintenanceStatus,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            sqlx::query("UPDATE maintenances SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_maintenance_update(&mut tx, id, status.as_str(), body, now).await?;
+        let component_status = match status {
+            MaintenanceStatus::InProgress => Some(ComponentStatus::UnderMaintenance),
+            MaintenanceStatus::Completed => Some(ComponentStatus::Operational),
+            MaintenanceStatus::Scheduled | MaintenanceStatus::Verifying => None,
+        };
+        if let Some(cs) = component_status {
+            sqlx::query(
+                "UPDATE components SET status = $1, updated_at = $2
+                 WHERE id IN (SELECT component_id FROM maintenance_components WHERE maintenance_id = $3)",
+            )
+            .bind(cs.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Maintenances by start, soonest first (all of them: latest first).
+    pub async fn maintenances(
+        &self,
+        filter: MaintenanceFilter,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Maintenance>> {
+        let (condition, order) = match filter {
+            MaintenanceFilter::All => ("1 = 1", "DESC"),
+            MaintenanceFilter::Upcoming => ("status = 'scheduled'", "ASC"),
+            MaintenanceFilter::Active => ("status IN ('in_progress', 'verifying')", "ASC"),
+            MaintenanceFilter::Unfinished => ("status <> 'completed'", "ASC"),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT id, name, status, scheduled_for, scheduled_until, created_at, updated_at
+             FROM maintenances WHERE {condition} ORDER BY scheduled_for {order}, id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let updates = sqlx::query(
+                "SELECT id, status, body, created_at FROM maintenance_updates
+                 WHERE maintenance_id = $1 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|u| {
+                Ok(IncidentUpdate {
+                    id: u.try_get("id")?,
+                    status: u.try_get("status")?,
+                    body: u.try_get("body")?,
+                    created_at: u.try_get("created_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+            let components = sqlx::query_scalar(
+                "SELECT component_id FROM maintenance_components WHERE maintenance_id = $1 ORDER BY component_id",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(Maintenance {
+                id,
+                name: r.try_get("name")?,
+                status: MaintenanceStatus::parse(r.try_get("status")?)
+                    .ok_or_else(|| corrupt("maintenance status"))?,
+                scheduled_for: r.try_get("scheduled_for")?,
+                scheduled_until: r.try_get("scheduled_until")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+                updates,
+                components,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The maintenance windows of a component overlapping `[from, to)`, with when each was
+    /// announced (for the SLA).
+    pub async fn maintenance_windows(
+        &self,
+        component: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Window>> {
+        let rows = sqlx::query(
+            "SELECT m.scheduled_for, m.scheduled_until, m.created_at FROM maintenances m
+             JOIN maintenance_components mc ON mc.maintenance_id = m.id
+             WHERE mc.component_id = $1 AND m.scheduled_until > $2 AND m.scheduled_for < $3",
+        )
+        .bind(component)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Window {
+                    starts: r.try_get("scheduled_for")?,
+                    ends: r.try_get("scheduled_until")?,
+                    announced: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A component's probe results in `[from, to)`, in time order.
+    pub async fn samples(
+        &self,
+        component: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Sample>> {
+        let rows = sqlx::query(
+            "SELECT at, ok FROM probe_results WHERE component_id = $1 AND at >= $2 AND at < $3 ORDER BY at",
+        )
+        .bind(component)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Sample {
+                    at: r.try_get("at")?,
+                    ok: r.try_get("ok")?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_maintenance_update(
+    tx: &mut sqlx::SqliteConnection,
+    maintenance: &str,
+    status: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO maintenance_updates (id, maintenance_id, status, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(maintenance)
+    .bind(status)
+    .bind(body)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_update(

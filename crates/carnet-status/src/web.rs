@@ -1,8 +1,10 @@
 //! The public page (HTML without JavaScript, French and English), the Statuspage-shaped JSON
 //! API, and the admin API for incidents.
 
-use crate::model::{Component, Impact, Incident, IncidentStatus, indicator};
-use crate::store::{NewIncident, Store};
+use crate::model::{
+    Component, Impact, Incident, IncidentStatus, Maintenance, MaintenanceStatus, indicator,
+};
+use crate::store::{MaintenanceFilter, NewIncident, Store};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -19,6 +21,12 @@ pub struct AppState {
     pub store: Store,
     pub title: Arc<str>,
     pub admin_token: Option<Arc<str>>,
+    /// The page's public address, for the feeds' links.
+    pub public_url: Option<Arc<str>>,
+    /// Service-credit tiers of the SLA report.
+    pub tiers: Arc<[crate::sla::Tier]>,
+    /// Each probed component's check interval, in seconds.
+    pub probe_intervals: Arc<HashMap<String, u64>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +38,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/components.json", get(components_json))
         .route("/api/v2/incidents.json", get(incidents_json))
         .route("/api/v2/incidents/unresolved.json", get(unresolved_json))
+        .route("/api/v2/scheduled-maintenances.json", get(maintenances_all))
+        .route(
+            "/api/v2/scheduled-maintenances/upcoming.json",
+            get(maintenances_upcoming),
+        )
+        .route(
+            "/api/v2/scheduled-maintenances/active.json",
+            get(maintenances_active),
+        )
+        .route("/api/admin/maintenances", post(schedule_maintenance))
+        .route(
+            "/api/admin/maintenances/{id}/updates",
+            post(update_maintenance),
+        )
+        .route("/api/admin/sla", get(sla_report))
+        .route("/history.atom", get(atom_feed))
+        .route("/history.rss", get(rss_feed))
         .route("/api/admin/incidents", post(create_incident))
         .route("/api/admin/incidents/{id}/updates", post(add_update))
         .with_state(state)
@@ -137,14 +162,100 @@ async fn unresolved_json(State(s): State<AppState>) -> Result<Response, Failure>
 async fn summary_json(State(s): State<AppState>) -> Result<Response, Failure> {
     let components = s.store.components().await?;
     let incidents = s.store.incidents(true, 50).await?;
+    let maintenances = s
+        .store
+        .maintenances(MaintenanceFilter::Unfinished, 50)
+        .await?;
     let body = json!({
         "page": page_json(&s, &components, &incidents),
         "status": status_value(&components),
         "components": components.iter().map(component_json).collect::<Vec<_>>(),
         "incidents": incidents.iter().map(|i| incident_json(i, &components)).collect::<Vec<_>>(),
-        "scheduled_maintenances": [],
+        "scheduled_maintenances": maintenances.iter().map(|m| maintenance_json(m, &components)).collect::<Vec<_>>(),
     });
     Ok(axum::Json(body).into_response())
+}
+
+fn maintenance_json(m: &Maintenance, components: &[Component]) -> Value {
+    let affected: Vec<Value> = components
+        .iter()
+        .filter(|c| m.components.contains(&c.id))
+        .map(component_json)
+        .collect();
+    json!({
+        "id": m.id, "name": m.name, "status": m.status, "impact": "maintenance", "page_id": "carnet",
+        "scheduled_for": m.scheduled_for, "scheduled_until": m.scheduled_until,
+        "created_at": m.created_at, "updated_at": m.updated_at,
+        "shortlink": format!("/#maintenance-{}", m.id),
+        "incident_updates": m.updates.iter().map(|u| json!({
+            "id": u.id, "incident_id": m.id, "status": u.status, "body": u.body,
+            "created_at": u.created_at, "updated_at": u.created_at, "display_at": u.created_at,
+        })).collect::<Vec<_>>(),
+        "components": affected,
+    })
+}
+
+async fn maintenances_list(s: &AppState, filter: MaintenanceFilter) -> Result<Response, Failure> {
+    let components = s.store.components().await?;
+    let maintenances = s.store.maintenances(filter, 50).await?;
+    let body = json!({"page": page_json(s, &components, &[]),
+        "scheduled_maintenances": maintenances.iter().map(|m| maintenance_json(m, &components)).collect::<Vec<_>>()});
+    Ok(axum::Json(body).into_response())
+}
+
+async fn maintenances_all(State(s): State<AppState>) -> Result<Response, Failure> {
+    maintenances_list(&s, MaintenanceFilter::All).await
+}
+
+async fn maintenances_upcoming(State(s): State<AppState>) -> Result<Response, Failure> {
+    maintenances_list(&s, MaintenanceFilter::Upcoming).await
+}
+
+async fn maintenances_active(State(s): State<AppState>) -> Result<Response, Failure> {
+    maintenances_list(&s, MaintenanceFilter::Active).await
+}
+
+/// The page's absolute address: the configured one, else from the request's `Host`.
+fn base_url(s: &AppState, headers: &HeaderMap) -> String {
+    match &s.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                })
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+async fn atom_feed(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Failure> {
+    let incidents = s.store.incidents(false, 50).await?;
+    let body = crate::feeds::atom(
+        &s.title,
+        &base_url(&s, &headers),
+        &incidents,
+        chrono::Utc::now(),
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}
+
+async fn rss_feed(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, Failure> {
+    let incidents = s.store.incidents(false, 50).await?;
+    let body = crate::feeds::rss(&s.title, &base_url(&s, &headers), &incidents);
+    Ok((
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }
 
 /// The page's words: (key, French, English).
@@ -182,6 +293,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("other_lang", "English", "Français"),
     ("feeds", "Flux et API", "Feeds and API"),
+    ("planned", "Maintenance prévue", "Scheduled maintenance"),
+    ("scheduled", "Planifiée", "Scheduled"),
+    ("in_progress", "En cours", "In progress"),
+    ("verifying", "Vérification", "Verifying"),
+    ("completed", "Terminée", "Completed"),
 ];
 
 /// French or English.
@@ -242,6 +358,14 @@ struct PageIncident {
     updates: Vec<(String, &'static str, String)>,
 }
 
+struct PageMaintenance {
+    id: String,
+    name: String,
+    status: &'static str,
+    window: String,
+    updates: Vec<(String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage {
@@ -249,6 +373,7 @@ struct StatusPage {
     title: String,
     indicator: &'static str,
     components: Vec<PageComponent>,
+    maintenances: Vec<PageMaintenance>,
     active: Vec<PageIncident>,
     history: Vec<PageIncident>,
 }
@@ -269,6 +394,10 @@ async fn page(
     let l = Lang::of(&query, &headers);
     let components = s.store.components().await?;
     let incidents = s.store.incidents(false, 50).await?;
+    let maintenances = s
+        .store
+        .maintenances(MaintenanceFilter::Unfinished, 20)
+        .await?;
     let shown = |i: &Incident| PageIncident {
         id: i.id.clone(),
         name: i.name.clone(),
@@ -289,6 +418,24 @@ async fn page(
         l,
         title: s.title.to_string(),
         indicator: indicator(&components).0,
+        maintenances: maintenances
+            .iter()
+            .map(|m| PageMaintenance {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                status: m.status.as_str(),
+                window: format!(
+                    "{} → {}",
+                    when(l, m.scheduled_for),
+                    when(l, m.scheduled_until)
+                ),
+                updates: m
+                    .updates
+                    .iter()
+                    .map(|u| (when(l, u.created_at), u.body.clone()))
+                    .collect(),
+            })
+            .collect(),
         components: components
             .iter()
             .map(|c| PageComponent {
@@ -470,4 +617,151 @@ async fn add_update(
             None,
         ))
     }
+}
+
+fn time_field(body: &Value, field: &'static str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| {
+            Failure(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{field}` must be an RFC 3339 time"),
+                Some(field),
+            )
+        })
+}
+
+/// The known component ids of a body's `components` list.
+async fn component_ids(s: &AppState, body: &Value) -> Result<Vec<String>, Failure> {
+    let known = s.store.components().await?;
+    let mut ids = Vec::new();
+    for c in body
+        .get("components")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match c.as_str().filter(|id| known.iter().any(|k| k.id == *id)) {
+            Some(id) => ids.push(id.to_owned()),
+            None => {
+                return Err(Failure(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("no component {c}"),
+                    Some("components"),
+                ));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// `POST /api/admin/maintenances` `{name, body, scheduled_for, scheduled_until, components}`.
+async fn schedule_maintenance(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Failure> {
+    admin(&s, &headers)?;
+    let axum::Json(body) =
+        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let name = text_field(&body, "name", 200)?;
+    let text = text_field(&body, "body", 5000)?;
+    let starts = time_field(&body, "scheduled_for")?;
+    let ends = time_field(&body, "scheduled_until")?;
+    if ends <= starts {
+        return Err(Failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`scheduled_until` must come after `scheduled_for`".into(),
+            Some("scheduled_until"),
+        ));
+    }
+    let components = component_ids(&s, &body).await?;
+    let id = s
+        .store
+        .schedule_maintenance(name, text, (starts, ends), &components, chrono::Utc::now())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response())
+}
+
+/// `POST /api/admin/maintenances/{id}/updates` `{status, body}`.
+async fn update_maintenance(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Failure> {
+    admin(&s, &headers)?;
+    let axum::Json(body) =
+        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let text = text_field(&body, "body", 5000)?;
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(MaintenanceStatus::parse)
+        .ok_or_else(|| {
+            Failure(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`status` must be scheduled, in_progress, verifying or completed".into(),
+                Some("status"),
+            )
+        })?;
+    if s.store
+        .update_maintenance(&id, status, text, chrono::Utc::now())
+        .await?
+    {
+        Ok(StatusCode::CREATED.into_response())
+    } else {
+        Err(Failure(
+            StatusCode::NOT_FOUND,
+            "no such maintenance".into(),
+            None,
+        ))
+    }
+}
+
+/// `GET /api/admin/sla?month=YYYY-MM`: each probed component's availability that month,
+/// announced maintenance left out, and the service credit due.
+async fn sla_report(
+    State(s): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    admin(&s, &headers)?;
+    let bad_month = || {
+        Failure(
+            StatusCode::BAD_REQUEST,
+            "`month` must be YYYY-MM".into(),
+            Some("month"),
+        )
+    };
+    let raw = query.get("month").ok_or_else(bad_month)?;
+    let (year, month) = raw
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
+        .ok_or_else(bad_month)?;
+    let (from, to) = crate::sla::month_bounds(year, month).ok_or_else(bad_month)?;
+    let mut rows = Vec::new();
+    for c in s.store.components().await? {
+        let Some(interval) = s.probe_intervals.get(&c.id) else {
+            continue;
+        };
+        let samples = s.store.samples(&c.id, from, to).await?;
+        let windows = s.store.maintenance_windows(&c.id, from, to).await?;
+        let a = crate::sla::availability(
+            &samples,
+            chrono::Duration::seconds(*interval as i64),
+            &windows,
+            from,
+            to,
+            &s.tiers,
+        );
+        rows.push(json!({
+            "id": c.id, "name": c.name, "availability": a.percent,
+            "down_seconds": a.down_seconds, "excluded_seconds": a.excluded_seconds,
+            "unmeasured_seconds": a.unmeasured_seconds, "credit_percent": a.credit,
+        }));
+    }
+    Ok(axum::Json(json!({"month": raw, "components": rows})).into_response())
 }

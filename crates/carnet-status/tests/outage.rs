@@ -246,5 +246,95 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     );
     let (_, page) = http(&a, "GET", "/?lang=en", "", "");
     assert!(page.contains("Incident history") && page.contains("API Carnet is not answering"));
+    let (code, atom) = http(&a, "GET", "/history.atom", "", "");
+    assert_eq!(code, 200);
+    assert!(
+        atom.contains("<title>API Carnet is not answering</title>"),
+        "{atom}"
+    );
+    assert!(atom.contains("redémarré"), "updates in the feed: {atom}");
+    let (_, rss) = http(&a, "GET", "/history.rss", "", "");
+    assert!(rss.contains("<rss version=\"2.0\">") && rss.contains("API Carnet is not answering"));
+    // Maintenance announced six days ahead: listed, shown, then carried out.
+    let starts = chrono::Utc::now() + chrono::Duration::days(6);
+    let maintenance = format!(
+        r#"{{"name": "Mise à jour PostgreSQL", "body": "Coupure de 10 minutes.", "scheduled_for": "{}", "scheduled_until": "{}", "components": ["api"]}}"#,
+        starts.to_rfc3339(),
+        (starts + chrono::Duration::minutes(10)).to_rfc3339()
+    );
+    let (code, body) = http(&a, "POST", "/api/admin/maintenances", auth, &maintenance);
+    assert_eq!(code, 201, "{body}");
+    let mid: Value = serde_json::from_str(&body).unwrap();
+    let mid = mid["id"].as_str().unwrap().to_owned();
+    let upcoming = json(&a, "/api/v2/scheduled-maintenances/upcoming.json");
+    assert_eq!(
+        upcoming["scheduled_maintenances"][0]["name"],
+        "Mise à jour PostgreSQL"
+    );
+    assert_eq!(
+        json(&a, "/api/v2/summary.json")["scheduled_maintenances"][0]["status"],
+        "scheduled"
+    );
+    let (_, fr) = http(&a, "GET", "/?lang=fr", "", "");
+    assert!(
+        fr.contains("Maintenance prévue") && fr.contains("Planifiée"),
+        "{fr}"
+    );
+    let (code, _) = http(
+        &a,
+        "POST",
+        &format!("/api/admin/maintenances/{mid}/updates"),
+        auth,
+        r#"{"status": "in_progress", "body": "C'est parti."}"#,
+    );
+    assert_eq!(code, 201);
+    assert_eq!(
+        json(&a, "/api/v2/components.json")["components"][0]["status"],
+        "under_maintenance"
+    );
+    assert_eq!(
+        json(&a, "/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"][0]["id"],
+        mid.as_str()
+    );
+    http(
+        &a,
+        "POST",
+        &format!("/api/admin/maintenances/{mid}/updates"),
+        auth,
+        r#"{"status": "completed", "body": "Fini."}"#,
+    );
+    assert_eq!(
+        json(&a, "/api/v2/components.json")["components"][0]["status"],
+        "operational"
+    );
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/api/admin/maintenances",
+        auth,
+        r#"{"name": "x", "body": "y", "scheduled_for": "demain", "scheduled_until": "2026-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(code, 422);
+    assert!(body.contains("\"field\":\"scheduled_for\""), "{body}");
+
+    // This month's SLA counts the outage.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let (code, _) = http(&a, "GET", &format!("/api/admin/sla?month={month}"), "", "");
+    assert_eq!(code, 401);
+    let (code, body) = http(
+        &a,
+        "GET",
+        &format!("/api/admin/sla?month={month}"),
+        auth,
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
+    let sla: Value = serde_json::from_str(&body).unwrap();
+    let api = &sla["components"][0];
+    assert_eq!(api["id"], "api");
+    assert!(api["down_seconds"].as_i64().unwrap() >= 1, "{sla}");
+    assert!(api["availability"].as_f64().unwrap() < 100.0, "{sla}");
+    let (code, _) = http(&a, "GET", "/api/admin/sla?month=2026-13", auth, "");
+    assert_eq!(code, 400);
     server.abort();
 }
