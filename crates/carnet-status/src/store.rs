@@ -494,6 +494,30 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A component's share of passing checks per day (`YYYY-MM-DD`, UTC) since `from`.
+    pub async fn daily_uptime(
+        &self,
+        component: &str,
+        from: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<(String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT substr(at, 1, 10) AS day, sum(ok) AS up, count(*) AS checks FROM probe_results
+             WHERE component_id = $1 AND at >= $2 GROUP BY day ORDER BY day",
+        )
+        .bind(component)
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let (up, checks): (i64, i64) = (r.try_get("up")?, r.try_get("checks")?);
+                Ok((r.try_get("day")?, 100.0 * up as f64 / checks.max(1) as f64))
+            })
+            .collect()
+    }
+}
+
 async fn insert_maintenance_update(
     tx: &mut sqlx::SqliteConnection,
     maintenance: &str,

@@ -294,6 +294,12 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("other_lang", "English", "Français"),
     ("feeds", "Flux et API", "Feeds and API"),
     ("planned", "Maintenance prévue", "Scheduled maintenance"),
+    ("no_data", "pas de mesure", "no data"),
+    (
+        "uptime",
+        "Disponibilité sur 90 jours",
+        "Uptime over 90 days",
+    ),
     ("scheduled", "Planifiée", "Scheduled"),
     ("in_progress", "En cours", "In progress"),
     ("verifying", "Vérification", "Verifying"),
@@ -347,6 +353,34 @@ struct PageComponent {
     name: String,
     group: Option<String>,
     status: &'static str,
+    /// The last 90 days, oldest first: (day, class, label); empty without a probe.
+    bars: Vec<(String, &'static str, String)>,
+}
+
+/// Days of history shown as uptime bars.
+const BAR_DAYS: i64 = 90;
+
+/// A day's bar: its colour class and its label.
+fn bar(l: Lang, day: &str, uptime: Option<f64>) -> (String, &'static str, String) {
+    match uptime {
+        None => (
+            day.to_owned(),
+            "b-none",
+            format!("{day}: {}", l.t("no_data")),
+        ),
+        Some(u) => {
+            let class = if u >= 99.9 {
+                "b-good"
+            } else if u >= 99.0 {
+                "b-fair"
+            } else if u >= 95.0 {
+                "b-poor"
+            } else {
+                "b-bad"
+            };
+            (day.to_owned(), class, format!("{day}: {u:.2} %"))
+        }
+    }
 }
 
 struct PageIncident {
@@ -414,6 +448,34 @@ async fn page(
             })
             .collect(),
     };
+    let today = chrono::Utc::now().date_naive();
+    let first = today - chrono::Duration::days(BAR_DAYS - 1);
+    let mut bars = HashMap::new();
+    for c in &components {
+        if !s.probe_intervals.contains_key(&c.id) {
+            continue;
+        }
+        let from = first
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or_default();
+        let days: HashMap<String, f64> = s
+            .store
+            .daily_uptime(&c.id, from)
+            .await?
+            .into_iter()
+            .collect();
+        let shown: Vec<_> = (0..BAR_DAYS)
+            .map(|i| {
+                let day = (first + chrono::Duration::days(i))
+                    .format("%Y-%m-%d")
+                    .to_string();
+                let uptime = days.get(&day).copied();
+                bar(l, &day, uptime)
+            })
+            .collect();
+        bars.insert(c.id.clone(), shown);
+    }
     let page = StatusPage {
         l,
         title: s.title.to_string(),
@@ -442,6 +504,7 @@ async fn page(
                 name: c.name.clone(),
                 group: c.group.clone(),
                 status: c.status.as_str(),
+                bars: bars.remove(&c.id).unwrap_or_default(),
             })
             .collect(),
         active: incidents

@@ -246,6 +246,16 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     );
     let (_, page) = http(&a, "GET", "/?lang=en", "", "");
     assert!(page.contains("Incident history") && page.contains("API Carnet is not answering"));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        page.matches("<li class=\"b-").count(),
+        90,
+        "90 days of bars"
+    );
+    assert!(
+        page.contains(&format!("class=\"b-bad\" title=\"{today}:")),
+        "today's bar shows the outage: {page}"
+    );
     let (code, atom) = http(&a, "GET", "/history.atom", "", "");
     assert_eq!(code, 200);
     assert!(
