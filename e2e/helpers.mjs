@@ -1,6 +1,6 @@
 // Shared helpers for Carnet's browser tests: start the real server, launch Chromium, run axe.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,4 +76,37 @@ export async function checkAccessibility(page, assert) {
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   const summary = bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   assert.deepEqual(summary, [], `accessibility violations on ${page.url()}`);
+}
+
+/** Starts `carnet-status` with a TOML configuration (`{dir}` is replaced by its data dir). */
+export async function startStatus(config) {
+  const carnetBin = process.env.CARNET_TEST_BIN ?? new URL("../target/debug/carnet", import.meta.url).pathname;
+  const bin = join(carnetBin, "..", "carnet-status");
+  const dir = mkdtempSync(join(tmpdir(), "carnet-status-e2e-"));
+  const path = join(dir, "status.toml");
+  writeFileSync(path, config.replaceAll("{dir}", join(dir, "data")));
+  const child = spawn(bin, ["--config", path, "--listen", "127.0.0.1:0"], {
+    env: { ...process.env, CARNET_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`carnet-status did not start: ${out}`)), 30000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("ready at")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`carnet-status exited with ${code}: ${out}`)));
+  });
+  const url = out.match(/ready at (http:\/\/\S+?)\/?\s/)[1];
+  return {
+    url,
+    stop() {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
