@@ -738,7 +738,44 @@ fn like_contains(term: &str) -> String {
 
 /// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
-    let tenant = tx.tenant().0;
+    let b = list_sql(tx.tenant().0, q);
+    let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
+        bind_params!(sqlx::query_as(&b.sql), &b.params)
+            .fetch_all(c)
+            .await?
+    });
+    Ok(rows.into_iter().map(Contact::from).collect())
+}
+
+/// How the database runs [`list`] for `q` (SQLite: `EXPLAIN QUERY PLAN`; PostgreSQL:
+/// `EXPLAIN`, sequential scans disabled so that the plan shows which index can serve it):
+/// for tests that hot queries use their indexes.
+pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
+    let b = list_sql(tx.tenant().0, q);
+    let lines: Vec<String> = match &mut tx.tx {
+        Tx::Sqlite(c) => {
+            let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);
+            let rows: Vec<(i64, i64, i64, String)> =
+                bind_params!(sqlx::query_as(&explain), &b.params)
+                    .fetch_all(&mut **c)
+                    .await?;
+            rows.into_iter().map(|r| r.3).collect()
+        }
+        Tx::Postgres(c) => {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut **c)
+                .await?;
+            let explain = format!("EXPLAIN {}", b.sql);
+            bind_params!(sqlx::query_scalar(&explain), &b.params)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    Ok(lines.join("\n"))
+}
+
+/// The SQL of [`list`] and its parameters.
+fn list_sql(tenant: Uuid, q: &ListQuery) -> SqlBuilder {
     let mut b = SqlBuilder::new(&format!(
         "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = "
     ));
@@ -783,9 +820,10 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
             SortValue::None => None,
         };
         match value_p {
-            Some(v) if col != "c.id" => b.push(&format!(
-                " AND ({col} {cmp} {v} OR ({col} = {v} AND c.id {cmp} {id_p}))"
-            )),
+            // A row-value comparison: both databases read it as a range of the sort
+            // index; the equivalent `a > v OR (a = v AND id > x)` made PostgreSQL gather
+            // every following row and sort them (list_pages_use_their_sort_indexes).
+            Some(v) if col != "c.id" => b.push(&format!(" AND ({col}, c.id) {cmp} ({v}, {id_p})")),
             _ => b.push(&format!(" AND c.id {cmp} {id_p}")),
         }
     }
@@ -796,12 +834,7 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     }
     let limit = b.bind(Param::Int(i64::from(q.limit)));
     b.push(&format!(" LIMIT {limit}"));
-    let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
-        bind_params!(sqlx::query_as(&b.sql), &b.params)
-            .fetch_all(c)
-            .await?
-    });
-    Ok(rows.into_iter().map(Contact::from).collect())
+    b
 }
 
 /// The most e-mails and the most phones any live contact of the tenant has (the column

@@ -13,6 +13,7 @@ on_both_backends!(
     schema_status_guards_start_up,
     optimistic_update_refuses_stale_versions,
     import_lookups_use_their_indexes,
+    list_pages_use_their_sort_indexes,
     seeding_writes_every_contact_and_its_audit_event
 );
 
@@ -274,10 +275,10 @@ async fn optimistic_update_refuses_stale_versions(backend: Backend) {
 
 /// The lookups an import repeats per batch stay on their indexes: a scan here made imports
 /// quadratic (SQLite preferred the whole primary-key index to the e-mail index).
-async fn import_lookups_use_their_indexes(backend: Backend) {
-    let app = TestApp::new(backend).await;
+/// A tenant with 3,000 contacts and fresh statistics: enough for PostgreSQL to plan as it
+/// would in use.
+async fn tenant_with_3000_contacts(app: &TestApp) -> carnet_store::tenants::Tenant {
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
-    // Enough contacts, and fresh statistics, for PostgreSQL to plan as it would in use.
     let inputs: Vec<ContactInput> = (0..3000)
         .map(|i| {
             ContactInput::from_json(
@@ -303,6 +304,12 @@ async fn import_lookups_use_their_indexes(backend: Backend) {
         let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
         c.execute("ANALYZE").await.unwrap();
     }
+    tenant
+}
+
+async fn import_lookups_use_their_indexes(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = tenant_with_3000_contacts(&app).await;
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     let plans = carnet_store::contacts::lookup_plans(&mut tx).await.unwrap();
     // SQLite: the exact plan. PostgreSQL: a probe of an index on (tenant, looked-up key).
@@ -359,4 +366,69 @@ async fn seeding_writes_every_contact_and_its_audit_event(backend: Backend) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5003, "one event per contact");
+}
+
+/// Every page of a list is read from the index of its sort key, in order: no scan of the
+/// tenant's contacts and no sort, whatever the page (first or after a cursor).
+async fn list_pages_use_their_sort_indexes(backend: Backend) {
+    use carnet_store::contacts::{ListQuery, SortField, SortValue, list_plan};
+    let app = TestApp::new(backend).await;
+    let tenant = tenant_with_3000_contacts(&app).await;
+    let query = |sort, descending, after| ListQuery {
+        sort,
+        descending,
+        after,
+        limit: 51,
+        terms: Vec::new(),
+        tag: None,
+        company_id: None,
+        email: None,
+        trashed: false,
+    };
+    let pk = match backend {
+        Backend::Sqlite => "sqlite_autoindex_contacts_1",
+        Backend::Postgres => "contacts_pkey",
+    };
+    let cases = [
+        (
+            query(SortField::LastName, false, None),
+            "contacts_sort_last",
+        ),
+        (
+            query(
+                SortField::LastName,
+                false,
+                Some((SortValue::Text("durand".into()), uuid::Uuid::now_v7())),
+            ),
+            "contacts_sort_last",
+        ),
+        (
+            query(SortField::FirstName, true, None),
+            "contacts_sort_first",
+        ),
+        (
+            query(
+                SortField::UpdatedAt,
+                true,
+                Some((SortValue::Time(chrono::Utc::now()), uuid::Uuid::now_v7())),
+            ),
+            "contacts_updated",
+        ),
+        (query(SortField::CreatedAt, false, None), pk),
+    ];
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    for (q, index) in cases {
+        let plan = list_plan(&mut tx, &q).await.unwrap();
+        assert!(plan.contains(index), "{:?}: {plan}", q.sort);
+        let sorts = plan.contains("TEMP B-TREE")
+            || plan.lines().any(|l| l.trim_start().starts_with("Sort"));
+        assert!(
+            !sorts,
+            "{:?} sorts instead of reading the index in order: {plan}",
+            q.sort
+        );
+        assert!(!plan.contains("Seq Scan"), "{:?}: {plan}", q.sort);
+    }
+    drop(tx);
+    app.finish().await;
 }
