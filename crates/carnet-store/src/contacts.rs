@@ -776,11 +776,26 @@ pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
 
 /// The SQL of [`list`] and its parameters.
 fn list_sql(tenant: Uuid, q: &ListQuery) -> SqlBuilder {
-    let mut b = SqlBuilder::new(&format!(
-        "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = "
-    ));
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut b = SqlBuilder::new(&format!("SELECT {cols} FROM "));
     let t = b.bind(Param::Uuid(tenant));
-    b.push(&t);
+    match &q.email {
+        // Few contacts share an e-mail: the e-mail index drives the query (SQLite keeps
+        // the order of a CROSS JOIN) and the few contacts found are sorted, instead of
+        // walking the whole tenant in sort order and probing each contact.
+        Some(email) => {
+            let p = b.bind(Param::Text(email.clone()));
+            b.push(&format!(
+                "contact_emails x CROSS JOIN contacts c WHERE x.tenant_id = {t} AND x.email_key = {p} \
+                 AND c.tenant_id = x.tenant_id AND c.id = x.contact_id"
+            ));
+        }
+        None => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
+    }
     b.push(if q.trashed {
         " AND c.deleted_at IS NOT NULL"
     } else {
@@ -794,12 +809,6 @@ fn list_sql(tenant: Uuid, q: &ListQuery) -> SqlBuilder {
         let p = b.bind(Param::Text(tag.clone()));
         b.push(&format!(
             " AND EXISTS (SELECT 1 FROM contact_tags x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.tag_key = {p})"
-        ));
-    }
-    if let Some(email) = &q.email {
-        let p = b.bind(Param::Text(email.clone()));
-        b.push(&format!(
-            " AND EXISTS (SELECT 1 FROM contact_emails x WHERE x.tenant_id = c.tenant_id AND x.contact_id = c.id AND x.email_key = {p})"
         ));
     }
     if let Some(company) = q.company_id {

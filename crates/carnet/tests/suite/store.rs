@@ -417,6 +417,19 @@ async fn list_pages_use_their_sort_indexes(backend: Backend) {
         (query(SortField::CreatedAt, false, None), pk),
     ];
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    // An e-mail filter starts from the e-mail index, not from a walk of the sort order.
+    let by_email = ListQuery {
+        email: Some("p42@x.fr".into()),
+        ..query(SortField::LastName, false, None)
+    };
+    let plan = list_plan(&mut tx, &by_email).await.unwrap();
+    assert!(plan.contains("contact_emails_key"), "{plan}");
+    if backend == Backend::Sqlite {
+        assert!(
+            plan.contains("(tenant_id=? AND id=?)") && !plan.contains("CORRELATED"),
+            "contacts found by the ids the e-mail index gives: {plan}"
+        );
+    }
     for (q, index) in cases {
         let plan = list_plan(&mut tx, &q).await.unwrap();
         assert!(plan.contains(index), "{:?}: {plan}", q.sort);
