@@ -1,3 +1,5 @@
+DROP TABLE deliveries;
+DROP TABLE subscribers;
 DROP TABLE maintenance_updates;
 DROP TABLE maintenance_components;
 DROP TABLE maintenances;

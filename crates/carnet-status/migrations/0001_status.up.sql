@@ -76,3 +76,32 @@ CREATE TABLE maintenance_updates (
     created_at      TEXT NOT NULL
 );
 CREATE INDEX maintenance_updates_maintenance ON maintenance_updates (maintenance_id, created_at);
+
+-- Who is told about incidents and maintenance: signed webhooks (and, later, e-mail).
+CREATE TABLE subscribers (
+    id               TEXT PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('webhook', 'email')),
+    target           TEXT NOT NULL,
+    -- Signs webhook bodies (HMAC-SHA256).
+    secret           TEXT NOT NULL,
+    -- The component ids followed, as a JSON array; empty: all of them.
+    components       TEXT NOT NULL DEFAULT '[]',
+    confirmed_at     TEXT,
+    unsubscribed_at  TEXT,
+    created_at       TEXT NOT NULL
+);
+
+-- The outbox: one row per message to deliver, retried until it is.
+CREATE TABLE deliveries (
+    id               TEXT PRIMARY KEY,
+    subscriber_id    TEXT NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    event            TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT NOT NULL,
+    delivered_at     TEXT,
+    last_error       TEXT,
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (delivered_at, next_attempt_at);
+CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id);

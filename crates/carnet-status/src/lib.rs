@@ -5,6 +5,7 @@
 pub mod config;
 pub mod feeds;
 pub mod model;
+pub mod notify;
 pub mod probe;
 pub mod sla;
 pub mod store;
@@ -32,6 +33,7 @@ pub async fn serve(
             .map_or_else(|| p.component.clone(), |c| c.name.clone());
         probes.spawn(probe::run(store.clone(), p.clone(), name));
     }
+    probes.spawn(notify::run(store.clone()));
     let state = web::AppState {
         store,
         title: Arc::from(config.title.as_str()),

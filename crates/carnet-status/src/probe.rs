@@ -46,16 +46,39 @@ impl Target {
 /// One GET: the time it took in milliseconds if the answer is 2xx, else why it failed.
 pub async fn check(target: &Target, timeout: Duration) -> Result<u64, String> {
     let started = Instant::now();
+    request(target, "GET", &[], b"", timeout)
+        .await
+        .map(|()| started.elapsed().as_millis() as u64)
+}
+
+/// One HTTP/1.1 request; `Ok` if the answer is 2xx, else why it failed.
+pub async fn request(
+    target: &Target,
+    method: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
     let attempt = async {
         let mut stream = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: carnet-status\r\nConnection: close\r\n\r\n",
-            target.path, target.host
+        let mut head = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: carnet-status\r\nConnection: close\r\nContent-Length: {}\r\n",
+            target.path,
+            target.host,
+            body.len()
         );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
         stream
-            .write_all(request.as_bytes())
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| format!("cannot send: {e}"))?;
+        stream
+            .write_all(body)
             .await
             .map_err(|e| format!("cannot send: {e}"))?;
         let mut head = vec![0u8; 64];
@@ -77,8 +100,7 @@ pub async fn check(target: &Target, timeout: Duration) -> Result<u64, String> {
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(())) => Ok(started.elapsed().as_millis() as u64),
-        Ok(Err(e)) => Err(e),
+        Ok(result) => result,
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
@@ -133,6 +155,7 @@ pub async fn run(store: Store, probe: ProbeConfig, component_name: String) {
                     store
                         .set_component_status(&probe.component, ComponentStatus::Operational, now)
                         .await?;
+                    crate::notify::incident_by_id(&store, "incident.resolved", &incident).await;
                 }
                 (Health::Slow | Health::Down, open) if failures >= probe.failures_to_open => {
                     let (status, impact, what) = if health == Health::Down {
@@ -158,7 +181,7 @@ pub async fn run(store: Store, probe: ProbeConfig, component_name: String) {
                                 probe.max_latency_ms.unwrap_or(0)
                             )
                         });
-                        store
+                        let id = store
                             .open_incident(
                                 &NewIncident {
                                     name: &format!("{component_name} {what}"),
@@ -173,6 +196,7 @@ pub async fn run(store: Store, probe: ProbeConfig, component_name: String) {
                                 now,
                             )
                             .await?;
+                        crate::notify::incident_by_id(&store, "incident.created", &id).await;
                     }
                 }
                 _ => {}

@@ -518,6 +518,143 @@ impl Store {
     }
 }
 
+/// A message waiting for delivery.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
+    pub secret: String,
+    pub event: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Registers a webhook (confirmed: an administrator added it) for `components` (empty:
+    /// all). Returns its id.
+    pub async fn add_webhook(
+        &self,
+        url: &str,
+        secret: &str,
+        components: &[String],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO subscribers (id, kind, target, secret, components, confirmed_at, created_at)
+             VALUES ($1, 'webhook', $2, $3, $4, $5, $5)",
+        )
+        .bind(&id)
+        .bind(url)
+        .bind(secret)
+        .bind(serde_json::to_string(components).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Queues `body` (an `event`) for every confirmed subscriber following one of
+    /// `components` (or all of them).
+    pub async fn enqueue(
+        &self,
+        event: &str,
+        body: &str,
+        components: &[String],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<u64> {
+        let rows = sqlx::query(
+            "SELECT id, components FROM subscribers WHERE confirmed_at IS NOT NULL AND unsubscribed_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut queued = 0;
+        for r in rows {
+            let follows: Vec<String> =
+                serde_json::from_str(r.try_get::<&str, _>("components")?).unwrap_or_default();
+            if !follows.is_empty() && !follows.iter().any(|c| components.contains(c)) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO deliveries (id, subscriber_id, event, body, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(r.try_get::<String, _>("id")?)
+            .bind(event)
+            .bind(body)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
+    /// Messages whose time has come, oldest first.
+    pub async fn due(&self, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<Due>> {
+        let rows = sqlx::query(
+            "SELECT d.id, s.kind, s.target, s.secret, d.event, d.body, d.attempts
+             FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+             WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 AND s.unsubscribed_at IS NULL
+             ORDER BY d.created_at, d.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Due {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    target: r.try_get("target")?,
+                    secret: r.try_get("secret")?,
+                    event: r.try_get("event")?,
+                    body: r.try_get("body")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an attempt: delivered, or failed with its error and the next try.
+    pub async fn attempted(
+        &self,
+        id: &str,
+        outcome: Result<(), String>,
+        now: DateTime<Utc>,
+        retry_at: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let (delivered, error) = match outcome {
+            Ok(()) => (Some(now), None),
+            Err(e) => (None, Some(e)),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, delivered_at = $1, last_error = $2,
+                    next_attempt_at = $3 WHERE id = $4",
+        )
+        .bind(delivered)
+        .bind(error)
+        .bind(retry_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One incident, if it exists.
+    pub async fn incident(&self, id: &str) -> sqlx::Result<Option<Incident>> {
+        // Few incidents are open at once; the list query serves this too.
+        Ok(self
+            .incidents(false, 1000)
+            .await?
+            .into_iter()
+            .find(|i| i.id == id))
+    }
+}
+
 async fn insert_maintenance_update(
     tx: &mut sqlx::SqliteConnection,
     maintenance: &str,

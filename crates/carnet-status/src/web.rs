@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             post(update_maintenance),
         )
         .route("/api/admin/sla", get(sla_report))
+        .route("/api/admin/webhooks", post(add_webhook))
         .route("/history.atom", get(atom_feed))
         .route("/history.rss", get(rss_feed))
         .route("/api/admin/incidents", post(create_incident))
@@ -610,25 +611,7 @@ async fn create_incident(
             )
         })?,
     };
-    let known = s.store.components().await?;
-    let mut components = Vec::new();
-    for c in body
-        .get("components")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match c.as_str().filter(|id| known.iter().any(|k| k.id == *id)) {
-            Some(id) => components.push(id.to_owned()),
-            None => {
-                return Err(Failure(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("no component {c}"),
-                    Some("components"),
-                ));
-            }
-        }
-    }
+    let components = component_ids(&s, &body).await?;
     let id = s
         .store
         .open_incident(
@@ -643,6 +626,7 @@ async fn create_incident(
             chrono::Utc::now(),
         )
         .await?;
+    crate::notify::incident_by_id(&s.store, "incident.created", &id).await;
     Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response())
 }
 
@@ -672,6 +656,12 @@ async fn add_update(
         .add_update(&id, status, text, chrono::Utc::now())
         .await?
     {
+        let event = if status == IncidentStatus::Resolved {
+            "incident.resolved"
+        } else {
+            "incident.updated"
+        };
+        crate::notify::incident_by_id(&s.store, event, &id).await;
         Ok(StatusCode::CREATED.into_response())
     } else {
         Err(Failure(
@@ -827,4 +817,36 @@ async fn sla_report(
         }));
     }
     Ok(axum::Json(json!({"month": raw, "components": rows})).into_response())
+}
+
+/// `POST /api/admin/webhooks` `{url, components?}`: a subscriber told of every incident of
+/// those components (all when none are named). Answers its id and the secret that signs
+/// each delivery (shown only once).
+async fn add_webhook(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Failure> {
+    admin(&s, &headers)?;
+    let axum::Json(body) =
+        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let url = text_field(&body, "url", 2000)?;
+    crate::probe::Target::parse(url)
+        .map_err(|e| Failure(StatusCode::UNPROCESSABLE_ENTITY, e, Some("url")))?;
+    let components = component_ids(&s, &body).await?;
+    let secret: String = {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let id = s
+        .store
+        .add_webhook(url, &secret, &components, chrono::Utc::now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"id": id, "secret": secret})),
+    )
+        .into_response())
 }

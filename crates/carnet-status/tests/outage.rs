@@ -119,6 +119,60 @@ fn json(addr: &str, path: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// Webhook deliveries received: (event header, signature header, body).
+type Received = Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A webhook receiver on a port of its own: records every POST to `/hook`.
+async fn start_receiver() -> (SocketAddr, Received) {
+    use axum::extract::State;
+    let received: Received = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |State(r): State<Received>, headers: axum::http::HeaderMap, body: String| async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    r.lock().unwrap().push((h("x-carnet-event"), h("x-carnet-signature"), body));
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received)
+}
+
+/// The deliveries of `event` so far, each checked against its signature.
+fn deliveries(received: &Received, secret: &str, event: &str) -> Vec<Value> {
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(e, _, _)| e == event)
+        .map(|(_, signature, body)| {
+            let t: i64 = signature
+                .strip_prefix("t=")
+                .and_then(|r| r.split(',').next())
+                .and_then(|t| t.parse().ok())
+                .unwrap();
+            assert_eq!(
+                *signature,
+                carnet_status::notify::signature(secret, t, body),
+                "signed with the subscriber's secret"
+            );
+            serde_json::from_str(body).unwrap()
+        })
+        .collect()
+}
+
 /// Polls `check` every 100 ms until it holds, for at most `limit`.
 async fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -144,6 +198,21 @@ async fn the_page_tells_the_outage_and_the_recovery() {
         json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
     })
     .await;
+    let (hook, received) = start_receiver().await;
+    let auth = "Authorization: Bearer s3cret-token\r\nContent-Type: application/json\r\n";
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/api/admin/webhooks",
+        auth,
+        &format!(r#"{{"url": "http://{hook}/hook", "components": ["api"]}}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    let secret = serde_json::from_str::<Value>(&body).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(secret.len(), 64);
     let components = json(&a, "/api/v2/components.json");
     assert_eq!(components["components"][0]["id"], "api");
     assert_eq!(components["components"][0]["status"], "operational");
@@ -188,9 +257,17 @@ async fn the_page_tells_the_outage_and_the_recovery() {
         "{en}"
     );
 
+    // The webhook heard of it, signed, well within a minute.
+    within(Duration::from_secs(10), "the webhook delivery", || {
+        !deliveries(&received, &secret, "incident.created").is_empty()
+    })
+    .await;
+    let created = &deliveries(&received, &secret, "incident.created")[0];
+    assert_eq!(created["incident"]["name"], "API Carnet is not answering");
+    assert_eq!(created["incident"]["components"][0], "api");
+
     // Someone posts what they know.
     let id = incident["id"].as_str().unwrap().to_owned();
-    let auth = "Authorization: Bearer s3cret-token\r\nContent-Type: application/json\r\n";
     let (code, _) = http(
         &a,
         "POST",
@@ -223,6 +300,11 @@ async fn the_page_tells_the_outage_and_the_recovery() {
         json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
     })
     .await;
+    within(Duration::from_secs(10), "the resolution's delivery", || {
+        !deliveries(&received, &secret, "incident.resolved").is_empty()
+    })
+    .await;
+    assert_eq!(deliveries(&received, &secret, "incident.updated").len(), 1);
     let incidents = json(&a, "/api/v2/incidents.json");
     let resolved = &incidents["incidents"][0];
     assert_eq!(resolved["status"], "resolved");
