@@ -29,6 +29,23 @@ pub struct Config {
     /// Default: below 99.9 → 10, below 99 → 25, below 95 → 50.
     #[serde(default)]
     pub sla_tiers: Vec<TierConfig>,
+    /// The relay e-mail goes out through; without it, e-mail subscriptions are off.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// An SMTP relay (plain SMTP on loopback or a private network).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender address of every message.
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    25
 }
 
 /// One service-credit tier.

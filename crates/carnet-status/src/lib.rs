@@ -8,6 +8,7 @@ pub mod model;
 pub mod notify;
 pub mod probe;
 pub mod sla;
+pub mod smtp;
 pub mod store;
 pub mod web;
 
@@ -33,7 +34,29 @@ pub async fn serve(
             .map_or_else(|| p.component.clone(), |c| c.name.clone());
         probes.spawn(probe::run(store.clone(), p.clone(), name));
     }
-    probes.spawn(notify::run(store.clone()));
+    let base = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
+        });
+    let mailer = notify::Mailer {
+        relay: config.smtp.as_ref().map(|s| smtp::Relay {
+            host: s.host.clone(),
+            port: s.port,
+            from: s.from.clone(),
+        }),
+        base,
+        title: config.title.clone(),
+    };
+    probes.spawn(notify::run(store.clone(), mailer));
     let state = web::AppState {
         store,
         title: Arc::from(config.title.as_str()),
@@ -44,6 +67,7 @@ pub async fn serve(
             .filter(|t| !t.is_empty())
             .map(Arc::from),
         public_url: config.public_url.as_deref().map(Arc::from),
+        email_subscriptions: config.smtp.is_some(),
         tiers: Arc::from(if config.sla_tiers.is_empty() {
             sla::DEFAULT_TIERS.to_vec()
         } else {

@@ -4,6 +4,7 @@
 
 use crate::model::Incident;
 use crate::probe::{Target, request};
+use crate::smtp::{Message, Relay, send};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -56,8 +57,71 @@ pub async fn incident_by_id(store: &Store, event: &str, id: &str) {
     }
 }
 
+/// What e-mail deliveries need: the relay, the page's address for links, its title.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    pub relay: Option<Relay>,
+    pub base: String,
+    pub title: String,
+}
+
+impl Mailer {
+    /// The e-mail for one delivery: a confirmation request, or an incident's news with
+    /// one-click unsubscribe headers (RFC 8058).
+    fn message(&self, to: &str, token: &str, event: &str, body: &str) -> Result<Message, String> {
+        let base = &self.base;
+        let unsubscribe = format!("{base}/subscriptions/unsubscribe?token={token}");
+        let data: serde_json::Value =
+            serde_json::from_str(body).map_err(|e| format!("queued message: {e}"))?;
+        let (subject, text) = if event == "subscription.confirm" {
+            (
+                format!(
+                    "{} : confirmez votre abonnement / confirm your subscription",
+                    self.title
+                ),
+                format!(
+                    "Pour recevoir les incidents de {title} par e-mail, confirmez ici :\n\
+                     To receive {title}'s incidents by e-mail, confirm here:\n\n\
+                     {base}/subscriptions/confirm?token={token}\n\n\
+                     Si vous n'avez rien demandé, ignorez ce message. / If you did not ask, ignore this message.\n",
+                    title = self.title
+                ),
+            )
+        } else {
+            let i = &data["incident"];
+            let u = &data["update"];
+            (
+                format!(
+                    "[{}] {} — {}",
+                    self.title,
+                    i["name"].as_str().unwrap_or_default(),
+                    u["status"].as_str().unwrap_or_default()
+                ),
+                format!(
+                    "{}\n\n{}\n\n{base}/#incident-{}\n\nSe désabonner / Unsubscribe: {unsubscribe}\n",
+                    i["name"].as_str().unwrap_or_default(),
+                    u["body"].as_str().unwrap_or_default(),
+                    i["id"].as_str().unwrap_or_default(),
+                ),
+            )
+        };
+        Ok(Message {
+            to: to.to_owned(),
+            subject,
+            body: text,
+            headers: vec![
+                ("List-Unsubscribe".into(), format!("<{unsubscribe}>")),
+                (
+                    "List-Unsubscribe-Post".into(),
+                    "List-Unsubscribe=One-Click".into(),
+                ),
+            ],
+        })
+    }
+}
+
 /// Delivers queued messages forever.
-pub async fn run(store: Store) {
+pub async fn run(store: Store, mailer: Mailer) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -73,7 +137,14 @@ pub async fn run(store: Store) {
         for d in due {
             let outcome = match d.kind.as_str() {
                 "webhook" => deliver_webhook(&d.target, &d.secret, &d.event, &d.body).await,
-                other => Err(format!("no delivery for {other} subscribers yet")),
+                "email" => match &mailer.relay {
+                    Some(relay) => match mailer.message(&d.target, &d.secret, &d.event, &d.body) {
+                        Ok(m) => send(relay, &m).await,
+                        Err(e) => Err(e),
+                    },
+                    None => Err("no SMTP relay is configured".into()),
+                },
+                other => Err(format!("no delivery for {other} subscribers")),
             };
             if let Err(e) = &outcome {
                 tracing::warn!(delivery = %d.id, error = %e, "delivery failed");

@@ -555,6 +555,96 @@ impl Store {
         Ok(id)
     }
 
+    /// Records an e-mail subscription waiting for its confirmation; `token` is in the
+    /// confirmation and unsubscribe links. Returns its id.
+    pub async fn add_email_subscriber(
+        &self,
+        email: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO subscribers (id, kind, target, secret, created_at) VALUES ($1, 'email', $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(email)
+        .bind(token)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Confirms the subscription of `token` (and ends older ones of the same address, so
+    /// nobody gets each message twice). `false` for an unknown or ended token.
+    pub async fn confirm_subscriber(&self, token: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let target: Option<String> = sqlx::query_scalar(
+            "SELECT target FROM subscribers WHERE kind = 'email' AND secret = $1 AND unsubscribed_at IS NULL",
+        )
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(target) = target else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE subscribers SET unsubscribed_at = $1
+             WHERE kind = 'email' AND target = $2 AND secret <> $3 AND unsubscribed_at IS NULL",
+        )
+        .bind(now)
+        .bind(&target)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE subscribers SET confirmed_at = COALESCE(confirmed_at, $1) WHERE secret = $2",
+        )
+        .bind(now)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends the e-mail subscription of `token`; `false` if there is none.
+    pub async fn unsubscribe(&self, token: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE subscribers SET unsubscribed_at = COALESCE(unsubscribed_at, $1)
+             WHERE kind = 'email' AND secret = $2",
+        )
+        .bind(now)
+        .bind(token)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Queues a message for one subscriber (a confirmation request).
+    pub async fn enqueue_to(
+        &self,
+        subscriber: &str,
+        event: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO deliveries (id, subscriber_id, event, body, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(subscriber)
+        .bind(event)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Queues `body` (an `event`) for every confirmed subscriber following one of
     /// `components` (or all of them).
     pub async fn enqueue(

@@ -27,6 +27,8 @@ pub struct AppState {
     pub tiers: Arc<[crate::sla::Tier]>,
     /// Each probed component's check interval, in seconds.
     pub probe_intervals: Arc<HashMap<String, u64>>,
+    /// An SMTP relay is configured: people can subscribe by e-mail.
+    pub email_subscriptions: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -54,6 +56,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/admin/sla", get(sla_report))
         .route("/api/admin/webhooks", post(add_webhook))
+        .route("/subscribe", post(subscribe))
+        .route("/subscriptions/confirm", get(confirm))
+        .route(
+            "/subscriptions/unsubscribe",
+            get(unsubscribe_page).post(unsubscribe),
+        )
         .route("/history.atom", get(atom_feed))
         .route("/history.rss", get(rss_feed))
         .route("/api/admin/incidents", post(create_incident))
@@ -295,6 +303,45 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("other_lang", "English", "Français"),
     ("feeds", "Flux et API", "Feeds and API"),
     ("planned", "Maintenance prévue", "Scheduled maintenance"),
+    (
+        "subscribe",
+        "Recevoir les incidents par e-mail",
+        "Get incidents by e-mail",
+    ),
+    ("email", "Adresse e-mail", "E-mail address"),
+    ("subscribe_button", "S’abonner", "Subscribe"),
+    (
+        "check_inbox",
+        "Un e-mail de confirmation vous a été envoyé : ouvrez le lien qu’il contient.",
+        "A confirmation e-mail is on its way: open the link it holds.",
+    ),
+    (
+        "confirmed",
+        "Abonnement confirmé : vous recevrez les incidents par e-mail.",
+        "Subscription confirmed: incidents will come by e-mail.",
+    ),
+    (
+        "unsubscribe_ask",
+        "Ne plus recevoir les incidents par e-mail ?",
+        "Stop receiving incidents by e-mail?",
+    ),
+    ("unsubscribe_button", "Se désabonner", "Unsubscribe"),
+    (
+        "unsubscribed",
+        "Vous êtes désabonné.",
+        "You are unsubscribed.",
+    ),
+    (
+        "bad_link",
+        "Ce lien n’est pas (ou plus) valable.",
+        "This link is not (or no longer) valid.",
+    ),
+    (
+        "bad_email",
+        "Cette adresse e-mail n’est pas valable.",
+        "This e-mail address is not valid.",
+    ),
+    ("back", "Retour à la page d’état", "Back to the status page"),
     ("no_data", "pas de mesure", "no data"),
     (
         "uptime",
@@ -406,6 +453,7 @@ struct PageMaintenance {
 struct StatusPage {
     l: Lang,
     title: String,
+    email_subscriptions: bool,
     indicator: &'static str,
     components: Vec<PageComponent>,
     maintenances: Vec<PageMaintenance>,
@@ -480,6 +528,7 @@ async fn page(
     let page = StatusPage {
         l,
         title: s.title.to_string(),
+        email_subscriptions: s.email_subscriptions,
         indicator: indicator(&components).0,
         maintenances: maintenances
             .iter()
@@ -849,4 +898,132 @@ async fn add_webhook(
         axum::Json(json!({"id": id, "secret": secret})),
     )
         .into_response())
+}
+
+/// A short page with one message (subscription steps), and optionally the unsubscribe form.
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    l: Lang,
+    title: String,
+    message: &'static str,
+    /// The token of the unsubscribe form to show.
+    unsubscribe: Option<String>,
+}
+
+fn message(
+    s: &AppState,
+    l: Lang,
+    status: StatusCode,
+    key: &'static str,
+    unsubscribe: Option<String>,
+) -> Result<Response, Failure> {
+    let page = MessagePage {
+        l,
+        title: s.title.to_string(),
+        message: l.t(key),
+        unsubscribe,
+    };
+    match page.render() {
+        Ok(html) => Ok((status, Html(html)).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "message template");
+            Err(Failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".into(),
+                None,
+            ))
+        }
+    }
+}
+
+/// `POST /subscribe` (form: `email`): records the subscription and sends the confirmation.
+async fn subscribe(
+    State(s): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let l = Lang::of(&query, &headers);
+    if !s.email_subscriptions {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            "e-mail subscriptions are off".into(),
+            None,
+        ));
+    }
+    let email = form.get("email").map(|e| e.trim()).unwrap_or_default();
+    let valid = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\",;".contains(c));
+    if !valid {
+        return message(&s, l, StatusCode::UNPROCESSABLE_ENTITY, "bad_email", None);
+    }
+    let token: String = {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let now = chrono::Utc::now();
+    let id = s.store.add_email_subscriber(email, &token, now).await?;
+    s.store
+        .enqueue_to(
+            &id,
+            "subscription.confirm",
+            &json!({"email": email}).to_string(),
+            now,
+        )
+        .await?;
+    message(&s, l, StatusCode::OK, "check_inbox", None)
+}
+
+/// `GET /subscriptions/confirm?token=`: the double opt-in's second step.
+async fn confirm(
+    State(s): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let l = Lang::of(&query, &headers);
+    let token = query.get("token").map(String::as_str).unwrap_or_default();
+    if !token.is_empty()
+        && s.store
+            .confirm_subscriber(token, chrono::Utc::now())
+            .await?
+    {
+        message(&s, l, StatusCode::OK, "confirmed", None)
+    } else {
+        message(&s, l, StatusCode::NOT_FOUND, "bad_link", None)
+    }
+}
+
+/// `GET /subscriptions/unsubscribe?token=`: asks first (mail scanners follow links).
+async fn unsubscribe_page(
+    State(s): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let l = Lang::of(&query, &headers);
+    let token = query.get("token").cloned().unwrap_or_default();
+    message(&s, l, StatusCode::OK, "unsubscribe_ask", Some(token))
+}
+
+/// `POST /subscriptions/unsubscribe?token=`: one click, from the page or straight from the
+/// mail client (RFC 8058: `List-Unsubscribe=One-Click`).
+async fn unsubscribe(
+    State(s): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let l = Lang::of(&query, &headers);
+    let token = query.get("token").map(String::as_str).unwrap_or_default();
+    if !token.is_empty() && s.store.unsubscribe(token, chrono::Utc::now()).await? {
+        message(&s, l, StatusCode::OK, "unsubscribed", None)
+    } else {
+        message(&s, l, StatusCode::NOT_FOUND, "bad_link", None)
+    }
 }

@@ -42,7 +42,64 @@ impl Drop for Status {
     }
 }
 
-fn start_status(carnet: SocketAddr) -> Status {
+/// A real SMTP server (aiosmtpd) writing what it receives into a maildir.
+struct Smtp {
+    child: Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
+fn start_smtp() -> Smtp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let maildir = std::env::temp_dir().join(format!("carnet-mail-{}", uuid::Uuid::now_v7()));
+    let child = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(&maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m aiosmtpd (pip install -r crates/carnet-status/tests/requirements.txt)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "aiosmtpd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Smtp {
+        child,
+        port,
+        maildir,
+    }
+}
+
+impl Smtp {
+    /// Every message received so far, as raw text.
+    fn messages(&self) -> Vec<String> {
+        std::fs::read_dir(self.maildir.join("new"))
+            .map(|dir| {
+                dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn start_status(carnet: SocketAddr, smtp_port: u16) -> Status {
     let dir = std::env::temp_dir().join(format!("carnet-status-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
@@ -50,6 +107,11 @@ fn start_status(carnet: SocketAddr) -> Status {
 title = "Carnet Cloud"
 data_dir = "{}"
 admin_token = "s3cret-token"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+from = "status@carnet.test"
 
 [[components]]
 id = "api"
@@ -191,8 +253,50 @@ async fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_tells_the_outage_and_the_recovery() {
     let (carnet_addr, server, db) = start_carnet("127.0.0.1:0").await;
-    let status = start_status(carnet_addr);
+    let smtp = start_smtp();
+    let status = start_status(carnet_addr, smtp.port);
     let a = status.addr.clone();
+
+    // Léa subscribes by e-mail: double opt-in.
+    let (code, body) = http(
+        &a,
+        "POST",
+        "/subscribe?lang=fr",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        "email=lea%40example.test",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("confirmation"), "{body}");
+    within(Duration::from_secs(10), "the confirmation e-mail", || {
+        smtp.messages()
+            .iter()
+            .any(|m| m.contains("/subscriptions/confirm?token="))
+    })
+    .await;
+    let confirmation = smtp.messages().remove(0);
+    assert!(
+        confirmation.contains("To: lea@example.test"),
+        "{confirmation}"
+    );
+    let token = confirmation
+        .split("/subscriptions/confirm?token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let (code, body) = http(
+        &a,
+        "GET",
+        &format!("/subscriptions/confirm?token={token}&lang=fr"),
+        "",
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Abonnement confirmé"), "{body}");
+    let (code, _) = http(&a, "GET", "/subscriptions/confirm?token=forged", "", "");
+    assert_eq!(code, 404);
 
     within(Duration::from_secs(5), "a first successful probe", || {
         json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
@@ -266,6 +370,35 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     assert_eq!(created["incident"]["name"], "API Carnet is not answering");
     assert_eq!(created["incident"]["components"][0], "api");
 
+    // So did Léa, with one-click unsubscribe headers; she uses them.
+    within(Duration::from_secs(10), "the incident e-mail", || {
+        smtp.messages()
+            .iter()
+            .any(|m| m.contains("API Carnet is not answering"))
+    })
+    .await;
+    let mail = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.contains("API Carnet is not answering"))
+        .unwrap();
+    assert!(
+        mail.contains(&format!("/subscriptions/unsubscribe?token={token}>")),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{mail}"
+    );
+    let (code, body) = http(
+        &a,
+        "POST",
+        &format!("/subscriptions/unsubscribe?token={token}"),
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        "List-Unsubscribe=One-Click",
+    );
+    assert_eq!(code, 200, "{body}");
+
     // Someone posts what they know.
     let id = incident["id"].as_str().unwrap().to_owned();
     let (code, _) = http(
@@ -305,6 +438,17 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     })
     .await;
     assert_eq!(deliveries(&received, &secret, "incident.updated").len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let about: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains("API Carnet is not answering"))
+        .collect();
+    assert_eq!(
+        about.len(),
+        1,
+        "nothing more after unsubscribing: {about:?}"
+    );
     let incidents = json(&a, "/api/v2/incidents.json");
     let resolved = &incidents["incidents"][0];
     assert_eq!(resolved["status"], "resolved");
