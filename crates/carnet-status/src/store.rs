@@ -561,15 +561,18 @@ impl Store {
         &self,
         email: &str,
         token: &str,
+        components: &[String],
         now: DateTime<Utc>,
     ) -> sqlx::Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
-            "INSERT INTO subscribers (id, kind, target, secret, created_at) VALUES ($1, 'email', $2, $3, $4)",
+            "INSERT INTO subscribers (id, kind, target, secret, components, created_at)
+             VALUES ($1, 'email', $2, $3, $4, $5)",
         )
         .bind(&id)
         .bind(email)
         .bind(token)
+        .bind(serde_json::to_string(components).unwrap_or_else(|_| "[]".into()))
         .bind(now)
         .execute(&self.pool)
         .await?;

@@ -311,6 +311,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("email", "Adresse e-mail", "E-mail address"),
     ("subscribe_button", "S’abonner", "Subscribe"),
     (
+        "which",
+        "Services suivis (aucun coché : tous)",
+        "Components followed (none ticked: all)",
+    ),
+    (
         "check_inbox",
         "Un e-mail de confirmation vous a été envoyé : ouvrez le lien qu’il contient.",
         "A confirmation e-mail is on its way: open the link it holds.",
@@ -398,6 +403,7 @@ impl Lang {
 }
 
 struct PageComponent {
+    id: String,
     name: String,
     group: Option<String>,
     status: &'static str,
@@ -551,6 +557,7 @@ async fn page(
         components: components
             .iter()
             .map(|c| PageComponent {
+                id: c.id.clone(),
                 name: c.name.clone(),
                 group: c.group.clone(),
                 status: c.status.as_str(),
@@ -942,7 +949,7 @@ async fn subscribe(
     State(s): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<HashMap<String, String>>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, Failure> {
     let l = Lang::of(&query, &headers);
     if !s.email_subscriptions {
@@ -952,7 +959,26 @@ async fn subscribe(
             None,
         ));
     }
-    let email = form.get("email").map(|e| e.trim()).unwrap_or_default();
+    let email = form
+        .iter()
+        .find(|(k, _)| k == "email")
+        .map(|(_, e)| e.trim())
+        .unwrap_or_default();
+    // The components ticked (none: all of them); unknown ones are refused, not ignored.
+    let known = s.store.components().await?;
+    let mut components = Vec::new();
+    for (_, id) in form.iter().filter(|(k, _)| k == "component") {
+        if !known.iter().any(|c| &c.id == id) {
+            return message(
+                &s,
+                l,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_component",
+                None,
+            );
+        }
+        components.push(id.clone());
+    }
     let valid = email.len() <= 254
         && email
             .split_once('@')
@@ -970,7 +996,10 @@ async fn subscribe(
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     };
     let now = chrono::Utc::now();
-    let id = s.store.add_email_subscriber(email, &token, now).await?;
+    let id = s
+        .store
+        .add_email_subscriber(email, &token, &components, now)
+        .await?;
     s.store
         .enqueue_to(
             &id,

@@ -263,7 +263,7 @@ async fn the_page_tells_the_outage_and_the_recovery() {
         "POST",
         "/subscribe?lang=fr",
         "Content-Type: application/x-www-form-urlencoded\r\n",
-        "email=lea%40example.test",
+        "email=lea%40example.test&component=api",
     );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("confirmation"), "{body}");
@@ -297,6 +297,14 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     assert!(body.contains("Abonnement confirmé"), "{body}");
     let (code, _) = http(&a, "GET", "/subscriptions/confirm?token=forged", "", "");
     assert_eq!(code, 404);
+    let (code, _) = http(
+        &a,
+        "POST",
+        "/subscribe",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        "email=zoe%40example.test&component=billing",
+    );
+    assert_eq!(code, 422, "an unknown component is refused");
 
     within(Duration::from_secs(5), "a first successful probe", || {
         json(&a, "/api/v2/status.json")["status"]["indicator"] == "none"
