@@ -18,6 +18,9 @@ pub struct Config {
     /// The page's title.
     #[serde(default = "default_title")]
     pub title: String,
+    /// The admin UI's password, as an argon2id PHC string (`carnet-status --hash-password`
+    /// prints one); without it, the admin UI is off.
+    pub admin_password_hash: Option<String>,
     /// Bearer token of the admin API (also `CARNET_STATUS_ADMIN_TOKEN`); without one, the
     /// admin API is off.
     pub admin_token: Option<String>,

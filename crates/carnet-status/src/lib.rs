@@ -2,6 +2,7 @@
 //! answering when Carnet or its database is down; HTTP probes open and resolve incidents;
 //! the page (French and English, no JavaScript) and a Statuspage-shaped JSON API show them.
 
+pub mod admin_ui;
 pub mod config;
 pub mod feeds;
 pub mod model;
@@ -68,6 +69,8 @@ pub async fn serve(
             .map(Arc::from),
         public_url: config.public_url.as_deref().map(Arc::from),
         email_subscriptions: config.smtp.is_some(),
+        admin_password_hash: config.admin_password_hash.as_deref().map(Arc::from),
+        sessions: Arc::default(),
         tiers: Arc::from(if config.sla_tiers.is_empty() {
             sla::DEFAULT_TIERS.to_vec()
         } else {

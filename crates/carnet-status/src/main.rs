@@ -9,8 +9,11 @@ use std::path::PathBuf;
 #[command(name = "carnet-status", version)]
 struct Args {
     /// The TOML configuration (components, probes, admin token).
+    #[arg(long, required_unless_present = "hash_password")]
+    config: Option<PathBuf>,
+    /// Read a password on standard input and print its hash for `admin_password_hash`.
     #[arg(long)]
-    config: PathBuf,
+    hash_password: bool,
     /// Where to listen (overrides `listen` in the configuration).
     #[arg(long)]
     listen: Option<String>,
@@ -25,10 +28,24 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("cannot read {}", args.config.display()))?;
+    if args.hash_password {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password)?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        anyhow::ensure!(
+            password.chars().count() >= 12,
+            "the password needs at least 12 characters"
+        );
+        println!("{}", carnet_status::admin_ui::hash_password(password)?);
+        return Ok(());
+    }
+    let Some(path) = args.config else {
+        anyhow::bail!("--config is required");
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let mut config = carnet_status::config::Config::from_toml(&text)
-        .with_context(|| format!("{} is not a valid configuration", args.config.display()))?;
+        .with_context(|| format!("{} is not a valid configuration", path.display()))?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

@@ -48,6 +48,36 @@ pub async fn incident(store: &Store, event: &str, incident: &Incident, now: Date
     }
 }
 
+/// Queues a maintenance's latest state (`maintenance.scheduled`, `maintenance.updated`).
+pub async fn maintenance_by_id(store: &Store, event: &str, id: &str) {
+    let found = store
+        .maintenances(crate::store::MaintenanceFilter::All, 1000)
+        .await
+        .map(|all| all.into_iter().find(|m| m.id == id));
+    let m = match found {
+        Ok(Some(m)) => m,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "loading a maintenance to notify");
+            return;
+        }
+    };
+    let latest = m.updates.first();
+    let body = json!({
+        "event": event,
+        "maintenance": {
+            "id": m.id, "name": m.name, "status": m.status,
+            "scheduled_for": m.scheduled_for, "scheduled_until": m.scheduled_until,
+            "components": m.components,
+        },
+        "update": latest.map(|u| json!({"status": u.status, "body": u.body, "created_at": u.created_at})),
+    })
+    .to_string();
+    if let Err(e) = store.enqueue(event, &body, &m.components, Utc::now()).await {
+        tracing::error!(error = %e, "queueing a notification");
+    }
+}
+
 /// Queues the incident `id`'s latest state, loading it first.
 pub async fn incident_by_id(store: &Store, event: &str, id: &str) {
     match store.incident(id).await {
@@ -88,20 +118,32 @@ impl Mailer {
                 ),
             )
         } else {
-            let i = &data["incident"];
+            // An incident's news, or a maintenance's (with its window).
+            let (item, anchor, when) = match data.get("maintenance") {
+                Some(m) => (
+                    m,
+                    "maintenance",
+                    format!(
+                        "\n{} → {}",
+                        m["scheduled_for"].as_str().unwrap_or_default(),
+                        m["scheduled_until"].as_str().unwrap_or_default()
+                    ),
+                ),
+                None => (&data["incident"], "incident", String::new()),
+            };
             let u = &data["update"];
             (
                 format!(
                     "[{}] {} — {}",
                     self.title,
-                    i["name"].as_str().unwrap_or_default(),
+                    item["name"].as_str().unwrap_or_default(),
                     u["status"].as_str().unwrap_or_default()
                 ),
                 format!(
-                    "{}\n\n{}\n\n{base}/#incident-{}\n\nSe désabonner / Unsubscribe: {unsubscribe}\n",
-                    i["name"].as_str().unwrap_or_default(),
+                    "{}{when}\n\n{}\n\n{base}/#{anchor}-{}\n\nSe désabonner / Unsubscribe: {unsubscribe}\n",
+                    item["name"].as_str().unwrap_or_default(),
                     u["body"].as_str().unwrap_or_default(),
-                    i["id"].as_str().unwrap_or_default(),
+                    item["id"].as_str().unwrap_or_default(),
                 ),
             )
         };

@@ -29,6 +29,10 @@ pub struct AppState {
     pub probe_intervals: Arc<HashMap<String, u64>>,
     /// An SMTP relay is configured: people can subscribe by e-mail.
     pub email_subscriptions: bool,
+    /// The admin UI's password (argon2id PHC string); `None`: the admin UI is off.
+    pub admin_password_hash: Option<Arc<str>>,
+    /// The admin UI's signed-in sessions.
+    pub sessions: crate::admin_ui::Sessions,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -66,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/history.rss", get(rss_feed))
         .route("/api/admin/incidents", post(create_incident))
         .route("/api/admin/incidents/{id}/updates", post(add_update))
+        .merge(crate::admin_ui::router())
         .with_state(state)
 }
 
@@ -347,6 +352,23 @@ const WORDS: &[(&str, &str, &str)] = &[
         "This e-mail address is not valid.",
     ),
     ("back", "Retour à la page d’état", "Back to the status page"),
+    ("password", "Mot de passe", "Password"),
+    ("sign_in", "Se connecter", "Sign in"),
+    ("sign_out", "Se déconnecter", "Sign out"),
+    (
+        "wrong_password",
+        "Mot de passe incorrect.",
+        "Wrong password.",
+    ),
+    ("new_status", "Nouvel état", "New status"),
+    ("update_text", "Message", "Message"),
+    ("post_update", "Publier", "Post"),
+    ("open_incident", "Déclarer un incident", "Open an incident"),
+    ("incident_name", "Titre", "Title"),
+    ("impact", "Impact", "Impact"),
+    ("starts", "Début (UTC)", "Starts (UTC)"),
+    ("ends", "Fin (UTC)", "Ends (UTC)"),
+    ("plan", "Planifier", "Plan"),
     ("no_data", "pas de mesure", "no data"),
     (
         "uptime",
@@ -366,7 +388,7 @@ pub struct Lang {
 }
 
 impl Lang {
-    fn t(self, key: &str) -> &'static str {
+    pub fn t(self, key: &str) -> &'static str {
         WORDS
             .iter()
             .find(|(k, _, _)| *k == key)
@@ -374,7 +396,7 @@ impl Lang {
             .unwrap_or("??")
     }
 
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         if self.french { "fr" } else { "en" }
     }
 
@@ -383,7 +405,7 @@ impl Lang {
     }
 
     /// `?lang=` first, else the first supported language of `Accept-Language`, else French.
-    fn of(query: &HashMap<String, String>, headers: &HeaderMap) -> Lang {
+    pub fn of(query: &HashMap<String, String>, headers: &HeaderMap) -> Lang {
         let pick = |code: &str| match code.get(..2).map(str::to_ascii_lowercase).as_deref() {
             Some("fr") => Some(Lang { french: true }),
             Some("en") => Some(Lang { french: false }),
@@ -791,6 +813,7 @@ async fn schedule_maintenance(
         .store
         .schedule_maintenance(name, text, (starts, ends), &components, chrono::Utc::now())
         .await?;
+    crate::notify::maintenance_by_id(&s.store, "maintenance.scheduled", &id).await;
     Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response())
 }
 
@@ -820,6 +843,7 @@ async fn update_maintenance(
         .update_maintenance(&id, status, text, chrono::Utc::now())
         .await?
     {
+        crate::notify::maintenance_by_id(&s.store, "maintenance.updated", &id).await;
         Ok(StatusCode::CREATED.into_response())
     } else {
         Err(Failure(

@@ -6,11 +6,14 @@
 use carnet_service::{Carnet, SystemClock};
 use carnet_testkit::{Backend, TestDb};
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{http, json};
 
 /// A real Carnet on `addr` (port 0: any), on a throwaway SQLite database.
 async fn start_carnet(addr: &str) -> (SocketAddr, tokio::task::JoinHandle<()>, TestDb) {
@@ -154,31 +157,6 @@ successes_to_resolve = 1
         .trim_end_matches('/')
         .to_owned();
     Status { child, addr, dir }
-}
-
-/// One HTTP request: (status, body).
-fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json(addr: &str, path: &str) -> Value {
-    let (status, body) = http(addr, "GET", path, "", "");
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
 }
 
 /// Webhook deliveries received: (event header, signature header, body).
@@ -510,6 +488,14 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     assert_eq!(code, 201, "{body}");
     let mid: Value = serde_json::from_str(&body).unwrap();
     let mid = mid["id"].as_str().unwrap().to_owned();
+    within(
+        Duration::from_secs(10),
+        "the maintenance's announcement",
+        || !deliveries(&received, &secret, "maintenance.scheduled").is_empty(),
+    )
+    .await;
+    let announced = &deliveries(&received, &secret, "maintenance.scheduled")[0];
+    assert_eq!(announced["maintenance"]["name"], "Mise à jour PostgreSQL");
     let upcoming = json(&a, "/api/v2/scheduled-maintenances/upcoming.json");
     assert_eq!(
         upcoming["scheduled_maintenances"][0]["name"],
