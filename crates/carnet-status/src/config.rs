@@ -150,3 +150,30 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let config = Config::from_toml(include_str!("../status.example.toml")).unwrap();
+        assert_eq!(config.components.len(), 2);
+        assert_eq!(config.probes[1].max_latency_ms, Some(500));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let unknown = Config::from_toml("colour = \"blue\"").unwrap_err();
+        assert!(format!("{unknown:#}").contains("colour"), "{unknown:#}");
+        let orphan =
+            Config::from_toml("[[probes]]\ncomponent = \"api\"\nurl = \"http://127.0.0.1/\"")
+                .unwrap_err();
+        assert!(orphan.to_string().contains("no component"), "{orphan}");
+        let https = Config::from_toml(
+            "[[components]]\nid = \"api\"\nname = \"API\"\n[[probes]]\ncomponent = \"api\"\nurl = \"https://x/\"",
+        )
+        .unwrap_err();
+        assert!(https.to_string().contains("http://"), "{https}");
+    }
+}
