@@ -34,6 +34,44 @@ pub struct Config {
     pub sla_tiers: Vec<TierConfig>,
     /// The relay e-mail goes out through; without it, e-mail subscriptions are off.
     pub smtp: Option<SmtpConfig>,
+    /// When support works, for response times in the SLA report (default: Monday to
+    /// Friday, 9:00 to 18:00, UTC+1).
+    pub business_hours: Option<BusinessHoursConfig>,
+}
+
+/// Working days and hours.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursConfig {
+    /// `mon` … `sun`.
+    pub days: Vec<String>,
+    pub start_hour: u32,
+    pub end_hour: u32,
+    /// Offset of the hours from UTC, in minutes (60 for Paris in winter).
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+impl BusinessHoursConfig {
+    pub fn hours(&self) -> anyhow::Result<crate::sla::BusinessHours> {
+        let days = self
+            .days
+            .iter()
+            .map(|d| {
+                d.parse::<chrono::Weekday>()
+                    .map_err(|_| anyhow::anyhow!("business_hours: `{d}` is not a day (mon … sun)"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if self.start_hour >= self.end_hour || self.end_hour > 24 {
+            anyhow::bail!("business_hours: start_hour must come before end_hour (at most 24)");
+        }
+        Ok(crate::sla::BusinessHours {
+            days,
+            start_hour: self.start_hour,
+            end_hour: self.end_hour,
+            offset_minutes: self.utc_offset_minutes,
+        })
+    }
 }
 
 /// An SMTP relay (plain SMTP on loopback or a private network).
@@ -141,6 +179,9 @@ impl Config {
                     "an SLA tier needs a percent between 0 and 100 and a credit of at most 100"
                 );
             }
+        }
+        if let Some(b) = &self.business_hours {
+            b.hours()?;
         }
         let mut ids: Vec<&str> = self.components.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();

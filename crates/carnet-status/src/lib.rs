@@ -71,6 +71,10 @@ pub async fn serve(
         email_subscriptions: config.smtp.is_some(),
         admin_password_hash: config.admin_password_hash.as_deref().map(Arc::from),
         sessions: Arc::default(),
+        business_hours: Arc::new(match &config.business_hours {
+            Some(b) => b.hours()?,
+            None => sla::BusinessHours::default(),
+        }),
         tiers: Arc::from(if config.sla_tiers.is_empty() {
             sla::DEFAULT_TIERS.to_vec()
         } else {

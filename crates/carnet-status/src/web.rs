@@ -33,6 +33,8 @@ pub struct AppState {
     pub admin_password_hash: Option<Arc<str>>,
     /// The admin UI's signed-in sessions.
     pub sessions: crate::admin_ui::Sessions,
+    /// When support works (response times in the SLA report).
+    pub business_hours: Arc<crate::sla::BusinessHours>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -896,7 +898,29 @@ async fn sla_report(
             "unmeasured_seconds": a.unmeasured_seconds, "credit_percent": a.credit,
         }));
     }
-    Ok(axum::Json(json!({"month": raw, "components": rows})).into_response())
+    // Incidents the probes opened that month: how long, in business hours, until a person
+    // first posted an update (the support-response measure).
+    let responses: Vec<Value> = s
+        .store
+        .incidents(false, 10_000)
+        .await?
+        .into_iter()
+        .filter(|i| i.automatic && i.created_at >= from && i.created_at < to)
+        .map(|i| {
+            // Updates are newest first; the oldest is the probe's own.
+            let first_human = i.updates.iter().rev().nth(1).map(|u| u.created_at);
+            json!({
+                "id": i.id, "name": i.name, "created_at": i.created_at,
+                "first_response_at": first_human,
+                "first_response_business_seconds": first_human
+                    .map(|at| s.business_hours.between(i.created_at, at).num_seconds()),
+            })
+        })
+        .collect();
+    Ok(
+        axum::Json(json!({"month": raw, "components": rows, "incident_responses": responses}))
+            .into_response(),
+    )
 }
 
 /// `POST /api/admin/webhooks` `{url, components?}`: a subscriber told of every incident of

@@ -564,6 +564,18 @@ async fn the_page_tells_the_outage_and_the_recovery() {
     assert_eq!(api["id"], "api");
     assert!(api["down_seconds"].as_i64().unwrap() >= 1, "{sla}");
     assert!(api["availability"].as_f64().unwrap() < 100.0, "{sla}");
+    let response = &sla["incident_responses"][0];
+    assert_eq!(response["name"], "API Carnet is not answering");
+    assert!(
+        response["first_response_at"].is_string(),
+        "someone posted an update: {sla}"
+    );
+    assert!(
+        response["first_response_business_seconds"]
+            .as_i64()
+            .unwrap()
+            >= 0
+    );
     let (code, _) = http(&a, "GET", "/api/admin/sla?month=2026-13", auth, "");
     assert_eq!(code, 400);
     server.abort();
