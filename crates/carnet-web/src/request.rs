@@ -95,7 +95,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 }
 
 /// Whether reading the body failed because the client was too slow.
-fn timed_out(e: &BytesRejection) -> bool {
+pub(crate) fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.is::<tower_http::timeout::TimeoutError>() {

@@ -9,7 +9,7 @@ use crate::problem::Problem;
 use crate::request::{IdPath, query_pairs};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use carnet_core::ValidationErrors;
@@ -175,13 +175,33 @@ impl Drop for Upload {
     }
 }
 
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "Payload too large",
+        format!("an uploaded file must be at most {MAX_UPLOAD} bytes"),
+    )
+}
+
+/// An upload whose announced size is over the limit is refused before it is read.
+pub(crate) fn announced_too_large(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_UPLOAD as u64)
+}
+
 fn multipart_problem(e: &MultipartError) -> Problem {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else if crate::request::timed_out(e) {
         Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Payload too large",
-            format!("an uploaded file must be at most {MAX_UPLOAD} bytes"),
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "the upload did not arrive in time",
         )
     } else {
         Problem::bad_request("body", format!("malformed multipart body: {e}"))
@@ -239,8 +259,12 @@ pub(crate) async fn save_file(mut field: Field<'_>) -> Result<Upload, Problem> {
 async fn create(
     State(state): State<AppState>,
     ApiContext(ctx): ApiContext,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, Problem> {
+    if announced_too_large(&headers) {
+        return Err(too_large());
+    }
     let mut multipart = multipart.map_err(|_| {
         let mut p = Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

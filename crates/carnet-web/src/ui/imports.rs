@@ -124,7 +124,12 @@ pub async fn new(page: SignedIn) -> Response {
 }
 
 /// `POST /imports`: stores the file as a draft and goes on to the mapping step.
-pub async fn upload(State(state): State<AppState>, page: SignedIn, form: Multipart) -> Response {
+pub async fn upload(
+    State(state): State<AppState>,
+    page: SignedIn,
+    headers: axum::http::HeaderMap,
+    form: Multipart,
+) -> Response {
     let ctx = match page.context() {
         Ok(ctx) => ctx,
         Err(res) => return *res,
@@ -139,6 +144,9 @@ pub async fn upload(State(state): State<AppState>, page: SignedIn, form: Multipa
             },
         )
     };
+    if crate::api::imports::announced_too_large(&headers) {
+        return again("imports.too_large");
+    }
     let (fields, file) = match read_upload(form).await {
         Ok(parts) => parts,
         Err(key) => return again(key),

@@ -901,6 +901,19 @@ fn the_server_runs_uploaded_imports() {
         (job["created"].as_i64(), job["rejected"].as_i64()),
         (Some(2), Some(0))
     );
+
+    // An upload announced over the limit is refused before it is read.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 300000000\r\n\r\n--b\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
     child.kill().unwrap();
     child.wait().unwrap();
     let csv = ok(&carnet(&data, &["export", "--tenant", "demo"], None));
