@@ -54,6 +54,8 @@ pub struct XlsxReader {
     pub headers: Vec<String>,
     /// The sheet's name.
     pub sheet: String,
+    /// Every sheet of the workbook, in order.
+    pub sheets: Vec<String>,
     rows: SheetRows<BufReader<File>>,
     /// The sheet's XML, deleted when the reader is dropped.
     _temp: TempFile,
@@ -125,6 +127,7 @@ impl XlsxReader {
         Ok(XlsxReader {
             headers,
             sheet: name,
+            sheets: sheets.into_iter().map(|(n, _)| n).collect(),
             rows,
             _temp: temp,
         })

@@ -311,6 +311,9 @@ pub struct Preview {
     /// What detection makes of each column (`first_name`, `custom:Société`, …).
     pub detected_targets: Vec<String>,
     pub rows: Vec<PreviewRow>,
+    /// A workbook's sheets (XLSX; empty otherwise) and the one read.
+    pub sheets: Vec<String>,
+    pub sheet: Option<String>,
 }
 
 /// One previewed row: its cells (CSV) and the contact it gives, or why it is refused.
@@ -351,6 +354,8 @@ fn table_preview(
         headers,
         detected_targets,
         rows,
+        sheets: Vec::new(),
+        sheet: None,
     })
 }
 
@@ -390,6 +395,8 @@ fn preview_of(head: Vec<u8>, spec: &ImportSpec) -> ServiceResult<Preview> {
                 headers: Vec::new(),
                 detected_targets: Vec::new(),
                 rows,
+                sheets: Vec::new(),
+                sheet: None,
             })
         }
         ImportFormat::Json => {
@@ -410,6 +417,8 @@ fn preview_of(head: Vec<u8>, spec: &ImportSpec) -> ServiceResult<Preview> {
                 headers: Vec::new(),
                 detected_targets: Vec::new(),
                 rows,
+                sheets: Vec::new(),
+                sheet: None,
             })
         }
     }
@@ -786,7 +795,12 @@ impl Carnet {
             })?;
             let detected = format!("XLSX, sheet `{}`", reader.sheet);
             let headers = reader.headers.clone();
-            return table_preview(detected, headers, reader.filter_map(Result::ok), spec);
+            let (sheets, sheet) = (reader.sheets.clone(), reader.sheet.clone());
+            let mut preview =
+                table_preview(detected, headers, reader.filter_map(Result::ok), spec)?;
+            preview.sheets = sheets;
+            preview.sheet = Some(sheet);
+            return Ok(preview);
         }
         let head = jobs::chunk(&mut tx, id, 0).await?.unwrap_or_default();
         preview_of(head, spec)

@@ -58,6 +58,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "CSV (Excel, Google, Outlook; any encoding and delimiter), Excel workbook (first sheet), vCard or a Carnet JSON export.",
     ),
     ("imports.encoding", "Encodage", "Encoding"),
+    ("imports.sheet", "Feuille du classeur", "Workbook sheet"),
+    ("imports.show_sheet", "Afficher", "Show"),
     ("imports.delimiter", "Séparateur", "Delimiter"),
     (
         "imports.detect",

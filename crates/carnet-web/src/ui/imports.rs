@@ -69,6 +69,9 @@ struct MappingPage {
     preview: PreviewView,
     mode: String,
     match_key: String,
+    /// A workbook's sheets and the one shown (empty for other formats).
+    sheets: Vec<String>,
+    sheet: String,
 }
 
 #[derive(Template)]
@@ -238,6 +241,7 @@ fn spec_from_form(job: &Job, headers: &[String], form: &[(String, String)]) -> I
         spec.match_key = m;
     }
     spec.dry_run = get("dry_run").is_some();
+    spec.sheet = sheet_of(form).or(spec.sheet);
     spec
 }
 
@@ -324,6 +328,7 @@ pub async fn show(
     State(state): State<AppState>,
     page: SignedIn,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
 ) -> Response {
     let ctx = match page.context() {
         Ok(ctx) => ctx,
@@ -351,11 +356,17 @@ pub async fn show(
             },
         );
     }
-    let spec = match spec_of(&job) {
+    let mut spec = match spec_of(&job) {
         Ok(spec) => spec,
         Err(e) => return page.fail(e),
     };
+    // A workbook's sheet, as chosen above the columns.
+    spec.sheet = sheet_of(&query).or(spec.sheet);
     let (preview, view) = preview_view(t, state.carnet.import_preview(&ctx, id, &spec).await);
+    let (sheets, sheet) = preview
+        .as_ref()
+        .map(|p| (p.sheets.clone(), p.sheet.clone().unwrap_or_default()))
+        .unwrap_or_default();
     let columns = preview
         .as_ref()
         .map(|p| {
@@ -394,8 +405,18 @@ pub async fn show(
             preview: view,
             mode: spec.mode,
             match_key: spec.match_key,
+            sheets,
+            sheet,
         },
     )
+}
+
+/// The `sheet` of a form or query, if one is named.
+fn sheet_of(pairs: &[(String, String)]) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, v)| k == "sheet" && !v.is_empty())
+        .map(|(_, v)| v.clone())
 }
 
 /// The draft's headers (CSV), to read the mapping form against.
@@ -403,12 +424,14 @@ async fn headers_of(
     state: &AppState,
     ctx: &carnet_service::TenantContext,
     job: &Job,
+    form: &[(String, String)],
 ) -> Vec<String> {
     let Ok(spec) = spec_of(job) else {
         return Vec::new();
     };
     let unmapped = ImportSpec {
         mapping: BTreeMap::new(),
+        sheet: sheet_of(form).or(spec.sheet.clone()),
         ..spec
     };
     state
@@ -440,7 +463,7 @@ pub async fn preview(
         Ok(job) => job,
         Err(e) => return page.fail(e),
     };
-    let headers = headers_of(&state, &ctx, &job).await;
+    let headers = headers_of(&state, &ctx, &job, &form).await;
     let spec = spec_from_form(&job, &headers, &form);
     let (_, preview) = preview_view(page.t, state.carnet.import_preview(&ctx, id, &spec).await);
     render(StatusCode::OK, &PreviewPartial { t: page.t, preview })
@@ -467,7 +490,7 @@ pub async fn start(
         Ok(job) => job,
         Err(e) => return page.fail(e),
     };
-    let headers = headers_of(&state, &ctx, &job).await;
+    let headers = headers_of(&state, &ctx, &job, &form).await;
     let spec = spec_from_form(&job, &headers, &form);
     match state.carnet.start_import(&ctx, id, &spec).await {
         // Started, or started already (a second click): either way, follow it.

@@ -9,7 +9,8 @@ on_both_backends!(
     sign_in_session_and_csrf,
     forms_show_errors_and_keep_input,
     workspace_switcher_and_language,
-    import_wizard
+    import_wizard,
+    import_wizard_reads_the_sheet_chosen
 );
 
 #[tokio::test]
@@ -662,5 +663,87 @@ async fn import_wizard(backend: Backend) {
         .send("GET", &location, &[("cookie", &other)], None)
         .await;
     assert_eq!(hidden.status, 404);
+    app.finish().await;
+}
+
+/// An Excel workbook in the wizard: its sheets listed, the one chosen previewed and imported.
+async fn import_wizard_reads_the_sheet_chosen(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let file = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contacts/workbook.xlsx"
+    ))
+    .unwrap();
+    let (content_type, body) =
+        carnet_testkit::multipart("classeur.xlsx", &file, &[("_csrf", csrf.as_str())]);
+    let res = app
+        .send(
+            "POST",
+            "/imports",
+            &[("cookie", &cookie), ("content-type", &content_type)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.text);
+    let location = res.header("location").unwrap().to_owned();
+    let first = app
+        .send("GET", &location, &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        first.text.contains("<option value=\"Contacts\""),
+        "{}",
+        first.text
+    );
+    assert!(
+        first.text.contains("sheet `Notes`"),
+        "the first sheet by default"
+    );
+    let chosen = app
+        .send(
+            "GET",
+            &format!("{location}?sheet=Contacts"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(chosen.text.contains("sheet `Contacts`"), "{}", chosen.text);
+    assert!(chosen.text.contains("Éloïse Lefèvre") && chosen.text.contains("王"));
+    let headers = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let started = app
+        .send(
+            "POST",
+            &format!("{location}/start"),
+            &headers,
+            Some(format!("_csrf={csrf}&sheet=Contacts&mode=upsert&match=email").into_bytes()),
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    while app
+        .carnet
+        .run_next_job("test-worker")
+        .await
+        .unwrap()
+        .is_some()
+    {}
+    let report = app
+        .send(
+            "GET",
+            &format!("{location}/progress"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(
+        report.text.contains("id=\"count-created\">3<"),
+        "{}",
+        report.text
+    );
     app.finish().await;
 }
