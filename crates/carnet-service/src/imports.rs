@@ -816,6 +816,13 @@ impl Carnet {
             .ok_or(ServiceError::NotFound("import job"))
     }
 
+    /// The tenant's most recent import jobs, newest first.
+    pub async fn import_jobs(&self, ctx: &TenantContext, limit: i64) -> ServiceResult<Vec<Job>> {
+        ctx.require_read()?;
+        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        Ok(jobs::recent(&mut tx, "import", limit).await?)
+    }
+
     /// A page of a job's refused rows, after refusal `after`.
     pub async fn import_rejections(
         &self,

@@ -117,6 +117,23 @@ pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<Job>> {
     }))
 }
 
+/// The tenant's most recent jobs of `kind`, newest first.
+pub async fn recent(tx: &mut TenantTx, kind: &str, limit: i64) -> Result<Vec<Job>> {
+    let tenant = tx.tenant().0;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    );
+    Ok(on_conn!(&mut tx.tx, |c| {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(c)
+            .await?
+    }))
+}
+
 /// An unfinished local job of the tenant for the same file and spec: the one an
 /// interrupted `carnet import` of that file left behind.
 pub async fn find_unfinished_local(

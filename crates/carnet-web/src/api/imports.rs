@@ -68,6 +68,20 @@ pub(super) fn operations() -> Vec<Operation> {
         ),
         Operation::new(
             "get",
+            "/api/v1/imports",
+            json!({
+                "operationId": "listImports", "summary": "The workspace's most recent imports, newest first", "tags": ["imports"],
+                "parameters": [{"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}],
+                "responses": problem_responses(json!({
+                    "200": {"description": "Import jobs (their refused rows are under each job's own address)",
+                            "content": {"application/json": {"schema": {"type": "object", "required": ["data"],
+                                "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ImportJobSummary"}}}}}}}
+                }), &["400", "401", "403"])
+            }),
+            get(list),
+        ),
+        Operation::new(
+            "get",
             "/api/v1/imports/{id}",
             json!({
                 "operationId": "getImport", "summary": "An import job: status, counts and the first refused rows", "tags": ["imports"],
@@ -97,8 +111,6 @@ pub(super) fn operations() -> Vec<Operation> {
 
 /// The OpenAPI schemas of this module.
 pub(crate) fn schemas() -> Value {
-    let count = json!({"type": "integer", "minimum": 0});
-    let time = json!({"type": ["string", "null"], "format": "date-time"});
     json!({
         "ImportUpload": {
             "type": "object",
@@ -135,34 +147,63 @@ pub(crate) fn schemas() -> Value {
                 "next_cursor": {"type": ["string", "null"]}
             }
         },
+        "ImportJobSummary": {
+            "type": "object",
+            "description": "An import job without its refused rows",
+            "required": ["id", "status", "entity", "format", "mode", "match", "dry_run", "file_name", "file_size",
+                         "rows", "created", "updated", "unchanged", "rejected", "error", "attempts",
+                         "created_at", "started_at", "finished_at"],
+            "properties": job_properties()
+        },
         "ImportJob": {
             "type": "object",
             "required": ["id", "status", "entity", "format", "mode", "match", "dry_run", "file_name", "file_size",
                          "rows", "created", "updated", "unchanged", "rejected", "error", "attempts",
                          "created_at", "started_at", "finished_at", "rejections", "rejections_next_cursor"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "status": {"type": "string", "enum": ["draft", "queued", "running", "succeeded", "failed"]},
-                "entity": {"type": "string"},
-                "format": {"type": "string", "enum": ["csv", "xlsx", "vcard", "json"]},
-                "mode": {"type": "string", "enum": ["create", "update", "upsert"]},
-                "match": {"type": "string", "enum": ["email", "id"]},
-                "dry_run": {"type": "boolean"},
-                "file_name": {"type": "string"},
-                "file_size": count,
-                "rows": {"description": "Rows read so far", "type": "integer", "minimum": 0},
-                "created": count, "updated": count, "unchanged": count,
-                "rejected": {"description": "Rows refused", "type": "integer", "minimum": 0},
-                "error": {"type": ["string", "null"], "description": "Why a failed job stopped"},
-                "attempts": count,
-                "created_at": {"type": "string", "format": "date-time"},
-                "started_at": time,
-                "finished_at": time,
-                "rejections": {"type": "array", "items": {"$ref": "#/components/schemas/ImportRejection"}},
-                "rejections_next_cursor": {"type": ["string", "null"], "description": "More refused rows: GET /api/v1/imports/{id}/rejections?cursor=…"}
-            }
+            "properties": job_properties_with_rejections()
         }
     })
+}
+
+/// The members of an import job as the API shows it.
+fn job_properties() -> Value {
+    let count = json!({"type": "integer", "minimum": 0});
+    let time = json!({"type": ["string", "null"], "format": "date-time"});
+    json!({
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["draft", "queued", "running", "succeeded", "failed"]},
+        "entity": {"type": "string"},
+        "format": {"type": "string", "enum": ["csv", "xlsx", "vcard", "json"]},
+        "mode": {"type": "string", "enum": ["create", "update", "upsert"]},
+        "match": {"type": "string", "enum": ["email", "id"]},
+        "dry_run": {"type": "boolean"},
+        "file_name": {"type": "string"},
+        "file_size": count,
+        "rows": {"description": "Rows read so far", "type": "integer", "minimum": 0},
+        "created": count, "updated": count, "unchanged": count,
+        "rejected": {"description": "Rows refused", "type": "integer", "minimum": 0},
+        "error": {"type": ["string", "null"], "description": "Why a failed job stopped"},
+        "attempts": count,
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": time,
+        "finished_at": time
+    })
+}
+
+/// [`job_properties`] with the first refused rows and the cursor to the others.
+fn job_properties_with_rejections() -> Value {
+    let mut props = job_properties();
+    if let Value::Object(m) = &mut props {
+        m.insert(
+            "rejections".into(),
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/ImportRejection"}}),
+        );
+        m.insert(
+            "rejections_next_cursor".into(),
+            json!({"type": ["string", "null"], "description": "More refused rows: GET /api/v1/imports/{id}/rejections?cursor=…"}),
+        );
+    }
+    props
 }
 
 /// An uploaded file on disk until the job has stored it; removed when dropped.
@@ -394,6 +435,34 @@ fn content_problem(e: ServiceError) -> Problem {
     }
 }
 
+async fn list(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let mut limit = 20;
+    for (key, value) in query_pairs(query.as_deref())? {
+        match key.as_str() {
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| Problem::bad_request("limit", "must be 1 to 100"))?;
+            }
+            _ => {
+                return Err(Problem::bad_request(
+                    &key,
+                    "unknown parameter; expected limit",
+                ));
+            }
+        }
+    }
+    let jobs = state.carnet.import_jobs(&ctx, limit).await?;
+    let data: Vec<Value> = jobs.iter().map(summary_json).collect();
+    Ok(axum::Json(json!({"data": data})).into_response())
+}
+
 fn parse_job_id(raw: &str) -> Result<Uuid, Problem> {
     raw.parse()
         .map_err(|_| Problem::not_found("no such import job"))
@@ -477,6 +546,16 @@ fn rejections_json(rejections: &[Rejection]) -> Vec<Value> {
         .iter()
         .map(|r| json!({"row": r.row_number, "field": r.field, "message": r.message}))
         .collect()
+}
+
+/// A job without its refused rows (lists).
+fn summary_json(job: &Job) -> Value {
+    let mut v = job_json(job, &[], None);
+    if let Value::Object(m) = &mut v {
+        m.remove("rejections");
+        m.remove("rejections_next_cursor");
+    }
+    v
 }
 
 /// A job as the API shows it.

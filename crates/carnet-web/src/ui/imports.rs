@@ -21,13 +21,28 @@ use uuid::Uuid;
 /// Refused rows listed in the report (the API pages through all of them).
 const REPORT_ROWS: i64 = 200;
 
+/// One of the workspace's recent imports.
+pub struct RecentImport {
+    pub id: String,
+    pub file_name: String,
+    pub status: String,
+    pub rows: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub rejected: i64,
+}
+
 #[derive(Template)]
 #[template(path = "imports/new.html")]
 struct NewPage {
     t: Tr,
     chrome: Chrome,
     error: Option<String>,
+    recent: Vec<RecentImport>,
 }
+
+/// Imports listed under the upload form.
+const RECENT: i64 = 10;
 
 /// One column of the file in the mapping step.
 pub struct MappedColumn {
@@ -114,14 +129,34 @@ struct ProgressPartial {
     job: JobView,
 }
 
-/// `GET /imports/new`: the upload form.
-pub async fn new(page: SignedIn) -> Response {
+/// `GET /imports/new`: the upload form, and the workspace's recent imports.
+pub async fn new(State(state): State<AppState>, page: SignedIn) -> Response {
+    let ctx = match page.context() {
+        Ok(ctx) => ctx,
+        Err(res) => return *res,
+    };
+    let jobs = match state.carnet.import_jobs(&ctx, RECENT).await {
+        Ok(jobs) => jobs,
+        Err(e) => return page.fail(e),
+    };
     render(
         StatusCode::OK,
         &NewPage {
             t: page.t,
             chrome: page.chrome("imports", "", None),
             error: None,
+            recent: jobs
+                .into_iter()
+                .map(|j| RecentImport {
+                    id: j.id.to_string(),
+                    file_name: j.file_name,
+                    status: j.status,
+                    rows: j.progress.rows_done,
+                    created: j.progress.created,
+                    updated: j.progress.updated,
+                    rejected: j.progress.rejected,
+                })
+                .collect(),
         },
     )
 }
@@ -144,6 +179,7 @@ pub async fn upload(
                 t: page.t,
                 chrome: page.chrome("imports", "", None),
                 error: Some(page.t.t(key).to_owned()),
+                recent: Vec::new(),
             },
         )
     };

@@ -189,6 +189,20 @@ async fn upload_run_and_report(backend: Backend) {
         (422, vec!["sheet".to_owned()])
     );
 
+    // The list, newest first, without refused rows; another workspace's list is its own.
+    let listed = app.api(&key, "GET", "/api/v1/imports?limit=2", None).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let data = listed.json["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0]["file_name"], "classeur.xlsx", "newest first");
+    assert!(data[0].get("rejections").is_none());
+    let theirs = app.api(&other, "GET", "/api/v1/imports", None).await;
+    assert_eq!(theirs.json["data"].as_array().unwrap().len(), 0);
+    let bad = app
+        .api(&key, "GET", "/api/v1/imports?limit=500", None)
+        .await;
+    assert_eq!(bad.error_fields(), ["limit"]);
+
     // Another workspace does not see the job; a bogus id is not found either.
     assert_eq!(app.api(&other, "GET", &location, None).await.status, 404);
     assert_eq!(

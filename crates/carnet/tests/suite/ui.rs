@@ -658,6 +658,16 @@ async fn import_wizard(backend: Backend) {
             .is_none()
     );
 
+    let listed = app
+        .send("GET", "/imports/new", &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        listed
+            .text
+            .contains(&format!("<a href=\"{location}\">export.csv</a>")),
+        "recent imports listed: {}",
+        listed.text
+    );
     let (other, _) = sign_in(&app, "olga@other.test", "correct-horse-1").await;
     let hidden = app
         .send("GET", &location, &[("cookie", &other)], None)
