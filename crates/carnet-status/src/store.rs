@@ -225,29 +225,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get("id")?;
-            let updates = sqlx::query(
-                "SELECT id, status, body, created_at FROM incident_updates
-                 WHERE incident_id = $1 ORDER BY created_at DESC, id DESC",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|u| {
-                Ok(IncidentUpdate {
-                    id: u.try_get("id")?,
-                    status: u.try_get("status")?,
-                    body: u.try_get("body")?,
-                    created_at: u.try_get("created_at")?,
-                })
-            })
-            .collect::<sqlx::Result<Vec<_>>>()?;
-            let components = sqlx::query_scalar(
-                "SELECT component_id FROM incident_components WHERE incident_id = $1 ORDER BY component_id",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?;
+            let (updates, components) = self.history(Of::Incident, &id).await?;
             out.push(Incident {
                 id,
                 name: r.try_get("name")?,
@@ -400,29 +378,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get("id")?;
-            let updates = sqlx::query(
-                "SELECT id, status, body, created_at FROM maintenance_updates
-                 WHERE maintenance_id = $1 ORDER BY created_at DESC, id DESC",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|u| {
-                Ok(IncidentUpdate {
-                    id: u.try_get("id")?,
-                    status: u.try_get("status")?,
-                    body: u.try_get("body")?,
-                    created_at: u.try_get("created_at")?,
-                })
-            })
-            .collect::<sqlx::Result<Vec<_>>>()?;
-            let components = sqlx::query_scalar(
-                "SELECT component_id FROM maintenance_components WHERE maintenance_id = $1 ORDER BY component_id",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?;
+            let (updates, components) = self.history(Of::Maintenance, &id).await?;
             out.push(Maintenance {
                 id,
                 name: r.try_get("name")?,
@@ -515,6 +471,50 @@ impl Store {
                 Ok((r.try_get("day")?, 100.0 * up as f64 / checks.max(1) as f64))
             })
             .collect()
+    }
+}
+
+/// Whose updates and components [`Store::history`] reads.
+#[derive(Debug, Clone, Copy)]
+enum Of {
+    Incident,
+    Maintenance,
+}
+
+impl Store {
+    /// The updates (newest first) and the component ids of an incident or a maintenance.
+    async fn history(&self, of: Of, id: &str) -> sqlx::Result<(Vec<IncidentUpdate>, Vec<String>)> {
+        let (updates_sql, components_sql) = match of {
+            Of::Incident => (
+                "SELECT id, status, body, created_at FROM incident_updates
+                 WHERE incident_id = $1 ORDER BY created_at DESC, id DESC",
+                "SELECT component_id FROM incident_components WHERE incident_id = $1 ORDER BY component_id",
+            ),
+            Of::Maintenance => (
+                "SELECT id, status, body, created_at FROM maintenance_updates
+                 WHERE maintenance_id = $1 ORDER BY created_at DESC, id DESC",
+                "SELECT component_id FROM maintenance_components WHERE maintenance_id = $1 ORDER BY component_id",
+            ),
+        };
+        let updates = sqlx::query(updates_sql)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|u| {
+                Ok(IncidentUpdate {
+                    id: u.try_get("id")?,
+                    status: u.try_get("status")?,
+                    body: u.try_get("body")?,
+                    created_at: u.try_get("created_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let components = sqlx::query_scalar(components_sql)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((updates, components))
     }
 }
 

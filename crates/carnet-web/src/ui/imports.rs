@@ -478,6 +478,27 @@ async fn headers_of(
         .unwrap_or_default()
 }
 
+/// What the mapping form of draft `id` asks for, once its CSRF token, the workspace and
+/// the draft are checked: the context, the draft's id and the settings chosen.
+async fn draft_settings(
+    state: &AppState,
+    page: &SignedIn,
+    id: &str,
+    form: &[(String, String)],
+) -> Result<(carnet_service::TenantContext, Uuid, ImportSpec), Box<Response>> {
+    page.check_csrf(form)?;
+    let ctx = page.context()?;
+    let id =
+        parse_id(id).ok_or_else(|| Box::new(page.fail(ServiceError::NotFound("import job"))))?;
+    let job = state
+        .carnet
+        .import_job(&ctx, id)
+        .await
+        .map_err(|e| Box::new(page.fail(e)))?;
+    let headers = headers_of(state, &ctx, &job, form).await;
+    Ok((ctx, id, spec_from_form(&job, &headers, form)))
+}
+
 /// `POST /imports/{id}/preview` (htmx): the preview with the mapping as chosen.
 pub async fn preview(
     State(state): State<AppState>,
@@ -485,22 +506,10 @@ pub async fn preview(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(res) = page.check_csrf(&form) {
-        return *res;
-    }
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id, spec) = match draft_settings(&state, &page, &id, &form).await {
+        Ok(found) => found,
         Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("import job"));
-    };
-    let job = match state.carnet.import_job(&ctx, id).await {
-        Ok(job) => job,
-        Err(e) => return page.fail(e),
-    };
-    let headers = headers_of(&state, &ctx, &job, &form).await;
-    let spec = spec_from_form(&job, &headers, &form);
     let (_, preview) = preview_view(page.t, state.carnet.import_preview(&ctx, id, &spec).await);
     render(StatusCode::OK, &PreviewPartial { t: page.t, preview })
 }
@@ -512,22 +521,10 @@ pub async fn start(
     Path(id): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(res) = page.check_csrf(&form) {
-        return *res;
-    }
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id, spec) = match draft_settings(&state, &page, &id, &form).await {
+        Ok(found) => found,
         Err(res) => return *res,
     };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("import job"));
-    };
-    let job = match state.carnet.import_job(&ctx, id).await {
-        Ok(job) => job,
-        Err(e) => return page.fail(e),
-    };
-    let headers = headers_of(&state, &ctx, &job, &form).await;
-    let spec = spec_from_form(&job, &headers, &form);
     match state.carnet.start_import(&ctx, id, &spec).await {
         // Started, or started already (a second click): either way, follow it.
         Ok(_) | Err(ServiceError::Conflict(_)) => {
