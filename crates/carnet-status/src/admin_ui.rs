@@ -362,22 +362,20 @@ async fn open_incident(
             .ok_or("impact: none, minor, major or critical")?;
         let components = components_of(&form);
         known_components(&s, &components).await?;
-        let id = s
-            .store
-            .open_incident(
-                &NewIncident {
-                    name: v[0],
-                    impact,
-                    status: IncidentStatus::Investigating,
-                    body: v[1],
-                    components: &components,
-                    automatic: false,
-                },
-                chrono::Utc::now(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        crate::notify::incident_by_id(&s.store, "incident.created", &id).await;
+        crate::notify::open_incident(
+            &s.store,
+            &NewIncident {
+                name: v[0],
+                impact,
+                status: IncidentStatus::Investigating,
+                body: v[1],
+                components: &components,
+                automatic: false,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(())
     };
     done(&s, &headers, result.await).await
@@ -395,21 +393,14 @@ async fn incident_update(
     let result = async {
         let v = texts(&form, &[("body", 5000)])?;
         let status = IncidentStatus::parse(field(&form, "status")).ok_or("status: unknown")?;
-        let found = s
-            .store
-            .add_update(&id, status, v[0], chrono::Utc::now())
+        let found = crate::notify::update_incident(&s.store, &id, status, v[0], chrono::Utc::now())
             .await
             .map_err(|e| e.to_string())?;
-        if !found {
-            return Err("no such incident".into());
-        }
-        let event = if status == IncidentStatus::Resolved {
-            "incident.resolved"
+        if found {
+            Ok(())
         } else {
-            "incident.updated"
-        };
-        crate::notify::incident_by_id(&s.store, event, &id).await;
-        Ok(())
+            Err("no such incident".into())
+        }
     };
     done(&s, &headers, result.await).await
 }
@@ -443,12 +434,16 @@ async fn plan_maintenance(
         }
         let components = components_of(&form);
         known_components(&s, &components).await?;
-        let id = s
-            .store
-            .schedule_maintenance(v[0], v[1], (starts, ends), &components, chrono::Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        crate::notify::maintenance_by_id(&s.store, "maintenance.scheduled", &id).await;
+        crate::notify::schedule_maintenance(
+            &s.store,
+            v[0],
+            v[1],
+            (starts, ends),
+            &components,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(())
     };
     done(&s, &headers, result.await).await
@@ -466,16 +461,15 @@ async fn maintenance_update(
     let result = async {
         let v = texts(&form, &[("body", 5000)])?;
         let status = MaintenanceStatus::parse(field(&form, "status")).ok_or("status: unknown")?;
-        let found = s
-            .store
-            .update_maintenance(&id, status, v[0], chrono::Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        if !found {
-            return Err("no such maintenance".into());
+        let found =
+            crate::notify::update_maintenance(&s.store, &id, status, v[0], chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+        if found {
+            Ok(())
+        } else {
+            Err("no such maintenance".into())
         }
-        crate::notify::maintenance_by_id(&s.store, "maintenance.updated", &id).await;
-        Ok(())
     };
     done(&s, &headers, result.await).await
 }

@@ -31,7 +31,7 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
 }
 
 /// Queues an incident's latest state for its subscribers.
-pub async fn incident(store: &Store, event: &str, incident: &Incident, now: DateTime<Utc>) {
+async fn incident(store: &Store, event: &str, incident: &Incident, now: DateTime<Utc>) {
     let latest = incident.updates.first();
     let body = json!({
         "event": event,
@@ -49,7 +49,7 @@ pub async fn incident(store: &Store, event: &str, incident: &Incident, now: Date
 }
 
 /// Queues a maintenance's latest state (`maintenance.scheduled`, `maintenance.updated`).
-pub async fn maintenance_by_id(store: &Store, event: &str, id: &str) {
+async fn maintenance_by_id(store: &Store, event: &str, id: &str) {
     let found = store
         .maintenances(crate::store::MaintenanceFilter::All, 1000)
         .await
@@ -79,7 +79,7 @@ pub async fn maintenance_by_id(store: &Store, event: &str, id: &str) {
 }
 
 /// Queues the incident `id`'s latest state, loading it first.
-pub async fn incident_by_id(store: &Store, event: &str, id: &str) {
+async fn incident_by_id(store: &Store, event: &str, id: &str) {
     match store.incident(id).await {
         Ok(Some(i)) => incident(store, event, &i, Utc::now()).await,
         Ok(None) => {}
@@ -220,6 +220,68 @@ async fn deliver_webhook(url: &str, secret: &str, event: &str, body: &str) -> Re
         Duration::from_secs(10),
     )
     .await
+}
+
+/// Opens an incident and tells its subscribers: the one way incidents are opened.
+pub async fn open_incident(
+    store: &Store,
+    new: &crate::store::NewIncident<'_>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<String> {
+    let id = store.open_incident(new, now).await?;
+    incident_by_id(store, "incident.created", &id).await;
+    Ok(id)
+}
+
+/// Posts an incident's update and tells its subscribers; `false` if there is no such incident.
+pub async fn update_incident(
+    store: &Store,
+    id: &str,
+    status: crate::model::IncidentStatus,
+    body: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    if !store.add_update(id, status, body, now).await? {
+        return Ok(false);
+    }
+    let event = if status == crate::model::IncidentStatus::Resolved {
+        "incident.resolved"
+    } else {
+        "incident.updated"
+    };
+    incident_by_id(store, event, id).await;
+    Ok(true)
+}
+
+/// Plans a maintenance and announces it.
+pub async fn schedule_maintenance(
+    store: &Store,
+    name: &str,
+    body: &str,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    components: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<String> {
+    let id = store
+        .schedule_maintenance(name, body, window, components, now)
+        .await?;
+    maintenance_by_id(store, "maintenance.scheduled", &id).await;
+    Ok(id)
+}
+
+/// Moves a maintenance on and tells its subscribers; `false` if there is no such maintenance.
+pub async fn update_maintenance(
+    store: &Store,
+    id: &str,
+    status: crate::model::MaintenanceStatus,
+    body: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    if !store.update_maintenance(id, status, body, now).await? {
+        return Ok(false);
+    }
+    maintenance_by_id(store, "maintenance.updated", id).await;
+    Ok(true)
 }
 
 #[cfg(test)]

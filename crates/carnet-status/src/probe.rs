@@ -145,17 +145,16 @@ pub async fn run(store: Store, probe: ProbeConfig, component_name: String) {
             match (health, open) {
                 (Health::Up, Some(incident)) if successes >= probe.successes_to_resolve => {
                     store
-                        .add_update(
-                            &incident,
-                            IncidentStatus::Resolved,
-                            "The checks pass again.",
-                            now,
-                        )
-                        .await?;
-                    store
                         .set_component_status(&probe.component, ComponentStatus::Operational, now)
                         .await?;
-                    crate::notify::incident_by_id(&store, "incident.resolved", &incident).await;
+                    crate::notify::update_incident(
+                        &store,
+                        &incident,
+                        IncidentStatus::Resolved,
+                        "The checks pass again.",
+                        now,
+                    )
+                    .await?;
                 }
                 (Health::Slow | Health::Down, open) if failures >= probe.failures_to_open => {
                     let (status, impact, what) = if health == Health::Down {
@@ -181,22 +180,21 @@ pub async fn run(store: Store, probe: ProbeConfig, component_name: String) {
                                 probe.max_latency_ms.unwrap_or(0)
                             )
                         });
-                        let id = store
-                            .open_incident(
-                                &NewIncident {
-                                    name: &format!("{component_name} {what}"),
-                                    impact,
-                                    status: IncidentStatus::Investigating,
-                                    body: &format!(
-                                        "Automatic check failed {failures} times in a row: {reason}."
-                                    ),
-                                    components: std::slice::from_ref(&probe.component),
-                                    automatic: true,
-                                },
-                                now,
-                            )
-                            .await?;
-                        crate::notify::incident_by_id(&store, "incident.created", &id).await;
+                        crate::notify::open_incident(
+                            &store,
+                            &NewIncident {
+                                name: &format!("{component_name} {what}"),
+                                impact,
+                                status: IncidentStatus::Investigating,
+                                body: &format!(
+                                    "Automatic check failed {failures} times in a row: {reason}."
+                                ),
+                                components: std::slice::from_ref(&probe.component),
+                                automatic: true,
+                            },
+                            now,
+                        )
+                        .await?;
                     }
                 }
                 _ => {}

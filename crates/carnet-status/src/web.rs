@@ -612,6 +612,17 @@ async fn page(
     }
 }
 
+/// An admin API request's JSON body, once its token is checked.
+fn admin_body(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Value, Failure> {
+    admin(s, headers)?;
+    body.map(|axum::Json(v)| v)
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))
+}
+
 /// Checks `Authorization: Bearer <admin token>`.
 fn admin(s: &AppState, headers: &HeaderMap) -> Result<(), Failure> {
     let Some(token) = &s.admin_token else {
@@ -665,9 +676,7 @@ async fn create_incident(
     headers: HeaderMap,
     body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    admin(&s, &headers)?;
-    let axum::Json(body) =
-        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let body = admin_body(&s, &headers, body)?;
     let name = text_field(&body, "name", 200)?;
     let text = text_field(&body, "body", 5000)?;
     let impact = body
@@ -692,21 +701,19 @@ async fn create_incident(
         })?,
     };
     let components = component_ids(&s, &body).await?;
-    let id = s
-        .store
-        .open_incident(
-            &NewIncident {
-                name,
-                impact,
-                status,
-                body: text,
-                components: &components,
-                automatic: false,
-            },
-            chrono::Utc::now(),
-        )
-        .await?;
-    crate::notify::incident_by_id(&s.store, "incident.created", &id).await;
+    let id = crate::notify::open_incident(
+        &s.store,
+        &NewIncident {
+            name,
+            impact,
+            status,
+            body: text,
+            components: &components,
+            automatic: false,
+        },
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response())
 }
 
@@ -717,9 +724,7 @@ async fn add_update(
     headers: HeaderMap,
     body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    admin(&s, &headers)?;
-    let axum::Json(body) =
-        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let body = admin_body(&s, &headers, body)?;
     let text = text_field(&body, "body", 5000)?;
     let status = body
         .get("status")
@@ -732,16 +737,7 @@ async fn add_update(
                 Some("status"),
             )
         })?;
-    if s.store
-        .add_update(&id, status, text, chrono::Utc::now())
-        .await?
-    {
-        let event = if status == IncidentStatus::Resolved {
-            "incident.resolved"
-        } else {
-            "incident.updated"
-        };
-        crate::notify::incident_by_id(&s.store, event, &id).await;
+    if crate::notify::update_incident(&s.store, &id, status, text, chrono::Utc::now()).await? {
         Ok(StatusCode::CREATED.into_response())
     } else {
         Err(Failure(
@@ -796,9 +792,7 @@ async fn schedule_maintenance(
     headers: HeaderMap,
     body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    admin(&s, &headers)?;
-    let axum::Json(body) =
-        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let body = admin_body(&s, &headers, body)?;
     let name = text_field(&body, "name", 200)?;
     let text = text_field(&body, "body", 5000)?;
     let starts = time_field(&body, "scheduled_for")?;
@@ -811,11 +805,15 @@ async fn schedule_maintenance(
         ));
     }
     let components = component_ids(&s, &body).await?;
-    let id = s
-        .store
-        .schedule_maintenance(name, text, (starts, ends), &components, chrono::Utc::now())
-        .await?;
-    crate::notify::maintenance_by_id(&s.store, "maintenance.scheduled", &id).await;
+    let id = crate::notify::schedule_maintenance(
+        &s.store,
+        name,
+        text,
+        (starts, ends),
+        &components,
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response())
 }
 
@@ -826,9 +824,7 @@ async fn update_maintenance(
     headers: HeaderMap,
     body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    admin(&s, &headers)?;
-    let axum::Json(body) =
-        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let body = admin_body(&s, &headers, body)?;
     let text = text_field(&body, "body", 5000)?;
     let status = body
         .get("status")
@@ -841,11 +837,7 @@ async fn update_maintenance(
                 Some("status"),
             )
         })?;
-    if s.store
-        .update_maintenance(&id, status, text, chrono::Utc::now())
-        .await?
-    {
-        crate::notify::maintenance_by_id(&s.store, "maintenance.updated", &id).await;
+    if crate::notify::update_maintenance(&s.store, &id, status, text, chrono::Utc::now()).await? {
         Ok(StatusCode::CREATED.into_response())
     } else {
         Err(Failure(
@@ -931,9 +923,7 @@ async fn add_webhook(
     headers: HeaderMap,
     body: Result<axum::Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
-    admin(&s, &headers)?;
-    let axum::Json(body) =
-        body.map_err(|e| Failure(StatusCode::BAD_REQUEST, e.body_text(), Some("body")))?;
+    let body = admin_body(&s, &headers, body)?;
     let url = text_field(&body, "url", 2000)?;
     crate::probe::Target::parse(url)
         .map_err(|e| Failure(StatusCode::UNPROCESSABLE_ENTITY, e, Some("url")))?;
