@@ -4,6 +4,7 @@ use crate::Result;
 use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, placeholder_list, positional, values_rows,
 };
+use crate::search::{self, Candidates, like_contains};
 use crate::tx::{TenantTx, Tx, on_conn};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
 use carnet_core::{ContactId, UserId};
@@ -722,23 +723,9 @@ impl SortField {
     }
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-fn like_contains(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 2);
-    out.push('%');
-    for ch in term.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
-}
-
 /// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
-    let b = list_sql(tx.tenant().0, q);
+    let b = list_sql_for(tx, q).await?;
     let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
         bind_params!(sqlx::query_as(&b.sql), &b.params)
             .fetch_all(c)
@@ -751,7 +738,7 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
 /// `EXPLAIN`, sequential scans disabled so that the plan shows which index can serve it):
 /// for tests that hot queries use their indexes.
 pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
-    let b = list_sql(tx.tenant().0, q);
+    let b = list_sql_for(tx, q).await?;
     let lines: Vec<String> = match &mut tx.tx {
         Tx::Sqlite(c) => {
             let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);
@@ -774,8 +761,18 @@ pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
     Ok(lines.join("\n"))
 }
 
-/// The SQL of [`list`] and its parameters.
-fn list_sql(tenant: Uuid, q: &ListQuery) -> SqlBuilder {
+/// The SQL of [`list`] and its parameters: a search with few matches starts from them (see
+/// [`search`]); an e-mail filter starts from the e-mail index.
+async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
+    let candidates = if q.terms.is_empty() || q.email.is_some() {
+        None
+    } else {
+        search::candidates(&mut tx.tx, &q.terms).await?
+    };
+    Ok(list_sql(tx.tenant().0, q, candidates.as_ref()))
+}
+
+fn list_sql(tenant: Uuid, q: &ListQuery, candidates: Option<&Candidates>) -> SqlBuilder {
     let cols = COLUMNS
         .split(", ")
         .map(|c| format!("c.{}", c.trim()))
@@ -794,7 +791,22 @@ fn list_sql(tenant: Uuid, q: &ListQuery) -> SqlBuilder {
                  AND c.tenant_id = x.tenant_id AND c.id = x.contact_id"
             ));
         }
-        None => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
+        None => match candidates {
+            // SQLite keeps the order of a CROSS JOIN: the few matches drive the query.
+            Some(list @ Candidates::Rowids(_)) => {
+                let p = b.bind(Param::Text(list.as_param()));
+                b.push(&format!(
+                    "json_each({p}) s CROSS JOIN contacts c WHERE c.rowid = s.value AND c.tenant_id = {t}"
+                ));
+            }
+            Some(list @ Candidates::Ids(_)) => {
+                let p = b.bind(Param::Text(list.as_param()));
+                b.push(&format!(
+                    "contacts c WHERE c.tenant_id = {t} AND c.id = ANY({p}::uuid[])"
+                ));
+            }
+            None => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
+        },
     }
     b.push(if q.trashed {
         " AND c.deleted_at IS NOT NULL"
@@ -884,14 +896,4 @@ pub async fn count(tx: &mut TenantTx) -> Result<i64> {
         .fetch_one(c)
         .await?
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_contains;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
 }

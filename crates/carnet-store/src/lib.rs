@@ -9,6 +9,7 @@ mod db;
 mod error;
 mod migrate;
 mod params;
+mod search;
 mod tx;
 
 pub mod api_keys;

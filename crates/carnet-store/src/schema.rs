@@ -13,13 +13,15 @@ pub type ForeignKey = (String, Vec<String>);
 /// An index: (table, name, columns in order).
 pub type Index = (String, String, Vec<String>);
 
-/// Every user table's columns, sorted, migrations bookkeeping excluded.
+/// Every user table's columns, sorted, migrations bookkeeping excluded (and on SQLite,
+/// virtual tables and their shadow tables: the search index).
 pub async fn columns(db: &Db) -> Result<Vec<Column>> {
     let mut tx = db.begin_read().await?;
     let sql = match db.backend() {
         crate::Backend::Sqlite => {
-            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'"
+            "SELECT m.name, p.name FROM pragma_table_list m, pragma_table_info(m.name) p
+             WHERE m.schema = 'main' AND m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+               AND m.name <> '_sqlx_migrations'"
         }
         crate::Backend::Postgres => {
             "SELECT table_name::text, column_name::text FROM information_schema.columns

@@ -16,5 +16,6 @@ mod import_jobs;
 mod isolation;
 mod openapi;
 mod schema;
+mod search;
 mod store;
 mod ui;

@@ -15,7 +15,14 @@ async fn both_trees_give_the_same_tables_and_columns() {
     let sqlite = TestDb::new(Backend::Sqlite).await;
     let postgres = TestDb::new(Backend::Postgres).await;
     let a = schema::columns(&sqlite.db).await.unwrap();
-    let b = schema::columns(&postgres.db).await.unwrap();
+    // The search index differs by nature: an FTS5 virtual table on SQLite (not listed), a
+    // table with a trigram index on PostgreSQL (migration 0004 says why).
+    let b: Vec<_> = schema::columns(&postgres.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(table, _)| table != "contact_search")
+        .collect();
     assert!(a.len() > 40, "{a:?}");
     assert_eq!(a, b);
     sqlite.drop_db().await;

@@ -1,0 +1,140 @@
+//! Contact search behind one function per backend: which contacts a search can start from.
+//!
+//! Both backends keep a trigram index of the contacts' folded search text (migration 0004):
+//! an FTS5 table on SQLite, a pg_trgm index on PostgreSQL. A search whose terms match few
+//! contacts reads those and sorts them; one whose terms match many walks the list's sort
+//! index and filters, since the first page then fills after a few rows. Both paths apply the
+//! same `LIKE` test to every term, so they return the same contacts.
+
+use crate::Result;
+use crate::tx::Tx;
+use uuid::Uuid;
+
+/// The most matches a search starts from; past it, the list walks its sort index. At a
+/// million contacts, a term matched by more than this is met every ~200 rows of the walk.
+const CANDIDATE_CAP: usize = 5000;
+
+/// A trigram index holds no entry for a shorter term.
+const MIN_TERM_CHARS: usize = 3;
+
+/// The contacts a search starts from: every match of its terms that the index can look up.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Candidates {
+    /// SQLite: rowids of `contacts` (any tenant: the list query filters by tenant).
+    Rowids(Vec<i64>),
+    /// PostgreSQL: ids of the current tenant's contacts.
+    Ids(Vec<Uuid>),
+}
+
+impl Candidates {
+    /// A list of the candidates as one text parameter: a JSON array for SQLite's
+    /// `json_each`, an array literal for PostgreSQL's `::uuid[]`.
+    pub(crate) fn as_param(&self) -> String {
+        match self {
+            Candidates::Rowids(rowids) => {
+                let items: Vec<String> = rowids.iter().map(i64::to_string).collect();
+                format!("[{}]", items.join(","))
+            }
+            Candidates::Ids(ids) => {
+                let items: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+                format!("{{{}}}", items.join(","))
+            }
+        }
+    }
+}
+
+/// The matches of folded `terms` when the index can find them and they are at most
+/// [`CANDIDATE_CAP`]; `None` when the list should walk its sort index instead (no term long
+/// enough for the index, or too many matches).
+pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<Candidates>> {
+    let indexed: Vec<&String> = terms
+        .iter()
+        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
+        .collect();
+    if indexed.is_empty() {
+        return Ok(None);
+    }
+    let cap = i64::try_from(CANDIDATE_CAP + 1).unwrap_or(i64::MAX);
+    let found = match tx {
+        Tx::Sqlite(c) => {
+            let rowids: Vec<i64> = sqlx::query_scalar(
+                "SELECT rowid FROM contact_search WHERE contact_search MATCH $1 LIMIT $2",
+            )
+            .bind(fts_phrases(&indexed))
+            .bind(cap)
+            .fetch_all(&mut **c)
+            .await?;
+            Candidates::Rowids(rowids)
+        }
+        Tx::Postgres(c) => {
+            // The longest term is usually the rarest; the others are checked by the list.
+            let longest = indexed
+                .iter()
+                .max_by_key(|t| t.chars().count())
+                .map_or_else(String::new, |t| like_contains(t));
+            let ids: Vec<Uuid> = sqlx::query_scalar("SELECT contact_search_ids($1, $2::integer)")
+                .bind(longest)
+                .bind(cap)
+                .fetch_all(&mut **c)
+                .await?;
+            Candidates::Ids(ids)
+        }
+    };
+    let count = match &found {
+        Candidates::Rowids(v) => v.len(),
+        Candidates::Ids(v) => v.len(),
+    };
+    Ok((count <= CANDIDATE_CAP).then_some(found))
+}
+
+/// An FTS5 query in which each term must appear as a substring: one quoted phrase per term
+/// (quotes doubled), which the trigram tokenizer reads as consecutive trigrams.
+fn fts_phrases(terms: &[&String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A LIKE pattern matching `term` anywhere, with `%`, `_` and `\` escaped by `\` (the
+/// escape character of PostgreSQL by default, and of SQLite with `ESCAPE '\'`).
+pub(crate) fn like_contains(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for ch in term.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn fts_queries_quote_every_term() {
+        let a = "o\"brien".to_owned();
+        let b = "a*b".to_owned();
+        assert_eq!(fts_phrases(&[&a, &b]), "\"o\"\"brien\" \"a*b\"");
+    }
+
+    #[test]
+    fn candidate_lists_are_one_parameter() {
+        assert_eq!(Candidates::Rowids(vec![3, 10]).as_param(), "[3,10]");
+        let id = Uuid::nil();
+        assert_eq!(
+            Candidates::Ids(vec![id, id]).as_param(),
+            format!("{{{id},{id}}}")
+        );
+    }
+}

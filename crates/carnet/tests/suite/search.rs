@@ -1,0 +1,275 @@
+//! Contact search (`q`) through its trigram indexes: the same contacts as a scan would find,
+//! whichever path a search takes, kept in step with every write, and planned on the index.
+
+use carnet_core::{ContactId, ContactInput};
+use carnet_service::TenantContext;
+use carnet_store::DbLocation;
+use carnet_store::contacts::{self, ListQuery, NewContact, SortField, list_plan};
+use carnet_store::tenants::Tenant;
+use carnet_testkit::{Backend, TestApp, on_both_backends};
+use serde_json::json;
+use sqlx::{Connection, Executor};
+
+on_both_backends!(
+    search_finds_what_a_scan_finds,
+    search_follows_every_write,
+    rare_terms_start_from_the_trigram_index
+);
+
+fn query(terms: &[&str], limit: u32) -> ListQuery {
+    ListQuery {
+        sort: SortField::LastName,
+        descending: false,
+        after: None,
+        limit,
+        terms: terms.iter().map(|t| (*t).to_owned()).collect(),
+        tag: None,
+        company_id: None,
+        email: None,
+        trashed: false,
+    }
+}
+
+/// `n` contacts named `last`, with numbered e-mails, written in one transaction.
+async fn add_contacts(app: &TestApp, tenant: &Tenant, last: &str, n: usize) {
+    let inputs: Vec<ContactInput> = (0..n)
+        .map(|i| {
+            ContactInput::from_json(&json!({
+                "last_name": last,
+                "emails": [{"value": format!("{}{i}@x.fr", last.to_lowercase())}]
+            }))
+            .unwrap()
+        })
+        .collect();
+    let news: Vec<NewContact> = inputs
+        .iter()
+        .map(|input| NewContact {
+            id: ContactId::new(),
+            input,
+        })
+        .collect();
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    contacts::insert_many(&mut tx, &news, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Every live contact of the tenant, in list order.
+async fn everyone(app: &TestApp, tenant: &Tenant) -> Vec<carnet_core::contact::Contact> {
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    contacts::list(&mut tx, &query(&[], 100_000)).await.unwrap()
+}
+
+async fn search(app: &TestApp, tenant: &Tenant, terms: &[&str]) -> Vec<ContactId> {
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    contacts::list(&mut tx, &query(terms, 100_000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// A search through the index (few matches), through the sort-order walk (more than 5,000
+/// matches, or terms too short for trigrams) or finding nothing gives exactly the contacts,
+/// in order, that testing every contact's search text gives; another tenant's matches never
+/// appear.
+async fn search_finds_what_a_scan_finds(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let other = app.carnet.create_tenant("other", "Other").await.unwrap();
+    add_contacts(&app, &tenant, "Durand", 5100).await;
+    app.carnet
+        .seed_contacts(&TenantContext::system(tenant.id), 400)
+        .await
+        .unwrap();
+    add_contacts(&app, &other, "Durand", 20).await;
+    app.carnet
+        .seed_contacts(&TenantContext::system(other.id), 100)
+        .await
+        .unwrap();
+    let all = everyone(&app, &tenant).await;
+    assert_eq!(all.len(), 5500);
+    let phone = all
+        .iter()
+        .find_map(|c| c.input().phones.first().map(|p| p.value.clone()))
+        .unwrap();
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let fragment = digits[digits.len() - 6..].to_owned();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["durand"],          // > 5,000 matches: the sort-order walk
+        vec!["dur"],             // idem, shortest indexed term
+        vec!["du"],              // too short for trigrams: the walk
+        vec!["durand42"],        // a few e-mails
+        vec!["mar"],             // demo names: the index
+        vec!["eloise", "lef"],   // two terms
+        vec!["lef", "e"],        // an indexed term and a short one
+        vec![fragment.as_str()], // phone digits
+        vec!["zzzqx"],           // nothing
+        vec!["50%"],             // a LIKE wildcard, taken literally
+        vec!["o\"b"],            // a quote inside an FTS phrase
+    ];
+    for terms in cases {
+        let expected: Vec<ContactId> = all
+            .iter()
+            .filter(|c| {
+                let text = c.input().search_text();
+                terms.iter().all(|t| text.contains(t))
+            })
+            .map(|c| c.id)
+            .collect();
+        let found = search(&app, &tenant, &terms).await;
+        assert_eq!(found, expected, "{terms:?}");
+    }
+    assert!(search(&app, &tenant, &["mar"]).await.len() > 10);
+    app.finish().await;
+}
+
+/// Creating, renaming, restoring an archive and deleting a contact reach the index at once;
+/// on SQLite a VACUUM keeps the index pointing at the right contacts.
+async fn search_follows_every_write(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    add_contacts(&app, &tenant, "Filler", 50).await;
+    let input = |name: &str| ContactInput::from_json(&json!({"last_name": name})).unwrap();
+    let id = ContactId::new();
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    contacts::insert(&mut tx, id, &input("Zébulon"), None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(search(&app, &tenant, &["zebul"]).await, vec![id]);
+
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    contacts::update(&mut tx, id, 1, &input("Xavière"), chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(search(&app, &tenant, &["zebul"]).await.is_empty());
+    assert_eq!(search(&app, &tenant, &["xavie"]).await, vec![id]);
+
+    // Rows deleted below the application (a purge) leave the index too.
+    let filler = search(&app, &tenant, &["filler"]).await;
+    assert_eq!(filler.len(), 50);
+    match &app.db.owner {
+        DbLocation::Url(url) if url.starts_with("postgres") => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = ANY($2)")
+                .bind(tenant.id.0)
+                .bind(filler[..10].iter().map(|i| i.0).collect::<Vec<_>>())
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_search")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            assert_eq!(left, 41);
+        }
+        location => {
+            let path = match location {
+                DbLocation::DataDir(dir) => dir.join("carnet.sqlite"),
+                DbLocation::Url(url) => url.trim_start_matches("sqlite://").into(),
+            };
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            for gone in &filler[..10] {
+                sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.id.0)
+                    .bind(gone.0)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            c.execute("VACUUM").await.unwrap();
+            c.close().await.unwrap();
+        }
+    }
+    let mut want = filler[10..].to_vec();
+    want.sort();
+    let mut got = search(&app, &tenant, &["filler"]).await;
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(search(&app, &tenant, &["xavie"]).await, vec![id]);
+    app.finish().await;
+}
+
+/// A rare term is looked up in the trigram index and its few contacts read by key, instead of
+/// testing every contact of the tenant.
+async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    add_contacts(&app, &tenant, "Durand", 3000).await;
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    let rare = ContactInput::from_json(&json!({"last_name": "Zébulon"})).unwrap();
+    contacts::insert(&mut tx, ContactId::new(), &rare, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let owner = match &app.db.owner {
+        DbLocation::Url(url) if url.starts_with("postgres") => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            c.execute("VACUUM ANALYZE").await.unwrap();
+            Some(c)
+        }
+        _ => None,
+    };
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let plan = list_plan(&mut tx, &query(&["zebulon"], 51)).await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            assert!(
+                plan.starts_with("SCAN s VIRTUAL TABLE INDEX") && plan.contains("(rowid=?)"),
+                "the matches drive the query: {plan}"
+            );
+        }
+        Backend::Postgres => {
+            assert!(
+                plan.contains("contacts_pkey") && plan.contains("ANY"),
+                "the matches are read by key: {plan}"
+            );
+        }
+    }
+    assert!(
+        !plan.contains("contacts_sort_last"),
+        "no walk of the tenant: {plan}"
+    );
+    // A term too short for trigrams walks the sort index, as a list without `q`.
+    let plan = list_plan(&mut tx, &query(&["ze"], 51)).await.unwrap();
+    assert!(plan.contains("contacts_sort_last"), "{plan}");
+    drop(tx);
+
+    if let Some(mut c) = owner {
+        // The index the lookup function uses, as its owner, and the wall around it: the
+        // application's role cannot read the copied text, only the current tenant's ids.
+        c.execute("SET enable_seqscan = off").await.unwrap();
+        let lines: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN SELECT contact_id FROM contact_search
+             WHERE tenant_id = $1 AND search_text LIKE '%zebulon%' LIMIT 5001",
+        )
+        .bind(tenant.id.0)
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let plan = lines.join("\n");
+        assert!(plan.contains("contact_search_trigrams"), "{plan}");
+        c.execute("SET ROLE carnet_app").await.unwrap();
+        let refused = sqlx::query("SELECT count(*) FROM contact_search")
+            .execute(&mut c)
+            .await;
+        assert!(
+            refused.is_err(),
+            "the application role reads no copied text"
+        );
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT contact_search_ids('%zebulon%', 10)")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        assert!(ids.is_empty(), "no tenant set, no ids");
+        c.close().await.unwrap();
+    }
+    app.finish().await;
+}
