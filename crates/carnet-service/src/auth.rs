@@ -186,8 +186,7 @@ impl Carnet {
             .strip_prefix("carnet_")
             .and_then(|rest| rest.split_once('_'))
             .ok_or(ServiceError::Unauthenticated)?;
-        let mut tx = self.db.begin_read().await?;
-        let stored = api_keys::by_prefix(&mut tx, prefix)
+        let stored = api_keys::by_prefix_in_active_tenant(&self.db, prefix)
             .await?
             .ok_or(ServiceError::Unauthenticated)?;
         if stored.revoked_at.is_some()
@@ -195,11 +194,6 @@ impl Carnet {
         {
             return Err(ServiceError::Unauthenticated);
         }
-        let tenant = tenants::by_id(&mut tx, stored.tenant_id).await?;
-        if tenant.is_none_or(|t| t.status != "active") {
-            return Err(ServiceError::Unauthenticated);
-        }
-        drop(tx);
         let now = self.now();
         if stored
             .last_used_at

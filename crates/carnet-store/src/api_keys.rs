@@ -1,7 +1,7 @@
 //! API keys: `carnet_<prefix>_<secret>`; the prefix finds the row, only a hash of the secret is kept.
 
 use crate::tx::{Tx, on_conn};
-use crate::{Result, StoreError};
+use crate::{Db, Result, StoreError};
 use carnet_core::{ApiKeyId, Scope, TenantId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -83,13 +83,32 @@ pub async fn insert(tx: &mut Tx, key: &ApiKey) -> Result<()> {
     Ok(())
 }
 
-/// The key with this prefix, revoked or not.
-pub async fn by_prefix(tx: &mut Tx, prefix: &str) -> Result<Option<ApiKey>> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE prefix = $1");
-    let row: Option<Row> = on_conn!(tx, |c| sqlx::query_as(&sql)
-        .bind(prefix)
-        .fetch_optional(c)
-        .await?);
+/// The key with this prefix, revoked or not, when its workspace is active. Read on every API
+/// request: one statement, outside any transaction (one round trip on PostgreSQL).
+pub async fn by_prefix_in_active_tenant(db: &Db, prefix: &str) -> Result<Option<ApiKey>> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("k.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+         WHERE k.prefix = $1 AND t.status = 'active'"
+    );
+    let row: Option<Row> = match db {
+        Db::Sqlite { readers, .. } => {
+            sqlx::query_as(&sql)
+                .bind(prefix)
+                .fetch_optional(readers)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(&sql)
+                .bind(prefix)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
     row.map(ApiKey::try_from).transpose()
 }
 

@@ -110,13 +110,17 @@ impl Db {
             )));
         }
         let options = sqlite_options(path).create_if_missing(create);
+        // No check before each acquire: a connection to a local file does not go stale, and
+        // the check costs a round trip to the connection's thread per transaction.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", WRITER_CACHE))
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(true).pragma("cache_size", READER_CACHE))
             .await?;
         Ok(Db::Sqlite { writer, readers })
@@ -127,6 +131,8 @@ impl Db {
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
                 Box::pin(async move {

@@ -3,7 +3,7 @@
 use crate::Result;
 use crate::db::Db;
 use carnet_core::TenantId;
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{PgPool, Postgres, Sqlite, Transaction};
 
 /// A transaction on either backend.
 pub enum Tx {
@@ -66,7 +66,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
         })
     }
 
@@ -74,29 +74,59 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { readers, .. } => Tx::Sqlite(readers.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
         })
     }
 
     /// A transaction on `tenant`'s data that may write.
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
-        bind_tenant(self.begin().await?, tenant).await
+        let tx = match self {
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+        };
+        Ok(TenantTx { tenant, tx })
     }
 
-    /// A transaction on `tenant`'s data that only reads.
+    /// A transaction on `tenant`'s data that only reads (SQLite: served by the reader pool).
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx> {
-        bind_tenant(self.begin_read().await?, tenant).await
+        let tx = match self {
+            Db::Sqlite { readers, .. } => Tx::Sqlite(readers.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+        };
+        Ok(TenantTx { tenant, tx })
     }
 }
 
-/// On PostgreSQL, sets `app.tenant_id` for this transaction only: row-level security then
-/// hides every other tenant's rows, even from a query that forgot its filter.
-async fn bind_tenant(mut tx: Tx, tenant: TenantId) -> Result<TenantTx> {
-    if let Tx::Postgres(t) = &mut tx {
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut **t)
-            .await?;
+/// Begins a PostgreSQL transaction with `statement`. Pooled connections are not checked
+/// before use (that costs a round trip per transaction): one the server dropped meanwhile
+/// (restart, failover) fails here, before any work was done, is closed by the pool, and the
+/// next one is tried; after a restart every idle connection may be dead, hence one attempt
+/// more than the pool holds.
+async fn begin_pg(pool: &PgPool, statement: String) -> Result<Transaction<'static, Postgres>> {
+    let mut attempts = pool.options().get_max_connections() + 1;
+    loop {
+        attempts -= 1;
+        match pool.begin_with(statement.clone()).await {
+            Err(e) if attempts > 0 && connection_lost(&e) => continue,
+            other => return Ok(other?),
+        }
     }
-    Ok(TenantTx { tenant, tx })
+}
+
+/// An error that says the connection, not the statement, failed.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // Class 57: operator intervention (shutdown, crash, connection terminated).
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// PostgreSQL: `BEGIN` and the setting of `app.tenant_id` for this transaction only, in one
+/// round trip (a simple query of two statements; the id is a UUID's canonical text, with
+/// nothing to escape). Row-level security then hides every other tenant's rows, even from a
+/// query that forgot its filter.
+fn begin_for(tenant: TenantId) -> String {
+    format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
 }

@@ -140,6 +140,57 @@ async fn postgres_without_tenant_sees_no_rows() {
     app.finish().await;
 }
 
+/// Pooled connections are not pinged before use: after the server dropped them (a restart, a
+/// failover), the next transactions still begin, on fresh connections.
+#[tokio::test]
+async fn dropped_postgres_connections_are_replaced() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    // Several connections in the pool, idle.
+    let held: Vec<_> = hold_connections(&app, tenant.id, 4).await;
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let DbLocation::Url(owner) = &app.db.owner else {
+        unreachable!()
+    };
+    let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert!(killed >= 4, "{killed}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 0);
+    drop(tx);
+    let mut tx = app.db.db.begin_read().await.unwrap();
+    assert!(
+        carnet_store::tenants::by_slug(&mut tx, "acme")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(tx);
+    c.close().await.unwrap();
+    app.finish().await;
+}
+
+/// `n` transactions open at once, so that the pool holds `n` connections.
+async fn hold_connections(
+    app: &TestApp,
+    tenant: carnet_core::TenantId,
+    n: usize,
+) -> Vec<carnet_store::TenantTx> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(app.db.db.tenant_read(tenant).await.unwrap());
+    }
+    held
+}
+
 async fn audit_log_is_append_only(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (_, key) = app.tenant_with_key("acme", &[Scope::Write]).await;

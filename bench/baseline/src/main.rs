@@ -1,0 +1,158 @@
+//! Raw SQLite baselines for `bench/http/run`: how many point reads and how many durable
+//! single-row inserts per second SQLite itself does on this machine, with the settings Carnet
+//! uses (WAL, `synchronous = FULL`), so that Carnet's HTTP figures can be read as ratios of
+//! them, as PostgreSQL's are of pgbench's. Prints one JSON object.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use rusqlite::{Connection, OpenFlags, params};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Workload {
+    /// `SELECT … WHERE aid = ?` on a pgbench-like accounts table (pgbench -S).
+    Read,
+    /// One-row `INSERT`, each its own durable transaction.
+    Insert,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    workload: Workload,
+    /// The database file (created when missing).
+    #[arg(long)]
+    db: PathBuf,
+    /// Rows in the accounts table (read).
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: i64,
+    /// Threads, each with its own connection.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let setup = open(&args.db, false)?;
+    match args.workload {
+        Workload::Read => fill_accounts(&setup, args.rows)?,
+        Workload::Insert => setup.execute_batch(
+            "CREATE TABLE IF NOT EXISTS history (
+                 id INTEGER PRIMARY KEY, tid INTEGER NOT NULL, delta INTEGER NOT NULL,
+                 mtime TEXT NOT NULL, filler TEXT NOT NULL)",
+        )?,
+    }
+    drop(setup);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.threads)
+        .map(|n| {
+            let stop = Arc::clone(&stop);
+            let db = args.db.clone();
+            let (workload, rows) = (args.workload, args.rows);
+            std::thread::spawn(move || run(workload, &db, rows, n as u64, &stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(args.seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut ops = 0u64;
+    for w in workers {
+        match w.join() {
+            Ok(done) => ops += done?,
+            Err(_) => bail!("a worker thread panicked"),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "workload": format!("{:?}", args.workload).to_lowercase(),
+            "threads": args.threads,
+            "ops": ops,
+            "seconds": seconds,
+            "rate": ops as f64 / seconds,
+        })
+    );
+    Ok(())
+}
+
+/// A connection with Carnet's settings.
+fn open(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let c = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("opening {}", path.display()))?;
+    c.busy_timeout(Duration::from_secs(10))?;
+    c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    c.execute_batch("PRAGMA synchronous = FULL")?;
+    Ok(c)
+}
+
+/// pgbench's accounts table, `rows` rows (kept between runs).
+fn fill_accounts(c: &Connection, rows: i64) -> Result<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS accounts (
+             aid INTEGER PRIMARY KEY, bid INTEGER NOT NULL, abalance INTEGER NOT NULL,
+             filler TEXT NOT NULL)",
+    )?;
+    let have: i64 = c.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
+    if have >= rows {
+        return Ok(());
+    }
+    c.execute_batch("BEGIN")?;
+    {
+        let mut insert =
+            c.prepare("INSERT INTO accounts (aid, bid, abalance, filler) VALUES (?1, ?2, 0, ?3)")?;
+        let filler = " ".repeat(84);
+        for aid in have + 1..=rows {
+            insert.execute(params![aid, aid / 100_000, filler])?;
+        }
+    }
+    c.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// One worker: operations done until `stop`.
+fn run(workload: Workload, db: &Path, rows: i64, seed: u64, stop: &AtomicBool) -> Result<u64> {
+    let c = open(db, matches!(workload, Workload::Read))?;
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (seed + 1);
+    let mut ops = 0u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    match workload {
+        Workload::Read => {
+            let mut select = c.prepare("SELECT abalance FROM accounts WHERE aid = ?1")?;
+            let span = u64::try_from(rows.max(1))?;
+            while !stop.load(Ordering::Relaxed) {
+                let aid = i64::try_from(next() % span)? + 1;
+                let _balance: i64 = select.query_row([aid], |r| r.get(0))?;
+                ops += 1;
+            }
+        }
+        Workload::Insert => {
+            let mut insert = c.prepare(
+                "INSERT INTO history (tid, delta, mtime, filler) VALUES (?1, ?2, datetime('now'), ?3)",
+            )?;
+            let filler = " ".repeat(22);
+            while !stop.load(Ordering::Relaxed) {
+                let delta = i64::try_from(next() % 10_000)?;
+                insert.execute(params![i64::try_from(seed)?, delta, filler])?;
+                ops += 1;
+            }
+        }
+    }
+    Ok(ops)
+}
