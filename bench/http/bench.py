@@ -39,7 +39,10 @@ def log(msg):
 
 
 def sh(args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+    r = subprocess.run(args, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+    return r.stdout
 
 
 class Backend:
@@ -103,6 +106,12 @@ class Backend:
                 out[(workload, conns)] = float(m.group(1))
         sh(["psql", self.pg_admin, "-qc", f"DROP DATABASE carnet_bench_pgbench_{os.getpid()} WITH (FORCE)"])
         return out
+
+    def analyze(self):
+        """Fresh planner statistics after seeding, as autovacuum would gather them (it is off
+        on some machines, this one included; the planner then misjudges every query)."""
+        if self.name == "postgres":
+            sh(["psql", self.url, "-qc", "VACUUM ANALYZE"])
 
     def drop(self):
         if self.name == "postgres":
@@ -226,7 +235,7 @@ def run_backend(name, sizes, seconds, pg_admin, report):
         log(f"{name}: raw baselines")
         base = backend.baselines(seconds)
         tool = "bench/baseline (rusqlite)" if name == "sqlite" else "pgbench -M prepared"
-        report.append(
+        report(
             f"Raw {name} ({tool}): point reads {base[('read', 1)]:,.0f}/s at 1 connection, "
             f"{base[('read', 16)]:,.0f}/s at 16; durable one-row inserts {base[('insert', 1)]:,.0f}/s "
             f"at 1, {base[('insert', 16)]:,.0f}/s at 16.\n")
@@ -241,6 +250,7 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             start = time.monotonic()
             backend.carnet("demo", "--tenant", "bench", "--contacts", str(size - seeded))
             seed_s = time.monotonic() - start
+            backend.analyze()
             seeded = size
             ids_file = os.path.join(work, "ids.txt")
             with open(ids_file, "w") as f:
@@ -277,7 +287,7 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             loaded = rss_mb(server.proc.pid)
             peak = rss_mb(server.proc.pid, "VmHWM")
             server.stop()
-            report.append(section(name, size, seed_s, server.ready_s, idle, loaded, peak,
+            report(section(name, size, seed_s, server.ready_s, idle, loaded, peak,
                                   rows, base, (exp_s, exp_rows, exp_rss), (imp_rows, imp_s)))
             rows = []
     finally:
@@ -313,16 +323,20 @@ def main():
     sizes = [int(s) for s in a.sizes.split(",")]
     pg_admin = os.environ.get("CARNET_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     commit = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip()
-    report = [f"## {datetime.date.today()} (commit {commit}, {os.cpu_count()} cores, "
-              f"{a.seconds} s per scenario)", ""]
+    if not os.path.exists(RESULTS):
+        with open(RESULTS, "w") as f:
+            f.write("# HTTP benchmark results (bench/http/run)\n\n")
+
+    def report(text):
+        """Appends to the results as each part is measured: an interrupted run keeps them."""
+        with open(RESULTS, "a") as f:
+            f.write(text + "\n")
+        print(text, flush=True)
+
+    report(f"## {datetime.date.today()} (commit {commit}, {os.cpu_count()} cores, "
+           f"{a.seconds} s per scenario)\n")
     for name in a.backends.split(","):
         run_backend(name, sizes, a.seconds, pg_admin, report)
-    new = not os.path.exists(RESULTS)
-    with open(RESULTS, "a") as f:
-        if new:
-            f.write("# HTTP benchmark results (bench/http/run)\n\n")
-        f.write("\n".join(report) + "\n")
-    print("\n".join(report))
 
 
 if __name__ == "__main__":

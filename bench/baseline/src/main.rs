@@ -7,8 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -38,6 +38,8 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let setup = open(&args.db, false)?;
+    // Persistent, so set once here: workers opening at once would contend for its lock.
+    setup.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     match args.workload {
         Workload::Read => fill_accounts(&setup, args.rows)?,
         Workload::Insert => setup.execute_batch(
@@ -46,15 +48,21 @@ fn main() -> Result<()> {
                  mtime TEXT NOT NULL, filler TEXT NOT NULL)",
         )?,
     }
-    drop(setup);
+    // SQLite takes one writer at a time: like Carnet, inserting threads share one writer
+    // connection (separate connections would only wait on each other's locks).
+    let writer = Arc::new(Mutex::new(setup));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let workers: Vec<_> = (0..args.threads)
         .map(|n| {
             let stop = Arc::clone(&stop);
             let db = args.db.clone();
-            let (workload, rows) = (args.workload, args.rows);
-            std::thread::spawn(move || run(workload, &db, rows, n as u64, &stop))
+            let writer = Arc::clone(&writer);
+            let rows = args.rows;
+            match args.workload {
+                Workload::Read => std::thread::spawn(move || read(&db, rows, n as u64, &stop)),
+                Workload::Insert => std::thread::spawn(move || insert(&writer, n as u64, &stop)),
+            }
         })
         .collect();
     std::thread::sleep(Duration::from_secs(args.seconds));
@@ -80,7 +88,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// A connection with Carnet's settings.
+/// A connection with Carnet's settings (the database is in WAL mode once set up).
 fn open(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -92,7 +100,6 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
     let c = Connection::open_with_flags(path, flags)
         .with_context(|| format!("opening {}", path.display()))?;
     c.busy_timeout(Duration::from_secs(10))?;
-    c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     c.execute_batch("PRAGMA synchronous = FULL")?;
     Ok(c)
 }
@@ -121,38 +128,52 @@ fn fill_accounts(c: &Connection, rows: i64) -> Result<()> {
     Ok(())
 }
 
-/// One worker: operations done until `stop`.
-fn run(workload: Workload, db: &Path, rows: i64, seed: u64, stop: &AtomicBool) -> Result<u64> {
-    let c = open(db, matches!(workload, Workload::Read))?;
-    let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (seed + 1);
+/// A reading worker, on its own read-only connection: point reads done until `stop`.
+fn read(db: &Path, rows: i64, seed: u64, stop: &AtomicBool) -> Result<u64> {
+    let c = open(db, true)?;
+    let mut select = c.prepare("SELECT abalance FROM accounts WHERE aid = ?1")?;
+    let span = u64::try_from(rows.max(1))?;
+    let mut rng = Xorshift::new(seed);
     let mut ops = 0u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    match workload {
-        Workload::Read => {
-            let mut select = c.prepare("SELECT abalance FROM accounts WHERE aid = ?1")?;
-            let span = u64::try_from(rows.max(1))?;
-            while !stop.load(Ordering::Relaxed) {
-                let aid = i64::try_from(next() % span)? + 1;
-                let _balance: i64 = select.query_row([aid], |r| r.get(0))?;
-                ops += 1;
-            }
-        }
-        Workload::Insert => {
-            let mut insert = c.prepare(
-                "INSERT INTO history (tid, delta, mtime, filler) VALUES (?1, ?2, datetime('now'), ?3)",
-            )?;
-            let filler = " ".repeat(22);
-            while !stop.load(Ordering::Relaxed) {
-                let delta = i64::try_from(next() % 10_000)?;
-                insert.execute(params![i64::try_from(seed)?, delta, filler])?;
-                ops += 1;
-            }
-        }
+    while !stop.load(Ordering::Relaxed) {
+        let aid = i64::try_from(rng.next() % span)? + 1;
+        let _balance: i64 = select.query_row([aid], |r| r.get(0))?;
+        ops += 1;
     }
     Ok(ops)
+}
+
+/// An inserting worker: durable one-row transactions done on the shared writer until `stop`.
+fn insert(writer: &Mutex<Connection>, seed: u64, stop: &AtomicBool) -> Result<u64> {
+    let filler = " ".repeat(22);
+    let mut rng = Xorshift::new(seed);
+    let mut ops = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let delta = i64::try_from(rng.next() % 10_000)?;
+        let c = writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("writer lock poisoned"))?;
+        c.prepare_cached(
+            "INSERT INTO history (tid, delta, mtime, filler) VALUES (?1, ?2, datetime('now'), ?3)",
+        )?
+        .execute(params![i64::try_from(seed)?, delta, filler])?;
+        ops += 1;
+    }
+    Ok(ops)
+}
+
+/// Random keys, the same for a seed.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn new(seed: u64) -> Self {
+        Self(0x9E37_79B9_7F4A_7C15_u64 ^ (seed + 1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
 }

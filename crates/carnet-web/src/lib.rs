@@ -129,20 +129,43 @@ async fn method_not_allowed(req: Request) -> Response {
 
 /// Bounds how long a client may take to send its body and how long an answer may take, so
 /// that slow clients and stuck requests cannot hold the server.
+///
+/// The request is handled in a task of its own, which runs to its end even when the answer
+/// is given up on (time limit) or nobody waits for it any more (the client left): dropping a
+/// handler halfway through a transaction could leave its connection inside that transaction
+/// for the next request to commit. So a change either happens whole or not at all.
 async fn time_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let body_timeout = state.config.body_timeout;
     let req = req.map(|body| {
         axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, body))
     });
-    match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
-        Ok(res) => res,
+    let safe = req.method().is_safe();
+    let work = tokio::spawn(next.run(req));
+    match tokio::time::timeout(state.config.request_timeout, work).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(failed)) => {
+            tracing::error!(error = %failed, "request handler failed");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the request could not be handled",
+            )
+            .into_response()
+        }
         Err(_) => {
             tracing::warn!("request timed out");
+            let detail = if safe {
+                "the server could not answer in time; try again"
+            } else {
+                "the server could not answer in time; the change may still be made: check \
+                 before sending it again (or send it with the same Idempotency-Key)"
+            };
             let mut res = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "Timed out",
-                "the server could not answer in time; try again",
+                detail,
             )
             .into_response();
             res.headers_mut()

@@ -13,7 +13,8 @@ on_both_backends!(
     unicode_round_trips_byte_for_byte,
     injection_strings_are_plain_data,
     bogus_paths_ids_and_cursors,
-    slow_clients_time_out
+    slow_clients_time_out,
+    writes_past_the_time_limit_finish_whole
 );
 
 fn assert_4xx(res: &TestResponse, what: &str) {
@@ -339,6 +340,53 @@ async fn slow_clients_time_out(backend: Backend) {
         json!([]),
         "the half-sent contact was not created"
     );
+    app.finish().await;
+}
+
+/// A write that outlives the time limit gets its 503, and still finishes whole: the contact
+/// and its audit event, not a transaction dropped halfway (whose connection a later request
+/// could have committed).
+async fn writes_past_the_time_limit_finish_whole(backend: Backend) {
+    let config = WebConfig {
+        request_timeout: Duration::from_millis(1),
+        ..WebConfig::default()
+    };
+    let app = TestApp::with_config(backend, config).await;
+    let (tenant, key) = app.tenant_with_key("acme", &[Scope::Write]).await;
+    let res = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/contacts",
+            Some(json!({"last_name": "Tardif", "emails": [{"value": "t@x.fr"}]})),
+        )
+        .await;
+    assert_eq!(res.status, 503, "{:?}", res.json);
+    assert!(
+        res.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("may still be made"),
+        "{:?}",
+        res.json
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+        let contacts = carnet_store::contacts::count(&mut tx).await.unwrap();
+        let events = carnet_store::audit::recent(&mut tx, 10).await.unwrap();
+        drop(tx);
+        if contacts == 1 {
+            assert_eq!(events.len(), 1, "the contact came with its audit event");
+            break;
+        }
+        assert_eq!(contacts, 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the write never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.finish().await;
 }
 
