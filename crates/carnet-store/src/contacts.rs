@@ -704,10 +704,10 @@ pub struct ListQuery {
 impl SortField {
     fn column(self) -> &'static str {
         match self {
-            SortField::LastName => "c.sort_last",
-            SortField::FirstName => "c.sort_first",
-            SortField::CreatedAt => "c.id",
-            SortField::UpdatedAt => "c.updated_at",
+            SortField::LastName => "sort_last",
+            SortField::FirstName => "sort_first",
+            SortField::CreatedAt => "id",
+            SortField::UpdatedAt => "updated_at",
         }
     }
 
@@ -724,14 +724,39 @@ impl SortField {
 }
 
 /// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
+///
+/// A search first tries the first [`search::WINDOW`] contacts in list order: a term that
+/// many contacts match fills its page there. Otherwise it starts from the term's matches in
+/// the trigram index (see [`list_sql_for`]).
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
+    if q.email.is_none() && search::indexable(&q.terms) {
+        let window = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
+        let rows = fetch_list(tx, &window).await?;
+        if rows.len() >= q.limit as usize {
+            return Ok(rows);
+        }
+    }
     let b = list_sql_for(tx, q).await?;
+    fetch_list(tx, &b).await
+}
+
+async fn fetch_list(tx: &mut TenantTx, b: &SqlBuilder) -> Result<Vec<Contact>> {
     let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
         bind_params!(sqlx::query_as(&b.sql), &b.params)
             .fetch_all(c)
             .await?
     });
     Ok(rows.into_iter().map(Contact::from).collect())
+}
+
+/// Where a list query starts.
+enum Start<'a> {
+    /// The tenant's contacts in list order (or, with an e-mail filter, the e-mail index).
+    Walk,
+    /// Only among the first this many contacts in list order.
+    Window(u32),
+    /// The matches the trigram index gave.
+    Matches(&'a Candidates),
 }
 
 /// How the database runs [`list`] for `q` (SQLite: `EXPLAIN QUERY PLAN`; PostgreSQL:
@@ -761,18 +786,20 @@ pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
     Ok(lines.join("\n"))
 }
 
-/// The SQL of [`list`] and its parameters: a search with few matches starts from them (see
-/// [`search`]); an e-mail filter starts from the e-mail index.
+/// The SQL of [`list`] past its window and its parameters: a search starts from its matches
+/// when the trigram index can give them (see [`search`]); an e-mail filter starts from the
+/// e-mail index; anything else walks the list's sort index.
 async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     let candidates = if q.terms.is_empty() || q.email.is_some() {
         None
     } else {
         search::candidates(&mut tx.tx, &q.terms).await?
     };
-    Ok(list_sql(tx.tenant().0, q, candidates.as_ref()))
+    let start = candidates.as_ref().map_or(Start::Walk, Start::Matches);
+    Ok(list_sql(tx.tenant().0, q, start))
 }
 
-fn list_sql(tenant: Uuid, q: &ListQuery, candidates: Option<&Candidates>) -> SqlBuilder {
+fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
     let cols = COLUMNS
         .split(", ")
         .map(|c| format!("c.{}", c.trim()))
@@ -791,15 +818,15 @@ fn list_sql(tenant: Uuid, q: &ListQuery, candidates: Option<&Candidates>) -> Sql
                  AND c.tenant_id = x.tenant_id AND c.id = x.contact_id"
             ));
         }
-        None => match candidates {
-            // SQLite keeps the order of a CROSS JOIN: the few matches drive the query.
-            Some(list @ Candidates::Rowids(_)) => {
+        None => match start {
+            // SQLite keeps the order of a CROSS JOIN: the matches drive the query.
+            Start::Matches(list @ Candidates::Rowids(_)) => {
                 let p = b.bind(Param::Text(list.as_param()));
                 b.push(&format!(
                     "json_each({p}) s CROSS JOIN contacts c WHERE c.rowid = s.value AND c.tenant_id = {t}"
                 ));
             }
-            Some(list @ Candidates::Ids(_)) => {
+            Start::Matches(list @ Candidates::Ids(_)) => {
                 let p = b.bind(Param::Text(list.as_param()));
                 // The array is read once, and its ids are probed in the primary key; an
                 // `IN` or `= ANY` made generic plans parse it again for every row tested.
@@ -807,14 +834,24 @@ fn list_sql(tenant: Uuid, q: &ListQuery, candidates: Option<&Candidates>) -> Sql
                     "unnest({p}::uuid[]) s(id) CROSS JOIN contacts c WHERE c.id = s.id AND c.tenant_id = {t}"
                 ));
             }
-            None => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
+            Start::Walk | Start::Window(_) => {
+                b.push(&format!("contacts c WHERE c.tenant_id = {t}"));
+            }
         },
     }
-    b.push(if q.trashed {
-        " AND c.deleted_at IS NOT NULL"
+    let live = if q.trashed {
+        "deleted_at IS NOT NULL"
     } else {
-        " AND c.deleted_at IS NULL"
-    });
+        "deleted_at IS NULL"
+    };
+    b.push(&format!(" AND c.{live}"));
+    if let Start::Window(rows) = start {
+        let (after, order) = keyset(&mut b, q, "w");
+        let n = b.bind(Param::Int(i64::from(rows)));
+        b.push(&format!(
+            " AND c.id IN (SELECT w.id FROM contacts w WHERE w.tenant_id = {t} AND w.{live}{after}{order} LIMIT {n})"
+        ));
+    }
     for term in &q.terms {
         let p = b.bind(Param::Text(like_contains(term)));
         b.push(&format!(" AND c.search_text LIKE {p} ESCAPE '\\'"));
@@ -829,35 +866,48 @@ fn list_sql(tenant: Uuid, q: &ListQuery, candidates: Option<&Candidates>) -> Sql
         let p = b.bind(Param::Uuid(company));
         b.push(&format!(" AND c.company_id = {p}"));
     }
-    let col = q.sort.column();
+    let (after, order) = keyset(&mut b, q, "c");
+    b.push(&after);
+    b.push(&order);
+    let limit = b.bind(Param::Int(i64::from(q.limit)));
+    b.push(&format!(" LIMIT {limit}"));
+    b
+}
+
+/// The condition that starts a page after `q`'s cursor, and the ORDER BY of its sort, on the
+/// table aliased `a`.
+fn keyset(b: &mut SqlBuilder, q: &ListQuery, a: &str) -> (String, String) {
+    let col = format!("{a}.{}", q.sort.column());
+    let id = format!("{a}.id");
     let (cmp, dir) = if q.descending {
         ("<", "DESC")
     } else {
         (">", "ASC")
     };
-    if let Some((value, id)) = &q.after {
-        let id_p = b.bind(Param::Uuid(*id));
-        let value_p = match value {
-            SortValue::Text(s) => Some(b.bind(Param::Text(s.clone()))),
-            SortValue::Time(t) => Some(b.bind(Param::Time(*t))),
-            SortValue::None => None,
-        };
-        match value_p {
-            // A row-value comparison: both databases read it as a range of the sort
-            // index; the equivalent `a > v OR (a = v AND id > x)` made PostgreSQL gather
-            // every following row and sort them (list_pages_use_their_sort_indexes).
-            Some(v) if col != "c.id" => b.push(&format!(" AND ({col}, c.id) {cmp} ({v}, {id_p})")),
-            _ => b.push(&format!(" AND c.id {cmp} {id_p}")),
+    let after = match &q.after {
+        None => String::new(),
+        Some((value, after_id)) => {
+            let id_p = b.bind(Param::Uuid(*after_id));
+            let value_p = match value {
+                SortValue::Text(s) => Some(b.bind(Param::Text(s.clone()))),
+                SortValue::Time(t) => Some(b.bind(Param::Time(*t))),
+                SortValue::None => None,
+            };
+            match value_p {
+                // A row-value comparison: both databases read it as a range of the sort
+                // index; the equivalent `a > v OR (a = v AND id > x)` made PostgreSQL
+                // gather every following row and sort them (list_pages_use_their_sort_indexes).
+                Some(v) if col != id => format!(" AND ({col}, {id}) {cmp} ({v}, {id_p})"),
+                _ => format!(" AND {id} {cmp} {id_p}"),
+            }
         }
-    }
-    if col == "c.id" {
-        b.push(&format!(" ORDER BY c.id {dir}"));
+    };
+    let order = if col == id {
+        format!(" ORDER BY {id} {dir}")
     } else {
-        b.push(&format!(" ORDER BY {col} {dir}, c.id {dir}"));
-    }
-    let limit = b.bind(Param::Int(i64::from(q.limit)));
-    b.push(&format!(" LIMIT {limit}"));
-    b
+        format!(" ORDER BY {col} {dir}, {id} {dir}")
+    };
+    (after, order)
 }
 
 /// The most e-mails and the most phones any live contact of the tenant has (the column

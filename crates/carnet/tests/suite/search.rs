@@ -71,15 +71,17 @@ async fn search(app: &TestApp, tenant: &Tenant, terms: &[&str]) -> Vec<ContactId
         .collect()
 }
 
-/// A search through the index (few matches), through the sort-order walk (more than 5,000
-/// matches, or terms too short for trigrams) or finding nothing gives exactly the contacts,
-/// in order, that testing every contact's search text gives; another tenant's matches never
-/// appear.
+/// A search answered within the first contacts in list order (a frequent term), from the
+/// index's matches (a rarer one, or one whose contacts sort late), by the sort-order walk
+/// (terms too short for trigrams) or finding nothing gives exactly the contacts, in order,
+/// that testing every contact's search text gives; another tenant's matches never appear.
 async fn search_finds_what_a_scan_finds(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
     add_contacts(&app, &tenant, "Durand", 5100).await;
+    // Past the first 2,000 in list order: only the index finds them.
+    add_contacts(&app, &tenant, "Zola", 120).await;
     app.carnet
         .seed_contacts(&TenantContext::system(tenant.id), 400)
         .await
@@ -90,7 +92,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
         .await
         .unwrap();
     let all = everyone(&app, &tenant).await;
-    assert_eq!(all.len(), 5500);
+    assert_eq!(all.len(), 5620);
     let phone = all
         .iter()
         .find_map(|c| c.input().phones.first().map(|p| p.value.clone()))
@@ -98,8 +100,10 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     let fragment = digits[digits.len() - 6..].to_owned();
     let cases: Vec<Vec<&str>> = vec![
-        vec!["durand"],          // > 5,000 matches: the sort-order walk
+        vec!["durand"],          // a full page among the first contacts
         vec!["dur"],             // idem, shortest indexed term
+        vec!["zola"],            // sorted last: the index's matches
+        vec!["zola", "1"],       // idem, with a short term
         vec!["du"],              // too short for trigrams: the walk
         vec!["durand42"],        // a few e-mails
         vec!["mar"],             // demo names: the index
@@ -121,6 +125,25 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
             .collect();
         let found = search(&app, &tenant, &terms).await;
         assert_eq!(found, expected, "{terms:?}");
+        // Page by page, as the API asks: the first page and the one after its cursor.
+        let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+        let first = contacts::list(&mut tx, &query(&terms, 51)).await.unwrap();
+        let ids: Vec<ContactId> = first.iter().map(|c| c.id).collect();
+        assert_eq!(ids, expected[..expected.len().min(51)], "{terms:?} page 1");
+        if let Some(last) = first.last() {
+            let after = ListQuery {
+                after: Some((SortField::LastName.value_of(last), last.id.0)),
+                ..query(&terms, 51)
+            };
+            let second: Vec<ContactId> = contacts::list(&mut tx, &after)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            let rest = &expected[ids.len()..];
+            assert_eq!(second, rest[..rest.len().min(51)], "{terms:?} page 2");
+        }
     }
     assert!(search(&app, &tenant, &["mar"]).await.len() > 10);
     app.finish().await;
