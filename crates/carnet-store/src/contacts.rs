@@ -834,24 +834,22 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
                     "unnest({p}::uuid[]) s(id) CROSS JOIN contacts c WHERE c.id = s.id AND c.tenant_id = {t}"
                 ));
             }
-            Start::Walk | Start::Window(_) => {
-                b.push(&format!("contacts c WHERE c.tenant_id = {t}"));
+            // The first rows in list order, read lazily from the sort index: the page is
+            // looked for among them (a subquery driving the query, never a test run on
+            // every contact of the tenant).
+            Start::Window(rows) => {
+                let live = live_filter(q);
+                let (after, order) = keyset(&mut b, q, "w");
+                let n = b.bind(Param::Int(i64::from(rows)));
+                b.push(&format!(
+                    "(SELECT * FROM contacts w WHERE w.tenant_id = {t} AND w.{live}{after}{order} LIMIT {n}) c \
+                     WHERE c.tenant_id = {t}"
+                ));
             }
+            Start::Walk => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
         },
     }
-    let live = if q.trashed {
-        "deleted_at IS NOT NULL"
-    } else {
-        "deleted_at IS NULL"
-    };
-    b.push(&format!(" AND c.{live}"));
-    if let Start::Window(rows) = start {
-        let (after, order) = keyset(&mut b, q, "w");
-        let n = b.bind(Param::Int(i64::from(rows)));
-        b.push(&format!(
-            " AND c.id IN (SELECT w.id FROM contacts w WHERE w.tenant_id = {t} AND w.{live}{after}{order} LIMIT {n})"
-        ));
-    }
+    b.push(&format!(" AND c.{}", live_filter(q)));
     for term in &q.terms {
         let p = b.bind(Param::Text(like_contains(term)));
         b.push(&format!(" AND c.search_text LIKE {p} ESCAPE '\\'"));
@@ -872,6 +870,15 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
     let limit = b.bind(Param::Int(i64::from(q.limit)));
     b.push(&format!(" LIMIT {limit}"));
     b
+}
+
+/// Live contacts, or the trash.
+fn live_filter(q: &ListQuery) -> &'static str {
+    if q.trashed {
+        "deleted_at IS NOT NULL"
+    } else {
+        "deleted_at IS NULL"
+    }
 }
 
 /// The condition that starts a page after `q`'s cursor, and the ORDER BY of its sort, on the

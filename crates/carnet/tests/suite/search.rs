@@ -80,7 +80,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
     add_contacts(&app, &tenant, "Durand", 5100).await;
-    // Past the first 2,000 in list order: only the index finds them.
+    // Past the first 1,000 in list order: only the index finds them.
     add_contacts(&app, &tenant, "Zola", 120).await;
     app.carnet
         .seed_contacts(&TenantContext::system(tenant.id), 400)
