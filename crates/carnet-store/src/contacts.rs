@@ -723,7 +723,8 @@ impl SortField {
     }
 }
 
-/// One page of contacts, in a single query on the `(tenant_id, sort key, id)` index.
+/// One page of contacts: one query on the `(tenant_id, sort key, id)` index, or, for a
+/// search, up to three statements (the window, the index lookup, the page).
 ///
 /// A search first tries the first [`search::WINDOW`] contacts in list order: a term that
 /// many contacts match fills its page there. Otherwise it starts from the term's matches in
