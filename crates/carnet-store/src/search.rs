@@ -74,7 +74,7 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
             let rowids: Vec<i64> = sqlx::query_scalar(
                 "SELECT rowid FROM contact_search WHERE contact_search MATCH $1 LIMIT $2",
             )
-            .bind(fts_phrases(&indexed))
+            .bind(fts_trigrams(&indexed))
             .bind(cap)
             .fetch_all(&mut **c)
             .await?;
@@ -101,14 +101,23 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
     Ok((count <= CANDIDATE_CAP).then_some(found))
 }
 
-/// An FTS5 query in which each term must appear as a substring: one quoted phrase per term
-/// (quotes doubled), which the trigram tokenizer reads as consecutive trigrams.
-fn fts_phrases(terms: &[&String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// An FTS5 query that every contact containing all `terms` matches: each trigram of each
+/// term, quoted (quotes doubled) and implicitly ANDed. The index keeps no positions
+/// (migration 0005), so it may also return a contact holding the trigrams apart; the list's
+/// `LIKE` test drops those.
+fn fts_trigrams(terms: &[&String]) -> String {
+    let mut trigrams: Vec<String> = Vec::new();
+    for term in terms {
+        let chars: Vec<char> = term.chars().collect();
+        for window in chars.windows(3) {
+            let trigram: String = window.iter().collect();
+            let quoted = format!("\"{}\"", trigram.replace('"', "\"\""));
+            if !trigrams.contains(&quoted) {
+                trigrams.push(quoted);
+            }
+        }
+    }
+    trigrams.join(" ")
 }
 
 /// A LIKE pattern matching `term` anywhere, with `%`, `_` and `\` escaped by `\` (the
@@ -136,10 +145,15 @@ mod tests {
     }
 
     #[test]
-    fn fts_queries_quote_every_term() {
-        let a = "o\"brien".to_owned();
-        let b = "a*b".to_owned();
-        assert_eq!(fts_phrases(&[&a, &b]), "\"o\"\"brien\" \"a*b\"");
+    fn fts_queries_ask_for_every_trigram_once() {
+        let a = "o\"bri".to_owned();
+        let b = "a*bri".to_owned();
+        assert_eq!(
+            fts_trigrams(&[&a, &b]),
+            "\"o\"\"b\" \"\"\"br\" \"bri\" \"a*b\" \"*br\""
+        );
+        let accented = "éloï".to_owned();
+        assert_eq!(fts_trigrams(&[&accented]), "\"élo\" \"loï\"");
     }
 
     #[test]
