@@ -730,7 +730,7 @@ impl SortField {
 /// many contacts match fills its page there. Otherwise it starts from the term's matches in
 /// the trigram index (see [`list_sql_for`]).
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
-    if q.email.is_none() && search::indexable(&q.terms) {
+    if looks_in_window(q) {
         let window = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
         let rows = fetch_list(tx, &window).await?;
         if rows.len() >= q.limit as usize {
@@ -739,6 +739,13 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     }
     let b = list_sql_for(tx, q).await?;
     fetch_list(tx, &b).await
+}
+
+/// Whether [`list`] first looks for `q`'s page among the first contacts in list order: a
+/// search the trigram index could answer, without an e-mail filter (which its own index
+/// answers at once).
+fn looks_in_window(q: &ListQuery) -> bool {
+    q.email.is_none() && search::indexable(&q.terms)
 }
 
 async fn fetch_list(tx: &mut TenantTx, b: &SqlBuilder) -> Result<Vec<Contact>> {
@@ -762,9 +769,24 @@ enum Start<'a> {
 
 /// How the database runs [`list`] for `q` (SQLite: `EXPLAIN QUERY PLAN`; PostgreSQL:
 /// `EXPLAIN`, sequential scans disabled so that the plan shows which index can serve it):
-/// for tests that hot queries use their indexes.
+/// for tests that hot queries use their indexes. This is the statement after the search
+/// window, if any: see [`window_plan`].
 pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
     let b = list_sql_for(tx, q).await?;
+    explain(tx, &b).await
+}
+
+/// How the database runs the first statement of a search, the look among the first
+/// [`search::WINDOW`] contacts in list order; `None` when [`list`] runs none for `q`.
+pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<String>> {
+    if !looks_in_window(q) {
+        return Ok(None);
+    }
+    let b = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
+    explain(tx, &b).await.map(Some)
+}
+
+async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
     let lines: Vec<String> = match &mut tx.tx {
         Tx::Sqlite(c) => {
             let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);

@@ -4,7 +4,7 @@
 use carnet_core::{ContactId, ContactInput};
 use carnet_service::TenantContext;
 use carnet_store::DbLocation;
-use carnet_store::contacts::{self, ListQuery, NewContact, SortField, list_plan};
+use carnet_store::contacts::{self, ListQuery, NewContact, SortField, list_plan, window_plan};
 use carnet_store::tenants::Tenant;
 use carnet_testkit::{Backend, TestApp, on_both_backends};
 use serde_json::json;
@@ -13,7 +13,8 @@ use sqlx::{Connection, Executor};
 on_both_backends!(
     search_finds_what_a_scan_finds,
     search_follows_every_write,
-    rare_terms_start_from_the_trigram_index
+    rare_terms_start_from_the_trigram_index,
+    searches_first_read_the_sort_index
 );
 
 fn query(terms: &[&str], limit: u32) -> ListQuery {
@@ -202,7 +203,10 @@ async fn search_follows_every_write(backend: Backend) {
                 .fetch_one(&mut c)
                 .await
                 .unwrap();
-            assert_eq!(left, 43, "50 fillers, Xavière, Upoxxpon and Dupont, less 10");
+            assert_eq!(
+                left, 43,
+                "50 fillers, Xavière, Upoxxpon and Dupont, less 10"
+            );
         }
         location => {
             let path = match location {
@@ -307,5 +311,60 @@ async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
         assert!(ids.is_empty(), "no tenant set, no ids");
         c.close().await.unwrap();
     }
+    app.finish().await;
+}
+
+/// A search's first statement reads the first contacts in list order from the sort index,
+/// after the cursor, and stops there: no scan of the tenant, no sort of its contacts.
+async fn searches_first_read_the_sort_index(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    add_contacts(&app, &tenant, "Durand", 3000).await;
+    if let DbLocation::Url(url) = &app.db.owner
+        && url.starts_with("postgres")
+    {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        c.execute("VACUUM ANALYZE").await.unwrap();
+        c.close().await.unwrap();
+    }
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let first = query(&["durand"], 51);
+    let after = ListQuery {
+        after: Some((
+            carnet_store::contacts::SortValue::Text("durand".into()),
+            uuid::Uuid::now_v7(),
+        )),
+        ..query(&["durand"], 51)
+    };
+    for q in [first, after] {
+        let plan = window_plan(&mut tx, &q).await.unwrap().unwrap();
+        let range = if q.after.is_some() {
+            "(sort_last,id)>(?,?)"
+        } else {
+            "(tenant_id=?)"
+        };
+        match backend {
+            // The subquery reads the sort index from the cursor on; only the at most 1,000
+            // rows it yields are sorted again.
+            Backend::Sqlite => assert!(
+                plan.contains("SEARCH w USING INDEX contacts_sort_last") && plan.contains(range),
+                "{plan}"
+            ),
+            Backend::Postgres => {
+                assert!(
+                    plan.contains("Index Scan using contacts_sort_last on contacts w"),
+                    "{plan}"
+                );
+                assert!(!plan.contains("Sort"), "{plan}");
+                assert!(!plan.contains("Seq Scan"), "{plan}");
+            }
+        }
+    }
+    // Terms too short for the index, and e-mail filters, skip the window.
+    assert_eq!(
+        window_plan(&mut tx, &query(&["du"], 51)).await.unwrap(),
+        None
+    );
+    drop(tx);
     app.finish().await;
 }
