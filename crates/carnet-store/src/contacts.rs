@@ -724,17 +724,25 @@ impl SortField {
 }
 
 /// One page of contacts: one query on the `(tenant_id, sort key, id)` index, or, for a
-/// search, up to three statements (the window, the index lookup, the page).
+/// search, up to four statements (two windows, the index lookup, the page).
 ///
 /// A search first tries the first [`search::WINDOW`] contacts in list order: a term that
-/// many contacts match fills its page there. Otherwise it starts from the term's matches in
-/// the trigram index (see [`list_sql_for`]).
+/// many contacts match fills its page there. If some matched, it tries as many more as
+/// their density predicts ([`search::wider_window`]). Otherwise it starts from the term's
+/// matches in the trigram index (see [`list_sql_for`]).
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     if looks_in_window(q) {
         let window = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
         let rows = fetch_list(tx, &window).await?;
         if rows.len() >= q.limit as usize {
             return Ok(rows);
+        }
+        if let Some(wider) = search::wider_window(rows.len(), q.limit) {
+            let window = list_sql(tx.tenant().0, q, Start::Window(wider));
+            let rows = fetch_list(tx, &window).await?;
+            if rows.len() >= q.limit as usize {
+                return Ok(rows);
+            }
         }
     }
     let b = list_sql_for(tx, q).await?;

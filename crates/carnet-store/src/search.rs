@@ -2,8 +2,9 @@
 //!
 //! Both backends keep a trigram index of the contacts' folded search text (migration 0004):
 //! an FTS5 table on SQLite, a pg_trgm index on PostgreSQL. A search first looks among the
-//! first [`WINDOW`] contacts in list order (a term many contacts match fills its page there);
-//! failing that, it reads the contacts the index matches and sorts them; past
+//! first [`WINDOW`] contacts in list order (a term many contacts match fills its page there),
+//! then, if some matched there, among as many more as their density predicts (up to
+//! [`WIDE_WINDOW`]); failing that, it reads the contacts the index matches and sorts them; past
 //! [`CANDIDATE_CAP`] matches it walks the list's sort index. Every path applies the same
 //! `LIKE` test to every term, so they return the same contacts.
 //!
@@ -18,6 +19,9 @@ use uuid::Uuid;
 /// How many contacts, in list order, a search looks at before it asks the index (reading
 /// them costs a few milliseconds at a million contacts).
 pub(crate) const WINDOW: u32 = 1000;
+
+/// The most contacts a second, wider look along the list order reads (see [`wider_window`]).
+const WIDE_WINDOW: u32 = 20_000;
 
 /// The most matches a search starts from; past it (a fifth of a million contacts), the list
 /// walks its sort index, where such a term is met every few rows.
@@ -50,6 +54,20 @@ impl Candidates {
             }
         }
     }
+}
+
+/// How many contacts in list order a second look should read, when the first [`WINDOW`]
+/// held `matched` contacts of a page of `limit`: twice what the density seen so far
+/// predicts, if that is at most [`WIDE_WINDOW`]. `None` when nothing matched (a rare term, or
+/// one whose contacts sort further on: the index finds those sooner) or the page would need
+/// more.
+pub(crate) fn wider_window(matched: usize, limit: u32) -> Option<u32> {
+    let matched = u64::try_from(matched).ok().filter(|m| *m > 0)?;
+    let predicted = u64::from(limit) * u64::from(WINDOW) * 2 / matched;
+    u32::try_from(predicted)
+        .ok()
+        .filter(|n| *n <= WIDE_WINDOW)
+        .map(|n| n.max(2 * WINDOW))
 }
 
 /// Whether the index can look up any of these folded terms (one of three characters or more).
@@ -154,6 +172,19 @@ mod tests {
         );
         let accented = "éloï".to_owned();
         assert_eq!(fts_trigrams(&[&accented]), "\"élo\" \"loï\"");
+    }
+
+    #[test]
+    fn wider_windows_follow_the_density_seen() {
+        assert_eq!(wider_window(0, 51), None, "nothing seen: ask the index");
+        assert_eq!(wider_window(10, 51), Some(10_200));
+        assert_eq!(wider_window(50, 51), Some(2_040));
+        assert_eq!(
+            wider_window(40, 20),
+            Some(2_000),
+            "never narrower than twice the first"
+        );
+        assert_eq!(wider_window(5, 51), None, "past the widest: ask the index");
     }
 
     #[test]

@@ -107,6 +107,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
         vec!["zola", "1"],       // idem, with a short term
         vec!["du"],              // too short for trigrams: the walk
         vec!["durand42"],        // a few e-mails
+        vec!["99@x"],            // 10 in the first 1,000, 51 in all: a wider window
         vec!["mar"],             // demo names: the index
         vec!["eloise", "lef"],   // two terms
         vec!["lef", "e"],        // an indexed term and a short one
