@@ -120,7 +120,7 @@ impl Carnet {
         ContactInput::check_members(patch)?;
         let if_match = if_match.map(parse_if_match).transpose()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        let current = contacts::get(&mut tx, id)
+        let current = contacts::get_for_update(&mut tx, id)
             .await?
             .filter(|c| c.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("contact"))?;
@@ -175,7 +175,7 @@ impl Carnet {
         ctx.require_write()?;
         let if_match = if_match.map(parse_if_match).transpose()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        let current = contacts::get(&mut tx, id)
+        let current = contacts::get_for_update(&mut tx, id)
             .await?
             .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;

@@ -346,9 +346,27 @@ fn json_text(value: &impl serde::Serialize) -> String {
 
 /// The contact, whether in the trash or not; `None` if this tenant has no such contact.
 pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
-    let tenant = tx.tenant().0;
     let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2");
-    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(&sql)
+    get_with(tx, id, &sql).await
+}
+
+/// A contact about to be changed in this transaction: on PostgreSQL its row stays locked
+/// until the transaction ends, so that a concurrent change waits for this one and then reads
+/// its result instead of finding its version gone. (SQLite's one writer connection already
+/// runs write transactions one at a time.)
+pub async fn get_for_update(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
+    let lock = match tx.tx {
+        Tx::Sqlite(_) => "",
+        Tx::Postgres(_) => " FOR UPDATE",
+    };
+    let sql =
+        format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2{lock}");
+    get_with(tx, id, &sql).await
+}
+
+async fn get_with(tx: &mut TenantTx, id: ContactId, sql: &str) -> Result<Option<Contact>> {
+    let tenant = tx.tenant().0;
+    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(sql)
         .bind(tenant)
         .bind(id.0)
         .fetch_optional(c)

@@ -4,9 +4,10 @@
 use crate::{Backend, TestDb};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use carnet_core::{Role, Scope};
+use carnet_core::{ContactId, ContactInput, Role, Scope};
 use carnet_service::admin::NewUser;
 use carnet_service::{Carnet, SystemClock};
+use carnet_store::contacts::{self, NewContact};
 use carnet_store::tenants::Tenant;
 use carnet_web::{AppState, WebConfig};
 use http_body_util::BodyExt;
@@ -75,6 +76,39 @@ impl TestApp {
             .await
             .expect("api key");
         (tenant, key)
+    }
+
+    /// `n` contacts named `last_name` in `tenant`, with e-mails `{last_name}{i}@x.fr` (in
+    /// lower case), written in one transaction below the service: bulk set-up for list and
+    /// search tests. Returns their ids, in the order written.
+    pub async fn add_contacts(&self, tenant: &Tenant, last_name: &str, n: usize) -> Vec<ContactId> {
+        let inputs: Vec<ContactInput> = (0..n)
+            .map(|i| {
+                ContactInput::from_json(&serde_json::json!({
+                    "last_name": last_name,
+                    "emails": [{"value": format!("{}{i}@x.fr", last_name.to_lowercase())}]
+                }))
+                .expect("contact")
+            })
+            .collect();
+        let news: Vec<NewContact> = inputs
+            .iter()
+            .map(|input| NewContact {
+                id: ContactId::new(),
+                input,
+            })
+            .collect();
+        let mut tx = self
+            .db
+            .db
+            .tenant_write(tenant.id)
+            .await
+            .expect("transaction");
+        contacts::insert_many(&mut tx, &news, None, chrono::Utc::now())
+            .await
+            .expect("contacts");
+        tx.commit().await.expect("commit");
+        news.iter().map(|c| c.id).collect()
     }
 
     /// A user with `password` in tenant `slug` with `role`.

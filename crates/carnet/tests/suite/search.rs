@@ -4,7 +4,7 @@
 use carnet_core::{ContactId, ContactInput};
 use carnet_service::TenantContext;
 use carnet_store::DbLocation;
-use carnet_store::contacts::{self, ListQuery, NewContact, SortField, list_plan, window_plan};
+use carnet_store::contacts::{self, ListQuery, SortField, list_plan, window_plan};
 use carnet_store::tenants::Tenant;
 use carnet_testkit::{Backend, TestApp, on_both_backends};
 use serde_json::json;
@@ -31,31 +31,6 @@ fn query(terms: &[&str], limit: u32) -> ListQuery {
     }
 }
 
-/// `n` contacts named `last`, with numbered e-mails, written in one transaction.
-async fn add_contacts(app: &TestApp, tenant: &Tenant, last: &str, n: usize) {
-    let inputs: Vec<ContactInput> = (0..n)
-        .map(|i| {
-            ContactInput::from_json(&json!({
-                "last_name": last,
-                "emails": [{"value": format!("{}{i}@x.fr", last.to_lowercase())}]
-            }))
-            .unwrap()
-        })
-        .collect();
-    let news: Vec<NewContact> = inputs
-        .iter()
-        .map(|input| NewContact {
-            id: ContactId::new(),
-            input,
-        })
-        .collect();
-    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
-    contacts::insert_many(&mut tx, &news, None, chrono::Utc::now())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-}
-
 /// Every live contact of the tenant, in list order.
 async fn everyone(app: &TestApp, tenant: &Tenant) -> Vec<carnet_core::contact::Contact> {
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
@@ -80,14 +55,14 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
-    add_contacts(&app, &tenant, "Durand", 5100).await;
+    app.add_contacts(&tenant, "Durand", 5100).await;
     // Past the first 1,000 in list order: only the index finds them.
-    add_contacts(&app, &tenant, "Zola", 120).await;
+    app.add_contacts(&tenant, "Zola", 120).await;
     app.carnet
         .seed_contacts(&TenantContext::system(tenant.id), 400)
         .await
         .unwrap();
-    add_contacts(&app, &other, "Durand", 20).await;
+    app.add_contacts(&other, "Durand", 20).await;
     app.carnet
         .seed_contacts(&TenantContext::system(other.id), 100)
         .await
@@ -156,7 +131,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
 async fn search_follows_every_write(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
-    add_contacts(&app, &tenant, "Filler", 50).await;
+    app.add_contacts(&tenant, "Filler", 50).await;
     let input = |name: &str| ContactInput::from_json(&json!({"last_name": name})).unwrap();
     let id = ContactId::new();
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
@@ -243,7 +218,7 @@ async fn search_follows_every_write(backend: Backend) {
 async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
-    add_contacts(&app, &tenant, "Durand", 3000).await;
+    app.add_contacts(&tenant, "Durand", 3000).await;
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
     let rare = ContactInput::from_json(&json!({"last_name": "Zébulon"})).unwrap();
     contacts::insert(&mut tx, ContactId::new(), &rare, None, chrono::Utc::now())
@@ -320,7 +295,7 @@ async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
 async fn searches_first_read_the_sort_index(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
-    add_contacts(&app, &tenant, "Durand", 3000).await;
+    app.add_contacts(&tenant, "Durand", 3000).await;
     if let DbLocation::Url(url) = &app.db.owner
         && url.starts_with("postgres")
     {
