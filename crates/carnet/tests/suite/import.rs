@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     files_users_bring,
     modes_duplicates_and_dry_runs,
+    rows_meet_across_batches,
     export_import_export_round_trip
 );
 
@@ -458,5 +459,69 @@ async fn export_import_export_round_trip(backend: Backend) {
         (same.unchanged, same.updated, same.rejected.len()),
         (121, 0, 0)
     );
+    app.finish().await;
+}
+
+/// Rows of later batches find what earlier batches of the same file did, even while those
+/// are still being written (PostgreSQL writes two batches at once): an e-mail created in
+/// one batch and repeated in the next merges, and two batches changing one stored contact
+/// through two of its e-mails both apply. Nothing is duplicated or lost.
+async fn rows_meet_across_batches(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (tenant, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    let ctx = TenantContext::system(tenant.id);
+    let stored = "first_name,last_name,email,email 2\nXavier,Stocké,x1@x.fr,x2@x.fr\n";
+    import(&app, &ctx, rows_of(stored.into()), UPSERT).await;
+
+    let mut csv = String::from("first_name,last_name,email,job_title,tags\n");
+    let mut row = |email: &str, title: &str, tag: &str| {
+        csv.push_str(&format!("Prénom,Nom,{email},{title},{tag}\n"));
+    };
+    for i in 0..1000 {
+        row(&format!("u{i}@x.fr"), "", "B1");
+    }
+    // Batch 2: a contact batch 1 created, the stored contact by its first e-mail.
+    row("u5@x.fr", "Second", "B2");
+    row("x1@x.fr", "", "B2");
+    for i in 0..998 {
+        row(&format!("v{i}@x.fr"), "", "B2");
+    }
+    // Batch 3: the stored contact by its second e-mail, batch 1's and 2's contacts again.
+    row("x2@x.fr", "", "B3");
+    row("U6@x.fr", "Third", "B3");
+    row("v7@x.fr", "Third", "B3");
+    for i in 0..997 {
+        row(&format!("w{i}@x.fr"), "", "B3");
+    }
+    // A last, short batch repeating the first batch's first contact.
+    row("u0@x.fr", "Last", "B4");
+    row("z@x.fr", "", "B4");
+
+    let report = import(&app, &ctx, rows_of(csv.into_bytes()), UPSERT).await;
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.rows, 3002);
+    assert_eq!(report.created, 1000 + 998 + 997 + 1);
+    assert_eq!(report.updated, 6);
+
+    let all = contacts(&app, &key).await;
+    assert_eq!(all.len(), 1 + 1000 + 998 + 997 + 1, "no contact twice");
+    let mut emails: Vec<String> = all
+        .iter()
+        .flat_map(|c| c["emails"].as_array().unwrap().clone())
+        .map(|e| e["value"].as_str().unwrap().to_lowercase())
+        .collect();
+    let count = emails.len();
+    emails.sort();
+    emails.dedup();
+    assert_eq!(emails.len(), count, "no e-mail on two contacts");
+    let tags = |email: &str| by_email(&all, email)["tags"].clone();
+    assert_eq!(tags("x1@x.fr"), json!(["B2", "B3"]), "both changes apply");
+    assert_eq!(tags("u5@x.fr"), json!(["B1", "B2"]));
+    assert_eq!(by_email(&all, "u5@x.fr")["job_title"], "Second");
+    assert_eq!(by_email(&all, "u6@x.fr")["job_title"], "Third");
+    assert_eq!(by_email(&all, "v7@x.fr")["job_title"], "Third");
+    assert_eq!(by_email(&all, "u0@x.fr")["job_title"], "Last");
     app.finish().await;
 }
