@@ -82,13 +82,28 @@ impl TestApp {
     /// lower case), written in one transaction below the service: bulk set-up for list and
     /// search tests. Returns their ids, in the order written.
     pub async fn add_contacts(&self, tenant: &Tenant, last_name: &str, n: usize) -> Vec<ContactId> {
+        self.add_contacts_with(tenant, last_name, n, &serde_json::json!({}))
+            .await
+    }
+
+    /// [`TestApp::add_contacts`] with the members of `extra` (tags, company, …) in each.
+    pub async fn add_contacts_with(
+        &self,
+        tenant: &Tenant,
+        last_name: &str,
+        n: usize,
+        extra: &Value,
+    ) -> Vec<ContactId> {
         let inputs: Vec<ContactInput> = (0..n)
             .map(|i| {
-                ContactInput::from_json(&serde_json::json!({
+                let mut body = serde_json::json!({
                     "last_name": last_name,
                     "emails": [{"value": format!("{}{i}@x.fr", last_name.to_lowercase())}]
-                }))
-                .expect("contact")
+                });
+                for (k, v) in extra.as_object().expect("extra members") {
+                    body[k] = v.clone();
+                }
+                ContactInput::from_json(&body).expect("contact")
             })
             .collect();
         let news: Vec<NewContact> = inputs
