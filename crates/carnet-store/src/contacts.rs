@@ -795,6 +795,8 @@ enum Start<'a> {
     Tagged(&'a str),
     /// The contacts of this company (the list's), from the company index: it has few.
     OfCompany(Uuid),
+    /// The contacts in the trash, from its partial index: it holds few.
+    Trash,
 }
 
 /// A tag or company that at most this many contacts have is a list's start: its contacts
@@ -847,8 +849,8 @@ async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
 
 /// The SQL of [`list`] past its window and its parameters: a search starts from its matches
 /// when the trigram index can give them (see [`search`]); an e-mail filter starts from the
-/// e-mail index; a tag or company that few contacts have, from its index; anything else
-/// walks the list's sort index.
+/// e-mail index; a small trash, or a tag or company that few contacts have, from its index;
+/// anything else walks the list's sort index.
 async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     let candidates = if q.terms.is_empty() || q.email.is_some() {
         None
@@ -863,10 +865,23 @@ async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     Ok(list_sql(tx.tenant().0, q, start))
 }
 
-/// [`Start::Tagged`] or [`Start::OfCompany`] when the list's tag or company is selective
-/// (counted on its index, up to [`SELECTIVE`]), else [`Start::Walk`].
+/// [`Start::Trash`], [`Start::Tagged`] or [`Start::OfCompany`] when the list's trash, tag
+/// or company is selective (counted on its index, up to [`SELECTIVE`]), else
+/// [`Start::Walk`].
 async fn filter_start<'q>(tx: &mut TenantTx, q: &'q ListQuery) -> Result<Start<'q>> {
     let tenant = tx.tenant().0;
+    if q.trashed {
+        let sql = "SELECT count(*) FROM (SELECT 1 FROM contacts \
+                   WHERE tenant_id = $1 AND deleted_at IS NOT NULL LIMIT $2) t";
+        let n: i64 = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(sql)
+            .bind(tenant)
+            .bind(SELECTIVE + 1)
+            .fetch_one(c)
+            .await?);
+        if n <= SELECTIVE {
+            return Ok(Start::Trash);
+        }
+    }
     if let Some(tag) = &q.tag {
         let sql = "SELECT count(*) FROM (SELECT 1 FROM contact_tags \
                    WHERE tenant_id = $1 AND tag_key = $2 LIMIT $3) t";
@@ -959,6 +974,10 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
                      CROSS JOIN contacts c WHERE c.tenant_id = x.tenant_id AND c.id = x.id"
                 ));
             }
+            Start::Trash => b.push(&format!(
+                "(SELECT k.tenant_id, k.id FROM contacts k WHERE k.tenant_id = {t} AND k.deleted_at IS NOT NULL) x \
+                 CROSS JOIN contacts c WHERE c.tenant_id = x.tenant_id AND c.id = x.id"
+            )),
             Start::Walk => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
         },
     }

@@ -481,9 +481,9 @@ async fn list_pages_use_their_sort_indexes(backend: Backend) {
     app.finish().await;
 }
 
-/// A tag or company few contacts have starts the list from its own index (walking the sort
-/// index to find them took seconds at a million contacts); a frequent tag walks the sort
-/// index. Either way the pages hold exactly the matching contacts, in order.
+/// A tag or company few contacts have, or a small trash, starts the list from its own index
+/// (walking the sort index to find them took seconds at a million contacts); a frequent tag
+/// walks the sort index. Either way the pages hold exactly the matching contacts, in order.
 async fn selective_filters_start_from_their_index(backend: Backend) {
     use carnet_store::contacts::{ListQuery, SortField, list, list_plan};
     let app = TestApp::new(backend).await;
@@ -496,7 +496,13 @@ async fn selective_filters_start_from_their_index(backend: Backend) {
     let rare_company = json!({"tags": ["rare", "common"], "company_id": company});
     app.add_contacts_with(&tenant, "Martin", 30, &rare_company)
         .await;
-    app.add_contacts(&tenant, "Zola", 20).await;
+    let zolas = app.add_contacts(&tenant, "Zola", 20).await;
+    let ctx = TenantContext::system(tenant.id);
+    let mut trashed = zolas[..7].to_vec();
+    for id in &trashed {
+        app.carnet.delete_contact(&ctx, *id, None).await.unwrap();
+    }
+    trashed.sort();
     if let DbLocation::Url(owner) = &app.db.owner {
         let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
         c.execute("ANALYZE").await.unwrap();
@@ -514,7 +520,7 @@ async fn selective_filters_start_from_their_index(backend: Backend) {
     };
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     let everyone = list(&mut tx, &query(None, None, 10_000)).await.unwrap();
-    assert_eq!(everyone.len(), 5063);
+    assert_eq!(everyone.len(), 5056);
     let cases = [
         (query(Some("rare"), None, 25), "contact_tags_key", 42),
         (query(None, Some(company), 25), "contacts_company", 30),
@@ -553,6 +559,21 @@ async fn selective_filters_start_from_their_index(backend: Backend) {
             assert!(!plan.contains("contacts_sort_last"), "no walk: {plan}");
         }
     }
+    // The trash, small: from its partial index.
+    let trash = ListQuery {
+        trashed: true,
+        ..query(None, None, 25)
+    };
+    let got: Vec<_> = list(&mut tx, &trash)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(got, trashed);
+    let plan = list_plan(&mut tx, &trash).await.unwrap();
+    assert!(plan.contains("contacts_trash"), "{plan}");
+    assert!(!plan.contains("contacts_sort_last"), "no walk: {plan}");
     drop(tx);
     app.finish().await;
 }
