@@ -190,7 +190,14 @@ fn demo_contact(rng: &mut Rng) -> ContactInput {
             rng.pick(TITLES_EN),
         )
     };
-    let email = format!("{}.{}@{domain}", ascii_local(first), ascii_local(last));
+    // A number, as many people's addresses have: the name pairs alone give a few thousand
+    // addresses, which a million contacts would share (and an import by e-mail would merge).
+    let email = format!(
+        "{}.{}{}@{domain}",
+        ascii_local(first),
+        ascii_local(last),
+        rng.below(10_000)
+    );
     let phone = if french {
         format!(
             "+33 6 {:02} {:02} {:02} {:02}",
