@@ -791,12 +791,36 @@ enum Start<'a> {
     Window(u32),
     /// The matches the trigram index gave.
     Matches(&'a Candidates),
-    /// The contacts with this tag (the list's), from the tag index: few have it.
-    Tagged(&'a str),
-    /// The contacts of this company (the list's), from the company index: it has few.
-    OfCompany(Uuid),
-    /// The contacts in the trash, from its partial index: it holds few.
+    /// The contacts passing a filter few pass, from that filter's index.
+    Filtered(Selective<'a>),
+}
+
+/// A filter of the list whose own index can start it.
+enum Selective<'a> {
+    /// The trash (a partial index).
     Trash,
+    /// A tag (the tag index).
+    Tag(&'a str),
+    /// A company (the company index).
+    Company(Uuid),
+}
+
+impl Selective<'_> {
+    /// The table, aliased `k`, whose index finds the filter's contacts; the column naming
+    /// the contact there; and the condition, its value bound in `b`.
+    fn source(&self, b: &mut SqlBuilder) -> (&'static str, &'static str, String) {
+        match self {
+            Selective::Trash => ("contacts", "id", "k.deleted_at IS NOT NULL".to_owned()),
+            Selective::Tag(tag) => {
+                let p = b.bind(Param::Text((*tag).to_owned()));
+                ("contact_tags", "contact_id", format!("k.tag_key = {p}"))
+            }
+            Selective::Company(company) => {
+                let p = b.bind(Param::Uuid(*company));
+                ("contacts", "id", format!("k.company_id = {p}"))
+            }
+        }
+    }
 }
 
 /// A tag or company that at most this many contacts have is a list's start: its contacts
@@ -865,50 +889,37 @@ async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     Ok(list_sql(tx.tenant().0, q, start))
 }
 
-/// [`Start::Trash`], [`Start::Tagged`] or [`Start::OfCompany`] when the list's trash, tag
-/// or company is selective (counted on its index, up to [`SELECTIVE`]), else
-/// [`Start::Walk`].
+/// [`Start::Filtered`] by the list's trash, tag or company, the first that few contacts
+/// pass; else [`Start::Walk`].
 async fn filter_start<'q>(tx: &mut TenantTx, q: &'q ListQuery) -> Result<Start<'q>> {
-    let tenant = tx.tenant().0;
-    if q.trashed {
-        let sql = "SELECT count(*) FROM (SELECT 1 FROM contacts \
-                   WHERE tenant_id = $1 AND deleted_at IS NOT NULL LIMIT $2) t";
-        let n: i64 = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(sql)
-            .bind(tenant)
-            .bind(SELECTIVE + 1)
-            .fetch_one(c)
-            .await?);
-        if n <= SELECTIVE {
-            return Ok(Start::Trash);
-        }
-    }
-    if let Some(tag) = &q.tag {
-        let sql = "SELECT count(*) FROM (SELECT 1 FROM contact_tags \
-                   WHERE tenant_id = $1 AND tag_key = $2 LIMIT $3) t";
-        let n: i64 = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(sql)
-            .bind(tenant)
-            .bind(tag)
-            .bind(SELECTIVE + 1)
-            .fetch_one(c)
-            .await?);
-        if n <= SELECTIVE {
-            return Ok(Start::Tagged(tag));
-        }
-    }
-    if let Some(company) = q.company_id {
-        let sql = "SELECT count(*) FROM (SELECT 1 FROM contacts \
-                   WHERE tenant_id = $1 AND company_id = $2 LIMIT $3) t";
-        let n: i64 = on_conn!(&mut tx.tx, |c| sqlx::query_scalar(sql)
-            .bind(tenant)
-            .bind(company)
-            .bind(SELECTIVE + 1)
-            .fetch_one(c)
-            .await?);
-        if n <= SELECTIVE {
-            return Ok(Start::OfCompany(company));
+    let filters = [
+        q.trashed.then_some(Selective::Trash),
+        q.tag.as_deref().map(Selective::Tag),
+        q.company_id.map(Selective::Company),
+    ];
+    for filter in filters.into_iter().flatten() {
+        if is_selective(tx, &filter).await? {
+            return Ok(Start::Filtered(filter));
         }
     }
     Ok(Start::Walk)
+}
+
+/// Whether at most [`SELECTIVE`] rows pass `filter`: counted on its index, stopping past it.
+async fn is_selective(tx: &mut TenantTx, filter: &Selective<'_>) -> Result<bool> {
+    let mut b = SqlBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
+    let t = b.bind(Param::Uuid(tx.tenant().0));
+    let (table, _, condition) = filter.source(&mut b);
+    let limit = b.bind(Param::Int(SELECTIVE + 1));
+    b.push(&format!(
+        "{table} k WHERE k.tenant_id = {t} AND {condition} LIMIT {limit}) n"
+    ));
+    let n: i64 = on_conn!(&mut tx.tx, |c| {
+        bind_params!(sqlx::query_scalar(&b.sql), &b.params)
+            .fetch_one(c)
+            .await?
+    });
+    Ok(n <= SELECTIVE)
 }
 
 fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
@@ -958,26 +969,15 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
                      WHERE c.tenant_id = {t}"
                 ));
             }
-            // SQLite keeps the order of a CROSS JOIN: the tag's index drives the query.
-            Start::Tagged(tag) => {
-                let p = b.bind(Param::Text(tag.to_owned()));
+            // The filter's contacts from its index, each then read by key (SQLite keeps the
+            // order of a CROSS JOIN: the filter's index drives the query).
+            Start::Filtered(filter) => {
+                let (table, contact, condition) = filter.source(&mut b);
                 b.push(&format!(
-                    "contact_tags x CROSS JOIN contacts c WHERE x.tenant_id = {t} AND x.tag_key = {p} \
-                     AND c.tenant_id = x.tenant_id AND c.id = x.contact_id"
-                ));
-            }
-            // The company's contacts by its index, then each read by key.
-            Start::OfCompany(company) => {
-                let p = b.bind(Param::Uuid(company));
-                b.push(&format!(
-                    "(SELECT k.tenant_id, k.id FROM contacts k WHERE k.tenant_id = {t} AND k.company_id = {p}) x \
+                    "(SELECT k.tenant_id, k.{contact} AS id FROM {table} k WHERE k.tenant_id = {t} AND {condition}) x \
                      CROSS JOIN contacts c WHERE c.tenant_id = x.tenant_id AND c.id = x.id"
                 ));
             }
-            Start::Trash => b.push(&format!(
-                "(SELECT k.tenant_id, k.id FROM contacts k WHERE k.tenant_id = {t} AND k.deleted_at IS NOT NULL) x \
-                 CROSS JOIN contacts c WHERE c.tenant_id = x.tenant_id AND c.id = x.id"
-            )),
             Start::Walk => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),
         },
     }

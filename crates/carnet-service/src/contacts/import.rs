@@ -458,9 +458,9 @@ impl Carnet {
     /// [`Carnet::import_contacts`], carrying on from `report` (what earlier runs did) and,
     /// given a checkpoint, committing the job's progress with each batch.
     ///
-    /// On PostgreSQL, two batches are written at once, each in its own transaction, and
-    /// committed in order (see [`Pipeline`]); SQLite has one writer, and a dry run one
-    /// transaction: there, batches are written one after the other.
+    /// On PostgreSQL, [`IN_FLIGHT`] batches are written at once, each in its own
+    /// transaction, and committed in order (see [`Pipeline`]); SQLite has one writer, and a
+    /// dry run one transaction: there, batches are written one after the other.
     pub(crate) async fn import_rows(
         &self,
         ctx: &TenantContext,
