@@ -823,7 +823,7 @@ impl Selective<'_> {
     }
 }
 
-/// A tag or company that at most this many contacts have is a list's start: its contacts
+/// A trash, tag or company that at most this many contacts pass starts a list: its contacts
 /// are read from its index and sorted (a few milliseconds), where walking the sort index and
 /// testing every contact took seconds at a million contacts for a tag that few have.
 /// Past it, the walk meets one every few hundred contacts at worst.

@@ -353,6 +353,27 @@ async fn writes_past_the_time_limit_finish_whole(backend: Backend) {
     };
     let app = TestApp::with_config(backend, config).await;
     let (tenant, key) = app.tenant_with_key("acme", &[Scope::Write]).await;
+    // The write waits, past its time limit, for what the test holds: SQLite's one writer
+    // connection; on PostgreSQL the tenant's row, which the new contact's foreign key must
+    // share. (A 1 ms limit alone was not always shorter than the write.)
+    let writer = match backend {
+        Backend::Sqlite => Some(app.db.db.tenant_write(tenant.id).await.unwrap()),
+        Backend::Postgres => None,
+    };
+    let tenant_row = match &app.db.owner {
+        carnet_store::DbLocation::Url(url) if backend == Backend::Postgres => {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            c.execute("BEGIN").await.unwrap();
+            sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
+                .bind(tenant.id.0)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Some(c)
+        }
+        _ => None,
+    };
     let res = app
         .api(
             &key,
@@ -361,6 +382,11 @@ async fn writes_past_the_time_limit_finish_whole(backend: Backend) {
             Some(json!({"last_name": "Tardif", "emails": [{"value": "t@x.fr"}]})),
         )
         .await;
+    drop(writer);
+    if let Some(mut c) = tenant_row {
+        use sqlx::Executor;
+        c.execute("COMMIT").await.unwrap();
+    }
     assert_eq!(res.status, 503, "{:?}", res.json);
     assert!(
         res.json["detail"]
