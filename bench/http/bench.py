@@ -276,6 +276,10 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             for scenario in SCENARIOS:
                 terms = rare_file if scenario == "search-rare" else names_file
                 for conns in (1, 16):
+                    # Requests whose client wrk dropped at the end of the previous scenario
+                    # still run to completion (each request finishes whole): let them, or
+                    # they weigh on the first requests of this one.
+                    time.sleep(3)
                     r = wrk(server, scenario, conns, seconds, ids_file, terms, key)
                     log(f"{name} {size} {scenario} c{conns}: {r}")
                     rows.append((size, scenario, conns, r))
