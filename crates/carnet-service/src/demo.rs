@@ -5,7 +5,7 @@ use crate::context::TenantContext;
 use crate::secrets::random_alnum;
 use crate::{Carnet, ServiceResult};
 use carnet_core::text::fold;
-use carnet_core::{ContactId, ContactInput, LabeledValue, Role};
+use carnet_core::{ContactInput, LabeledValue, Role};
 use carnet_store::audit;
 use carnet_store::contacts::{self, NewContact};
 use carnet_store::tenants;
@@ -262,13 +262,7 @@ impl Carnet {
                     ..demo_contact(&mut rng)
                 })
                 .collect();
-            let news: Vec<NewContact> = inputs
-                .iter()
-                .map(|input| NewContact {
-                    id: ContactId::new(),
-                    input,
-                })
-                .collect();
+            let news = NewContact::each(&inputs);
             let now = self.now();
             let events: Vec<_> = news
                 .iter()

@@ -112,6 +112,19 @@ pub struct NewContact<'a> {
     pub input: &'a ContactInput,
 }
 
+impl<'a> NewContact<'a> {
+    /// Each of `inputs` as a new contact with an id of its own.
+    pub fn each(inputs: &'a [ContactInput]) -> Vec<NewContact<'a>> {
+        inputs
+            .iter()
+            .map(|input| NewContact {
+                id: ContactId::new(),
+                input,
+            })
+            .collect()
+    }
+}
+
 /// Stores many new contacts (version 1) with their index rows in a few multi-row statements:
 /// imports and seeding, where one statement per row would cost more than the writes.
 pub async fn insert_many(

@@ -106,13 +106,7 @@ impl TestApp {
                 ContactInput::from_json(&body).expect("contact")
             })
             .collect();
-        let news: Vec<NewContact> = inputs
-            .iter()
-            .map(|input| NewContact {
-                id: ContactId::new(),
-                input,
-            })
-            .collect();
+        let news = NewContact::each(&inputs);
         let mut tx = self
             .db
             .db
