@@ -59,6 +59,10 @@ id_type!(
     ContactId
 );
 id_type!(
+    /// One activity (call, meeting, task, e-mail), always qualified by its tenant.
+    ActivityId
+);
+id_type!(
     /// One API key of a tenant.
     ApiKeyId
 );

@@ -3,6 +3,7 @@
 
 use crate::Format;
 use crate::csv::{CsvWriter, Dialect};
+use crate::json_array::JsonArrayWriter;
 use crate::vcard::{self, Version};
 use crate::xlsx::XlsxWriter;
 use carnet_core::contact::{Contact, LabeledValue};
@@ -79,7 +80,7 @@ impl Layout {
 
 enum Sink<W: Write> {
     Csv(CsvWriter<W>),
-    Json { out: W, first: bool },
+    Json(JsonArrayWriter<W>),
     Vcard(W, Version),
     // Boxed: the zip writer's state is large, and a writer is made once per export.
     Xlsx(Box<XlsxWriter<W>>),
@@ -105,7 +106,7 @@ impl<W: Write> ContactsWriter<W> {
                 w.row(&layout.header())?;
                 Sink::Csv(w)
             }
-            Format::Json => Sink::Json { out, first: true },
+            Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
             Format::Vcard4 => Sink::Vcard(out, Version::V4),
             Format::Vcard3 => Sink::Vcard(out, Version::V3),
             Format::Xlsx => {
@@ -114,11 +115,7 @@ impl<W: Write> ContactsWriter<W> {
                 Sink::Xlsx(Box::new(w))
             }
         };
-        let mut writer = Self { sink, layout };
-        if let Sink::Json { out, .. } = &mut writer.sink {
-            out.write_all(b"[")?;
-        }
-        Ok(writer)
+        Ok(Self { sink, layout })
     }
 
     pub fn write(&mut self, c: &Contact) -> io::Result<()> {
@@ -126,13 +123,7 @@ impl<W: Write> ContactsWriter<W> {
             Sink::Csv(w) => w.row(&self.layout.row(c)),
             Sink::Xlsx(w) => w.row(&self.layout.row(c)),
             Sink::Vcard(out, version) => vcard::write_contact(out, c, *version),
-            Sink::Json { out, first } => {
-                if !*first {
-                    out.write_all(b",\n")?;
-                }
-                *first = false;
-                serde_json::to_writer(&mut *out, c).map_err(io::Error::other)
-            }
+            Sink::Json(w) => w.write(c),
         }
     }
 
@@ -142,10 +133,7 @@ impl<W: Write> ContactsWriter<W> {
             Sink::Csv(w) => Ok(w.into_inner()),
             Sink::Xlsx(w) => w.finish(),
             Sink::Vcard(out, _) => Ok(out),
-            Sink::Json { mut out, .. } => {
-                out.write_all(b"]\n")?;
-                Ok(out)
-            }
+            Sink::Json(w) => w.finish(),
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Carnet's file formats: writers for CSV (with an Excel-for-France preset), JSON, vCard 3.0
 //! and 4.0, and XLSX. They write to any `std::io::Write`, one record at a time, so exports
-//! stream in constant memory. Readers for the files users bring: CSV in any encoding
+//! stream in constant memory; iCalendar (`ical`) for activities, both ways. Readers for the files users bring: CSV in any encoding
 //! (`table`), XLSX (`xlsx_read`), vCard (`vcard_read`) and Carnet's JSON (`contact_json`).
 
+pub mod activities;
 pub mod contact_columns;
 pub mod contact_json;
 pub mod contacts;
 pub mod csv;
+pub mod ical;
+pub mod json_array;
 pub mod table;
 pub mod vcard;
 pub mod vcard_read;
@@ -54,17 +57,19 @@ impl Format {
     }
 }
 
-/// The name was not one of [`Format::NAMES`].
+/// The name was not one of the formats `expected` lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(pub String);
+pub struct UnknownFormat {
+    pub name: String,
+    pub expected: &'static str,
+}
 
 impl fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "unknown format `{}`; expected one of: {}",
-            self.0,
-            Format::NAMES
+            self.name, self.expected
         )
     }
 }
@@ -81,7 +86,10 @@ impl FromStr for Format {
             "xlsx" => Ok(Format::Xlsx),
             "vcf" | "vcf4" => Ok(Format::Vcard4),
             "vcf3" => Ok(Format::Vcard3),
-            other => Err(UnknownFormat(other.to_owned())),
+            other => Err(UnknownFormat {
+                name: other.to_owned(),
+                expected: Format::NAMES,
+            }),
         }
     }
 }

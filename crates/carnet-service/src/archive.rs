@@ -3,8 +3,10 @@
 //! a restored workspace again gives the same data files, byte for byte.
 
 use crate::{Carnet, ServiceError, ServiceResult};
+use carnet_core::activity::{Activity, ActivityInput, ActivityKind};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue};
-use carnet_core::{ContactId, UserId};
+use carnet_core::{ActivityId, ContactId, UserId};
+use carnet_store::activities::{self, ArchivedActivity};
 use carnet_store::audit::{self, AuditEvent};
 use carnet_store::contacts::{self, ArchivedContact};
 use carnet_store::users;
@@ -23,6 +25,8 @@ const VERSION: u32 = 1;
 const PAGE: i64 = 1000;
 
 const CONTACTS: &str = "contacts.jsonl";
+/// Written since activities exist; an archive from before them has no such file.
+const ACTIVITIES: &str = "activities.jsonl";
 const AUDIT: &str = "audit_events.jsonl";
 const MANIFEST: &str = "manifest.json";
 
@@ -76,6 +80,28 @@ struct ContactRecord {
     created_by: Option<Uuid>,
 }
 
+/// An activity as the archive stores it: every field, bookkeeping included.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivityRecord {
+    id: Uuid,
+    uid: String,
+    kind: ActivityKind,
+    subject: String,
+    description: Option<String>,
+    location: Option<String>,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    done: bool,
+    contact_id: Option<Uuid>,
+    owner_id: Option<Uuid>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+}
+
 /// An audit event as the archive stores it.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,9 +122,10 @@ struct AuditRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {
     pub contacts: u64,
+    pub activities: u64,
     pub audit_events: u64,
-    /// Contacts whose owner is not a member of the workspace restored into: their owner
-    /// was cleared.
+    /// Contacts and activities whose owner is not a member of the workspace restored into:
+    /// their owner was cleared.
     pub owners_cleared: u64,
 }
 
@@ -176,6 +203,25 @@ impl Carnet {
             }
         }
         files.push(hashed.finish(CONTACTS));
+
+        zip.start_file(ACTIVITIES, options).map_err(write_failed)?;
+        let mut hashed = Hashed {
+            zip: &mut zip,
+            hasher: Sha256::new(),
+            records: 0,
+        };
+        let mut after = None;
+        loop {
+            let page = activities::archive_page(&mut tx, after, PAGE).await?;
+            for a in &page {
+                hashed.line(&activity_record(a))?;
+            }
+            match page.last() {
+                Some(last) => after = Some(last.activity.id.0),
+                None => break,
+            }
+        }
+        files.push(hashed.finish(ACTIVITIES));
 
         zip.start_file(AUDIT, options).map_err(write_failed)?;
         let mut hashed = Hashed {
@@ -255,6 +301,7 @@ impl Carnet {
         };
         let mut tx = self.db.tenant_write(tenant.id).await?;
         if !contacts::archive_page(&mut tx, None, 1).await?.is_empty()
+            || !activities::archive_page(&mut tx, None, 1).await?.is_empty()
             || !audit::page_after(&mut tx, None, 1).await?.is_empty()
         {
             return Err(ServiceError::Conflict(format!(
@@ -263,61 +310,59 @@ impl Carnet {
         }
         let mut report = RestoreReport {
             contacts: 0,
+            activities: 0,
             audit_events: 0,
             owners_cleared: 0,
         };
-        let mut members = std::collections::HashMap::new();
+        let mut members = Members::new(tenant.id);
         // Read a page at a time: only one page of records is in memory.
-        let entry = zip
-            .by_name(CONTACTS)
-            .map_err(|_| bad_archive(format!("{CONTACTS} is missing")))?;
-        let mut lines = BufReader::new(entry).lines().enumerate();
+        let mut pages = Pages::open(&mut zip, CONTACTS)?;
         loop {
             let mut page = Vec::new();
-            for (i, line) in lines.by_ref().take(PAGE as usize) {
-                let n = i as u64 + 1;
-                let line = line.map_err(|e| bad_archive(format!("{CONTACTS} line {n}: {e}")))?;
-                let record: ContactRecord = serde_json::from_str(&line)
-                    .map_err(|e| bad_archive(format!("{CONTACTS} line {n}: {e}")))?;
+            for (n, record) in pages.next_page::<ContactRecord>()? {
                 page.push(checked_contact(n, &record)?);
             }
             if page.is_empty() {
                 break;
             }
             for contact in &mut page {
-                let Some(owner) = contact.contact.owner_id else {
-                    continue;
-                };
-                let member = match members.get(&owner.0) {
-                    Some(m) => *m,
-                    None => {
-                        let m = users::role_in(tx.control(), tenant.id, owner)
-                            .await?
-                            .is_some();
-                        members.insert(owner.0, m);
-                        m
-                    }
-                };
-                if !member {
-                    contact.contact.owner_id = None;
+                if !members
+                    .keeps(&mut tx, &mut contact.contact.owner_id)
+                    .await?
+                {
                     report.owners_cleared += 1;
                 }
             }
             contacts::restore_many(&mut tx, &page).await?;
             report.contacts += page.len() as u64;
         }
-        drop(lines);
-        let entry = zip
-            .by_name(AUDIT)
-            .map_err(|_| bad_archive(format!("{AUDIT} is missing")))?;
-        let mut lines = BufReader::new(entry).lines().enumerate();
+        drop(pages);
+        if manifest.files.iter().any(|f| f.name == ACTIVITIES) {
+            let mut pages = Pages::open(&mut zip, ACTIVITIES)?;
+            loop {
+                let mut page = Vec::new();
+                for (n, record) in pages.next_page::<ActivityRecord>()? {
+                    page.push(checked_activity(n, record)?);
+                }
+                if page.is_empty() {
+                    break;
+                }
+                for archived in &mut page {
+                    if !members
+                        .keeps(&mut tx, &mut archived.activity.owner_id)
+                        .await?
+                    {
+                        report.owners_cleared += 1;
+                    }
+                }
+                activities::restore_many(&mut tx, &page).await?;
+                report.activities += page.len() as u64;
+            }
+        }
+        let mut pages = Pages::open(&mut zip, AUDIT)?;
         loop {
             let mut page = Vec::new();
-            for (i, line) in lines.by_ref().take(PAGE as usize) {
-                let n = i as u64 + 1;
-                let line = line.map_err(|e| bad_archive(format!("{AUDIT} line {n}: {e}")))?;
-                let r: AuditRecord = serde_json::from_str(&line)
-                    .map_err(|e| bad_archive(format!("{AUDIT} line {n}: {e}")))?;
+            for (_, r) in pages.next_page::<AuditRecord>()? {
                 page.push(AuditEvent {
                     id: r.id,
                     occurred_at: r.occurred_at,
@@ -337,7 +382,7 @@ impl Carnet {
             audit::append_many(&mut tx, &page).await?;
             report.audit_events += page.len() as u64;
         }
-        drop(lines);
+        drop(pages);
         tx.commit().await?;
         Ok(report)
     }
@@ -364,6 +409,102 @@ fn contact_record(a: &ArchivedContact) -> ContactRecord {
     }
 }
 
+/// One data file of an archive, read a page of records at a time.
+struct Pages<'a, R: Read> {
+    name: &'static str,
+    lines: std::iter::Enumerate<std::io::Lines<BufReader<zip::read::ZipFile<'a, R>>>>,
+}
+
+impl<'a, R: Read + Seek> Pages<'a, R> {
+    fn open(zip: &'a mut zip::ZipArchive<R>, name: &'static str) -> ServiceResult<Self> {
+        let entry = zip
+            .by_name(name)
+            .map_err(|_| bad_archive(format!("{name} is missing")))?;
+        Ok(Self {
+            name,
+            lines: BufReader::new(entry).lines().enumerate(),
+        })
+    }
+
+    /// The next records with their line numbers (from 1); none at the end of the file.
+    fn next_page<T: serde::de::DeserializeOwned>(&mut self) -> ServiceResult<Vec<(u64, T)>> {
+        let name = self.name;
+        self.lines
+            .by_ref()
+            .take(PAGE as usize)
+            .map(|(i, line)| {
+                let n = i as u64 + 1;
+                let bad = |e: &dyn std::fmt::Display| bad_archive(format!("{name} line {n}: {e}"));
+                let line = line.map_err(|e| bad(&e))?;
+                let record = serde_json::from_str(&line).map_err(|e| bad(&e))?;
+                Ok((n, record))
+            })
+            .collect()
+    }
+}
+
+/// The owners a restore keeps: members of the workspace restored into.
+struct Members {
+    tenant: carnet_core::TenantId,
+    known: std::collections::HashMap<Uuid, bool>,
+}
+
+impl Members {
+    fn new(tenant: carnet_core::TenantId) -> Self {
+        Self {
+            tenant,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether the record keeps its owner; one who is not a member is cleared.
+    async fn keeps(
+        &mut self,
+        tx: &mut carnet_store::TenantTx,
+        owner: &mut Option<UserId>,
+    ) -> ServiceResult<bool> {
+        let Some(user) = *owner else {
+            return Ok(true);
+        };
+        let member = match self.known.get(&user.0) {
+            Some(m) => *m,
+            None => {
+                let m = users::role_in(tx.control(), self.tenant, user)
+                    .await?
+                    .is_some();
+                self.known.insert(user.0, m);
+                m
+            }
+        };
+        if !member {
+            *owner = None;
+        }
+        Ok(member)
+    }
+}
+
+fn activity_record(a: &ArchivedActivity) -> ActivityRecord {
+    let x = &a.activity;
+    ActivityRecord {
+        id: x.id.0,
+        uid: x.uid.clone(),
+        kind: x.kind,
+        subject: x.subject.clone(),
+        description: x.description.clone(),
+        location: x.location.clone(),
+        starts_at: x.starts_at,
+        ends_at: x.ends_at,
+        done: x.done,
+        contact_id: x.contact_id.map(|c| c.0),
+        owner_id: x.owner_id.map(|o| o.0),
+        version: x.version,
+        created_at: x.created_at,
+        updated_at: x.updated_at,
+        deleted_at: x.deleted_at,
+        created_by: a.created_by,
+    }
+}
+
 fn audit_record(e: &AuditEvent) -> AuditRecord {
     AuditRecord {
         id: e.id,
@@ -386,6 +527,10 @@ fn check_record(file: &str, n: u64, line: &[u8]) -> ServiceResult<()> {
         CONTACTS => {
             let record: ContactRecord = serde_json::from_slice(line).map_err(bad)?;
             checked_contact(n, &record).map(drop)
+        }
+        ACTIVITIES => {
+            let record: ActivityRecord = serde_json::from_slice(line).map_err(bad)?;
+            checked_activity(n, record).map(drop)
         }
         AUDIT => serde_json::from_slice::<AuditRecord>(line)
             .map(drop)
@@ -439,6 +584,48 @@ fn checked_contact(n: u64, r: &ContactRecord) -> ServiceResult<ArchivedContact> 
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
         },
+        created_by: r.created_by,
+    })
+}
+
+/// An activity record checked as the API checks activities.
+fn checked_activity(n: u64, r: ActivityRecord) -> ServiceResult<ArchivedActivity> {
+    let bad = |what: String| bad_archive(format!("{ACTIVITIES} line {n}: {what}"));
+    let activity = Activity {
+        id: ActivityId(r.id),
+        uid: r.uid,
+        kind: r.kind,
+        subject: r.subject,
+        description: r.description,
+        location: r.location,
+        starts_at: r.starts_at,
+        ends_at: r.ends_at,
+        done: r.done,
+        contact_id: r.contact_id.map(ContactId),
+        owner_id: r.owner_id.map(UserId),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        deleted_at: r.deleted_at,
+    };
+    let input = activity.input();
+    let checked = ActivityInput::from_json(&input.to_json()).map_err(|e| bad(e.to_string()))?;
+    if checked != input {
+        return Err(bad("the activity is not in Carnet's normal form".into()));
+    }
+    if activity.uid.is_empty()
+        || activity.uid.chars().count() > 255
+        || activity.uid.chars().any(char::is_control)
+    {
+        return Err(bad(
+            "uid must be 1 to 255 characters without control characters".into(),
+        ));
+    }
+    if activity.version < 1 || activity.updated_at < activity.created_at {
+        return Err(bad("version or times out of order".into()));
+    }
+    Ok(ArchivedActivity {
+        activity,
         created_by: r.created_by,
     })
 }

@@ -9,37 +9,19 @@ pub use import::{ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, R
 pub use list::{DEFAULT_LIMIT, ListParams, MAX_LIMIT, Page, SORT_FIELDS};
 
 use crate::context::TenantContext;
+use crate::records::{self, check_if_match, parse_if_match, remember_created, replayed};
+pub use crate::records::{Created, Idempotency, etag};
 use crate::{Carnet, ServiceError, ServiceResult};
 use carnet_core::contact::{Contact, ContactInput};
-use carnet_core::{ContactId, ValidationErrors, merge_patch};
+use carnet_core::{ContactId, merge_patch};
 use carnet_store::audit::{self, AuditEvent};
-use carnet_store::idempotency::{self, StoredResponse};
-use carnet_store::{TenantTx, contacts, users};
+use carnet_store::{TenantTx, contacts};
 use serde_json::Value;
 use uuid::Uuid;
 
 /// Where a contact lives in the API (the `Location` of a created contact).
 pub fn location(id: ContactId) -> String {
     format!("/api/v1/contacts/{id}")
-}
-
-/// The entity tag of a record version: strong, so `If-Match` can compare it exactly.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// An `Idempotency-Key` and the fingerprint of the request that carried it.
-#[derive(Debug, Clone)]
-pub struct Idempotency {
-    pub key: String,
-    pub fingerprint: String,
-}
-
-/// The result of a create: new, or the first response replayed.
-#[derive(Debug)]
-pub enum Created {
-    New(Contact),
-    Replayed(StoredResponse),
 }
 
 impl Carnet {
@@ -50,17 +32,11 @@ impl Carnet {
         ctx: &TenantContext,
         body: &Value,
         idem: Option<&Idempotency>,
-    ) -> ServiceResult<Created> {
+    ) -> ServiceResult<Created<Contact>> {
         ctx.require_write()?;
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        if let Some(idem) = idem
-            && let Some(stored) = idempotency::find(&mut tx, &idem.key).await?
-        {
-            return if stored.fingerprint == idem.fingerprint {
-                Ok(Created::Replayed(stored))
-            } else {
-                Err(ServiceError::IdempotencyMismatch)
-            };
+        if let Some(stored) = replayed(&mut tx, idem).await? {
+            return Ok(Created::Replayed(stored));
         }
         let mut input = ContactInput::from_json(body)?;
         if input.owner_id.is_none()
@@ -74,17 +50,15 @@ impl Carnet {
             contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
         let fields = ContactInput::default().changed_fields(&input);
         record(&mut tx, ctx, "create", contact.id, fields, now).await?;
-        if let Some(idem) = idem {
-            let stored = StoredResponse {
-                fingerprint: idem.fingerprint.clone(),
-                status: 201,
-                location: Some(location(contact.id)),
-                etag: Some(etag(contact.version)),
-                body: serde_json::to_string(&contact)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            };
-            idempotency::save(&mut tx, &idem.key, &stored, now).await?;
-        }
+        remember_created(
+            &mut tx,
+            idem,
+            location(contact.id),
+            contact.version,
+            &contact,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Created::New(contact))
     }
@@ -210,49 +184,9 @@ impl Carnet {
     }
 }
 
-/// An `If-Match` header must name something: `*` or at least one entity tag.
-fn parse_if_match(header: &str) -> ServiceResult<&str> {
-    if header.split(',').all(|tag| tag.trim().is_empty()) {
-        return Err(ServiceError::BadParameter {
-            field: "If-Match".into(),
-            message: "must be `*` or the ETag of the version you last saw".into(),
-        });
-    }
-    Ok(header)
-}
-
-/// `If-Match: *` or a list of ETags; the current version must be among them.
-fn check_if_match(if_match: Option<&str>, version: i64) -> ServiceResult<()> {
-    let Some(header) = if_match else {
-        return Ok(());
-    };
-    let current = etag(version);
-    let matches = header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == current);
-    if matches {
-        Ok(())
-    } else {
-        Err(ServiceError::PreconditionFailed {
-            expected: header.to_owned(),
-            current: version,
-        })
-    }
-}
-
 /// The owner must be a member of the tenant.
 pub(crate) async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
-    let Some(owner) = input.owner_id else {
-        return Ok(());
-    };
-    let tenant = tx.tenant();
-    if users::role_in(tx.control(), tenant, owner).await?.is_none() {
-        let mut e = ValidationErrors::default();
-        e.push("owner_id", "is not a member of this workspace");
-        return Err(e.into());
-    }
-    Ok(())
+    records::check_owner(tx, input.owner_id).await
 }
 
 /// The audit event of one change to a contact.
@@ -288,21 +222,4 @@ pub(crate) async fn record(
 ) -> ServiceResult<()> {
     audit::append(tx, &audit_event(ctx, action, id, fields, now)).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn if_match_accepts_current_star_and_lists() {
-        assert!(check_if_match(None, 3).is_ok());
-        assert!(check_if_match(Some("\"3\""), 3).is_ok());
-        assert!(check_if_match(Some("*"), 3).is_ok());
-        assert!(check_if_match(Some("\"1\", \"3\""), 3).is_ok());
-        assert!(matches!(
-            check_if_match(Some("\"2\""), 3),
-            Err(ServiceError::PreconditionFailed { current: 3, .. })
-        ));
-    }
 }

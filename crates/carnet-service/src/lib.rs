@@ -3,6 +3,7 @@
 //! The web layer and the CLI call [`Carnet`]; it checks permissions, validates input with
 //! `carnet-core`, writes through `carnet-store` and records audit events in the same transaction.
 
+pub mod activities;
 pub mod admin;
 pub mod archive;
 pub mod auth;
@@ -13,6 +14,7 @@ pub mod demo;
 mod error;
 pub mod imports;
 pub mod jobs;
+mod records;
 pub mod secrets;
 
 pub use clock::{Clock, SystemClock};

@@ -861,7 +861,9 @@ pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<Stri
     explain(tx, &b).await.map(Some)
 }
 
-async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
+/// How the database runs a built query (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+/// PostgreSQL with sequential scans discouraged, so that a usable index shows).
+pub(crate) async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
     let lines: Vec<String> = match &mut tx.tx {
         Tx::Sqlite(c) => {
             let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);

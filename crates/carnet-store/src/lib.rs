@@ -12,6 +12,7 @@ mod params;
 mod search;
 mod tx;
 
+pub mod activities;
 pub mod api_keys;
 pub mod audit;
 pub mod contacts;

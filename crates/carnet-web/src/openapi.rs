@@ -5,6 +5,7 @@ use crate::api::{Operation, operations};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use carnet_service::activities;
 use carnet_service::contacts::{DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS};
 use serde_json::{Map, Value, json};
 
@@ -56,8 +57,10 @@ pub fn document() -> Value {
 /// The schemas of every module.
 fn all_schemas() -> Value {
     let mut all = schemas();
-    if let (Value::Object(all), Value::Object(more)) = (&mut all, crate::api::imports::schemas()) {
-        all.extend(more);
+    for more in [crate::api::imports::schemas(), activity_schemas()] {
+        if let (Value::Object(all), Value::Object(more)) = (&mut all, more) {
+            all.extend(more);
+        }
     }
     all
 }
@@ -111,6 +114,103 @@ fn writable_properties() -> Value {
         "tags": nullable(json!({"type": "array", "maxItems": 50, "items": text(100)})),
         "custom": nullable(json!({"type": "object", "description": "Custom field values: at most 16 KiB, numbers between -10^15 and 10^15, no NUL characters"})),
         "owner_id": {"type": ["string", "null"], "format": "uuid", "description": "A member of the workspace"}
+    })
+}
+
+const ACTIVITY_KINDS: [&str; 4] = ["call", "meeting", "task", "email"];
+
+/// An RFC 3339 date and time with its offset, in the years 1000 to 9999.
+fn date_time() -> Value {
+    json!({"type": "string", "format": "date-time", "pattern": "^[1-9][0-9]{3}-"})
+}
+
+/// The writable members of an activity; all may be `null` (absent, or cleared by a patch).
+fn activity_writable_properties() -> Value {
+    json!({
+        "kind": {"type": ["string", "null"], "enum": [ACTIVITY_KINDS[0], ACTIVITY_KINDS[1], ACTIVITY_KINDS[2], ACTIVITY_KINDS[3], null]},
+        "subject": nullable(text_not_blank(200)),
+        "description": {"type": ["string", "null"], "maxLength": 10000, "pattern": r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
+                        "description": "Several lines; tabs and line breaks are the only control characters allowed"},
+        "location": nullable(text(200)),
+        "starts_at": nullable(date_time()),
+        "ends_at": {"type": ["string", "null"], "format": "date-time", "pattern": "^[1-9][0-9]{3}-", "description": "Not before starts_at"},
+        "done": {"type": ["boolean", "null"]},
+        "contact_id": {"type": ["string", "null"], "format": "uuid", "description": "A contact of the workspace, not in the trash"},
+        "owner_id": {"type": ["string", "null"], "format": "uuid", "description": "A member of the workspace"}
+    })
+}
+
+/// A new activity's members: kind, subject and start cannot be null there.
+fn activity_input_properties() -> Value {
+    let mut props = activity_writable_properties();
+    props["kind"] = json!({"type": "string", "enum": ACTIVITY_KINDS});
+    props["subject"] = text_not_blank(200);
+    props["starts_at"] = date_time();
+    props
+}
+
+fn text_not_blank(max: usize) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NOT_BLANK})
+}
+
+fn activity_schemas() -> Value {
+    let nullable_string = json!({"type": ["string", "null"]});
+    let issue = json!({"type": "object", "required": ["line", "field", "message"], "properties": {
+        "line": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}});
+    json!({
+        "Activity": {
+            "type": "object",
+            "required": ["id", "uid", "kind", "subject", "description", "location", "starts_at", "ends_at", "done",
+                         "contact_id", "owner_id", "version", "created_at", "updated_at", "deleted_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "uid": {"type": "string", "description": "Its iCalendar UID: the id, or the UID it had in the calendar it was imported from"},
+                "kind": {"type": "string", "enum": ACTIVITY_KINDS},
+                "subject": {"type": "string"},
+                "description": nullable_string,
+                "location": nullable_string,
+                "starts_at": {"type": "string", "format": "date-time"},
+                "ends_at": {"type": ["string", "null"], "format": "date-time"},
+                "done": {"type": "boolean"},
+                "contact_id": {"type": ["string", "null"], "format": "uuid"},
+                "owner_id": {"type": ["string", "null"], "format": "uuid"},
+                "version": {"type": "integer", "minimum": 1},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "deleted_at": {"type": ["string", "null"], "format": "date-time", "description": "Set while in the trash"}
+            }
+        },
+        "ActivityInput": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["kind", "subject", "starts_at"],
+            "description": "ends_at, when given, must not be before starts_at.",
+            "properties": activity_input_properties()
+        },
+        "ActivityPatch": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "JSON merge patch (RFC 7396): members present replace, null clears. \
+                            kind, subject and starts_at cannot be cleared; ends_at must stay after starts_at.",
+            "properties": activity_writable_properties()
+        },
+        "ActivityPage": {
+            "type": "object",
+            "required": ["data", "next_cursor"],
+            "properties": {
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}},
+                "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page"}
+            }
+        },
+        "CalendarImport": {
+            "type": "object",
+            "required": ["created", "updated", "unchanged", "rejected", "notes"],
+            "properties": {
+                "created": {"type": "integer"}, "updated": {"type": "integer"}, "unchanged": {"type": "integer"},
+                "rejected": {"type": "array", "items": issue.clone(), "description": "Events not imported, each reason with the line of its BEGIN and the property at fault"},
+                "notes": {"type": "array", "items": issue, "description": "Remarks on imported events: attendees that are no contact, repeats, times without a zone"}
+            }
+        }
     })
 }
 
@@ -200,8 +300,8 @@ pub(crate) fn json_body(name: &str, merge_patch: bool) -> Value {
     json!({"required": true, "content": content})
 }
 
-/// A contact response with its headers.
-pub(crate) fn contact_response(description: &str, created: bool) -> Value {
+/// A record (schema `schema`) in a response, with its headers.
+pub(crate) fn record_response(schema: &str, description: &str, created: bool) -> Value {
     let mut headers =
         json!({"ETag": {"schema": {"type": "string"}, "description": "The version, for If-Match"}});
     if created {
@@ -211,8 +311,15 @@ pub(crate) fn contact_response(description: &str, created: bool) -> Value {
     json!({
         "description": description,
         "headers": headers,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Contact"}}}
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
     })
+}
+
+/// The `Idempotency-Key` header of a create.
+pub(crate) fn idempotency_key() -> Value {
+    json!({"name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "Repeat the request safely: a repeat returns the first response with `Idempotent-Replayed: true`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
 }
 
 const PROBLEM_TEXT: [(&str, &str); 11] = [
@@ -279,6 +386,38 @@ pub(crate) fn export_parameters() -> Value {
             .cloned(),
     );
     Value::Array(params)
+}
+
+/// The parameters of a list of activities.
+pub(crate) fn activity_list_parameters() -> Value {
+    let mut params = activity_filters();
+    if let Value::Array(list) = &mut params {
+        list.insert(0, json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": activities::MAX_LIMIT, "default": activities::DEFAULT_LIMIT}}));
+        list.insert(1, json!({"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"}));
+    }
+    params
+}
+
+/// The parameters of an activity export: the format, a list's filters and order.
+pub(crate) fn activity_export_parameters() -> Value {
+    let mut params = activity_filters();
+    if let Value::Array(list) = &mut params {
+        list.insert(0, json!({
+            "name": "format", "in": "query", "required": false,
+            "schema": {"type": "string", "enum": ["ics", "json"], "default": "ics"},
+            "description": "ics (iCalendar: events, tasks as to-dos), json (as the API shows activities)"
+        }));
+    }
+    params
+}
+
+fn activity_filters() -> Value {
+    json!([
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["starts_at", "-starts_at"], "default": "starts_at"}},
+        {"name": "filter[contact_id]", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "The activities about one contact"},
+        {"name": "filter[kind]", "in": "query", "schema": {"type": "string", "enum": ACTIVITY_KINDS}},
+        {"name": "filter[trashed]", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "List the trash"}
+    ])
 }
 
 /// The media types an export can answer with.

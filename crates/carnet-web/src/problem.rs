@@ -53,6 +53,21 @@ impl Problem {
         p
     }
 
+    /// 415 naming `Content-Type` and what the route accepts.
+    pub fn unsupported_media_type(accepted: &str) -> Self {
+        let mut p = Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("send the body as {accepted}"),
+        );
+        p.errors.push(FieldError::new(
+            "Content-Type",
+            format!("must be {accepted}"),
+        ));
+        p
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }

@@ -48,40 +48,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 } else {
                     "application/json"
                 };
-                let mut p = Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported-media-type",
-                    "Unsupported media type",
-                    format!("send the body as {accepted}"),
-                );
-                p.errors.push(carnet_core::FieldError::new(
-                    "Content-Type",
-                    format!("must be {accepted}"),
-                ));
-                return Err(p);
+                return Err(Problem::unsupported_media_type(accepted));
             }
         }
         let raw = Bytes::from_request(req, state)
             .await
-            .map_err(|e: BytesRejection| {
-                if timed_out(&e) {
-                    Problem::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request-timeout",
-                        "Request timeout",
-                        "the body did not arrive in time",
-                    )
-                } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        "Payload too large",
-                        format!("the body must be at most {MAX_BODY} bytes"),
-                    )
-                } else {
-                    Problem::bad_request("body", format!("the body could not be read: {e}"))
-                }
-            })?;
+            .map_err(|e| body_problem(&e, MAX_BODY))?;
         if nesting_depth(&raw) > MAX_DEPTH {
             return Err(Problem::bad_request(
                 "body",
@@ -91,6 +63,28 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let value = serde_json::from_slice(&raw)
             .map_err(|e| Problem::bad_request("body", format!("malformed JSON: {e}")))?;
         Ok(JsonBody { value })
+    }
+}
+
+/// Why a body could not be read, as a problem: too slow (408), over `limit` bytes (413), or
+/// broken off (400).
+pub(crate) fn body_problem(e: &BytesRejection, limit: usize) -> Problem {
+    if timed_out(e) {
+        Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            "the body did not arrive in time",
+        )
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Payload too large",
+            format!("the body must be at most {limit} bytes"),
+        )
+    } else {
+        Problem::bad_request("body", format!("the body could not be read: {e}"))
     }
 }
 

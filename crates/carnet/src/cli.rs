@@ -49,12 +49,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Import records from a file: CSV in any common encoding and delimiter (detected),
-    /// XLSX, vCard or Carnet's JSON export.
+    /// Import records from a file: contacts from CSV in any common encoding and delimiter
+    /// (detected), XLSX, vCard or Carnet's JSON export; activities from iCalendar.
     Import {
         #[arg(long)]
         tenant: String,
-        /// What to import; today: contacts.
+        /// What to import: contacts, or activities (an iCalendar file; only --dry-run
+        /// applies to it).
         #[arg(long, default_value = "contacts")]
         entity: String,
         #[arg(long)]
@@ -86,12 +87,14 @@ pub enum Command {
     Export {
         #[arg(long)]
         tenant: String,
-        /// What to export; today: contacts.
+        /// What to export: contacts or activities.
         #[arg(long, default_value = "contacts")]
         entity: String,
-        /// csv, excel-fr, json, xlsx, vcf (vCard 4.0) or vcf3 (vCard 3.0).
-        #[arg(long, default_value = "csv")]
-        format: String,
+        /// Contacts: csv, excel-fr, json, xlsx, vcf (vCard 4.0) or vcf3 (vCard 3.0);
+        /// activities: ics (iCalendar) or json. Default: csv for contacts, ics for
+        /// activities.
+        #[arg(long)]
+        format: Option<String>,
         /// Write here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,

@@ -310,15 +310,8 @@ async fn export(
     format: &str,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    if entity != "contacts" {
-        bail!("cannot export `{entity}`: only contacts can be exported so far");
-    }
-    let format: carnet_formats::Format = format.parse()?;
     let t = carnet.tenant_by_slug(tenant).await?;
-    let params = carnet_service::contacts::ListParams::parse([])?;
-    let (layout, mut pages) = carnet
-        .export_contacts(&TenantContext::system(t.id), params, format)
-        .await?;
+    let ctx = TenantContext::system(t.id);
     let out: Box<dyn Write> = match output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -326,6 +319,14 @@ async fn export(
         ),
         None => Box::new(std::io::stdout().lock()),
     };
+    match entity {
+        "contacts" => {}
+        "activities" => return export_activities(carnet, &ctx, format, out, output).await,
+        _ => bail!("cannot export `{entity}`: contacts or activities"),
+    }
+    let format: carnet_formats::Format = format.parse()?;
+    let params = carnet_service::contacts::ListParams::parse([])?;
+    let (layout, mut pages) = carnet.export_contacts(&ctx, params, format).await?;
     let mut writer =
         carnet_formats::contacts::ContactsWriter::new(BufWriter::new(out), format, layout)?;
     let mut count = 0usize;
@@ -338,6 +339,69 @@ async fn export(
     writer.finish()?.flush()?;
     if let Some(path) = output {
         eprintln!("exported {count} contacts to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes every activity of the workspace as iCalendar or JSON.
+async fn export_activities(
+    carnet: &Carnet,
+    ctx: &TenantContext,
+    format: &str,
+    out: Box<dyn Write>,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let format: carnet_formats::activities::ActivityFormat = format.parse()?;
+    let params = carnet_service::activities::ActivityListParams::parse([])?;
+    let mut pages = carnet.export_activities(ctx, params, format.name()).await?;
+    let mut writer =
+        carnet_formats::activities::ActivitiesWriter::new(BufWriter::new(out), format)?;
+    let mut count = 0usize;
+    while let Some(page) = pages.next(carnet).await? {
+        for (activity, contact) in &page {
+            writer.write(activity, contact.as_ref())?;
+        }
+        count += page.len();
+    }
+    writer.finish()?.flush()?;
+    if let Some(path) = output {
+        eprintln!("exported {count} activities to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Imports the events and to-dos of an iCalendar file as activities and prints what was
+/// done; an event refused fails the command (after the others were imported).
+async fn import_calendar(
+    carnet: &Carnet,
+    tenant: &str,
+    file: &Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let t = carnet.tenant_by_slug(tenant).await?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report = carnet
+        .import_calendar(&TenantContext::system(t.id), &bytes, dry_run)
+        .await?;
+    for note in &report.notes {
+        eprintln!("line {}: {}", note.line, note.message);
+    }
+    for r in &report.rejected {
+        eprintln!("line {}: refused: {}: {}", r.line, r.field, r.message);
+    }
+    let verb = if dry_run { "would import" } else { "imported" };
+    println!(
+        "{verb}: {} created, {} updated, {} unchanged, {} refused",
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected_events()
+    );
+    if !report.rejected.is_empty() {
+        bail!(
+            "{} events were refused (listed above)",
+            report.rejected_events()
+        );
     }
     Ok(())
 }
@@ -396,12 +460,12 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
                 .restore_archive(&slug, name.as_deref(), std::io::BufReader::new(file))
                 .await?;
             println!(
-                "restored {} contacts and {} audit events into workspace {slug}",
-                report.contacts, report.audit_events
+                "restored {} contacts, {} activities and {} audit events into workspace {slug}",
+                report.contacts, report.activities, report.audit_events
             );
             if report.owners_cleared > 0 {
                 println!(
-                    "{} contacts had an owner who is not a member of {slug}: their owner was cleared",
+                    "{} records had an owner who is not a member of {slug}: their owner was cleared",
                     report.owners_cleared
                 );
             }
@@ -501,6 +565,20 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             sheet,
             dry_run,
         } => {
+            if entity == "activities" {
+                let contact_only = [
+                    ("--mode", mode != "upsert"),
+                    ("--match", match_key != "email"),
+                    ("--encoding", encoding.is_some()),
+                    ("--delimiter", delimiter.is_some()),
+                    ("--mapping", mapping.is_some()),
+                    ("--sheet", sheet.is_some()),
+                ];
+                if let Some((option, _)) = contact_only.iter().find(|(_, given)| *given) {
+                    bail!("{option} applies to contacts; activities come from iCalendar files");
+                }
+                return import_calendar(carnet, &tenant, &file, dry_run).await;
+            }
             let mapping = match mapping {
                 Some(path) => read_mapping(&path)?,
                 None => Default::default(),
@@ -524,6 +602,8 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
             format,
             output,
         } => {
+            let format = format
+                .unwrap_or_else(|| if entity == "activities" { "ics" } else { "csv" }.to_owned());
             export(carnet, &tenant, &entity, &format, output.as_deref()).await?;
         }
         Command::Demo { tenant, contacts } => {

@@ -1,20 +1,20 @@
 //! `/api/v1/contacts`: create, read, merge-patch, trash, restore, list and search.
 
 use super::Operation;
+use super::record::{header_str, idempotency, record_response, replayed};
 use crate::AppState;
 use crate::auth::ApiContext;
 use crate::openapi::{self, json_body, problem_responses};
 use crate::problem::Problem;
 use crate::request::{IdPath, JsonBody, query_pairs};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use carnet_core::ContactId;
 use carnet_core::contact::Contact;
-use carnet_service::contacts::{Created, Idempotency, ListParams, etag, location};
+use carnet_service::contacts::{Created, ListParams, location};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 pub(super) fn operations() -> Vec<Operation> {
     let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
@@ -36,12 +36,10 @@ pub(super) fn operations() -> Vec<Operation> {
             "/api/v1/contacts",
             json!({
                 "operationId": "createContact", "summary": "Create a contact", "tags": ["contacts"],
-                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false,
-                    "description": "Repeat the request safely: a repeat returns the first response with `Idempotent-Replayed: true`.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+                "parameters": [openapi::idempotency_key()],
                 "requestBody": json_body("ContactInput", false),
                 "responses": problem_responses(json!({
-                    "201": openapi::contact_response("The created contact", true)
+                    "201": openapi::record_response("Contact", "The created contact", true)
                 }), &["400", "401", "403", "409", "413", "415", "422"])
             }),
             post(create),
@@ -65,7 +63,7 @@ pub(super) fn operations() -> Vec<Operation> {
             json!({
                 "operationId": "getContact", "summary": "Get a contact (one in the trash is listed with filter[trashed]=true)", "tags": ["contacts"],
                 "parameters": id_param,
-                "responses": problem_responses(json!({"200": openapi::contact_response("The contact", false)}), &["400", "401", "403", "404"])
+                "responses": problem_responses(json!({"200": openapi::record_response("Contact", "The contact", false)}), &["400", "401", "403", "404"])
             }),
             get(show),
         ),
@@ -76,7 +74,7 @@ pub(super) fn operations() -> Vec<Operation> {
                 "operationId": "updateContact", "summary": "Change a contact (JSON merge patch: null clears a field)", "tags": ["contacts"],
                 "parameters": openapi::with_if_match(&id_param),
                 "requestBody": json_body("ContactPatch", true),
-                "responses": problem_responses(json!({"200": openapi::contact_response("The changed contact", false)}),
+                "responses": problem_responses(json!({"200": openapi::record_response("Contact", "The changed contact", false)}),
                     &["400", "401", "403", "404", "409", "412", "413", "415", "422"])
             }),
             patch(update),
@@ -97,7 +95,7 @@ pub(super) fn operations() -> Vec<Operation> {
             json!({
                 "operationId": "restoreContact", "summary": "Take a contact out of the trash", "tags": ["contacts"],
                 "parameters": id_param,
-                "responses": problem_responses(json!({"200": openapi::contact_response("The restored contact", false)}), &["400", "401", "403", "404"])
+                "responses": problem_responses(json!({"200": openapi::record_response("Contact", "The restored contact", false)}), &["400", "401", "403", "404"])
             }),
             post(restore),
         ),
@@ -109,26 +107,10 @@ fn parse_id(raw: &str) -> Result<ContactId, Problem> {
         .map_err(|_| Problem::not_found("no such contact"))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
-    headers
-        .get(name)
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| Problem::bad_request(name, "must be visible ASCII"))
-        })
-        .transpose()
-}
-
 /// A contact with its `ETag` (and `Location` when created).
 fn contact_response(status: StatusCode, contact: &Contact, with_location: bool) -> Response {
-    let mut res = (status, axum::Json(contact)).into_response();
-    if let Ok(tag) = HeaderValue::from_str(&etag(contact.version)) {
-        res.headers_mut().insert(header::ETAG, tag);
-    }
-    if with_location && let Ok(loc) = HeaderValue::from_str(&location(contact.id)) {
-        res.headers_mut().insert(header::LOCATION, loc);
-    }
-    res
+    let location = with_location.then(|| location(contact.id));
+    record_response(status, contact, contact.version, location)
 }
 
 async fn create(
@@ -137,53 +119,14 @@ async fn create(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, Problem> {
-    let idem = match header_str(&headers, "idempotency-key")? {
-        None => None,
-        Some(key) if !key.is_empty() && key.len() <= 255 => {
-            let canonical = body.value.to_string();
-            let digest = Sha256::digest(format!("POST /api/v1/contacts\n{canonical}").as_bytes());
-            let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
-            Some(Idempotency {
-                key: key.to_owned(),
-                fingerprint,
-            })
-        }
-        Some(_) => {
-            return Err(Problem::bad_request(
-                "Idempotency-Key",
-                "must be 1 to 255 characters",
-            ));
-        }
-    };
+    let idem = idempotency(&headers, "POST /api/v1/contacts", &body.value)?;
     match state
         .carnet
         .create_contact(&ctx, &body.value, idem.as_ref())
         .await?
     {
         Created::New(contact) => Ok(contact_response(StatusCode::CREATED, &contact, true)),
-        Created::Replayed(stored) => {
-            let status = StatusCode::from_u16(u16::try_from(stored.status).unwrap_or(500))
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut res = (status, stored.body).into_response();
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            h.insert(
-                HeaderName::from_static("idempotent-replayed"),
-                HeaderValue::from_static("true"),
-            );
-            for (name, value) in [
-                (header::LOCATION, stored.location),
-                (header::ETAG, stored.etag),
-            ] {
-                if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-                    h.insert(name, v);
-                }
-            }
-            Ok(res)
-        }
+        Created::Replayed(stored) => Ok(replayed(stored)),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `GET /api/v1/contacts/export`: every matching contact as a file, streamed.
+//! `GET /api/v1/{contacts,activities}/export`: every matching record as a file, streamed.
 
 use crate::AppState;
 use crate::auth::ApiContext;
@@ -9,7 +9,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use carnet_formats::Format;
+use carnet_formats::activities::{ActivitiesWriter, ActivityFormat};
 use carnet_formats::contacts::{ContactsWriter, Spool};
+use carnet_service::activities::ActivityListParams;
 use carnet_service::contacts::ListParams;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -81,17 +83,91 @@ pub(super) async fn contacts(
         chrono::Utc::now().format("%Y-%m-%d"),
         format.extension()
     );
+    Ok(file_response(rx, format.content_type(), &filename))
+}
+
+/// Streams the activities matching the query (`format`, plus the list filters and order).
+pub(super) async fn activities(
+    State(state): State<AppState>,
+    ApiContext(ctx): ApiContext,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let pairs = query_pairs(query.as_deref())?;
+    let mut format = ActivityFormat::Ics;
+    let mut list_pairs = Vec::new();
+    for (key, value) in &pairs {
+        match key.as_str() {
+            "format" => {
+                format = value.parse().map_err(|e: carnet_formats::UnknownFormat| {
+                    Problem::bad_request("format", e.to_string())
+                })?
+            }
+            "limit" | "cursor" => {
+                return Err(Problem::bad_request(
+                    key,
+                    "an export holds every matching activity; it is not paged",
+                ));
+            }
+            _ => list_pairs.push((key.as_str(), value.as_str())),
+        }
+    }
+    let params = ActivityListParams::parse(list_pairs)?;
+    let tenant = state.carnet.tenant(ctx.tenant).await?;
+    let mut pages = state
+        .carnet
+        .export_activities(&ctx, params, format.name())
+        .await?;
+    let spool = Spool::default();
+    let mut writer =
+        ActivitiesWriter::new(spool.clone(), format).map_err(|_| Problem::internal())?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let carnet = state.carnet.clone();
+    tokio::spawn(async move {
+        loop {
+            let chunk = match pages.next(&carnet).await {
+                Ok(Some(page)) => page
+                    .iter()
+                    .try_for_each(|(a, contact)| writer.write(a, contact.as_ref()))
+                    .map(|()| spool.take()),
+                Ok(None) => {
+                    let done = writer.finish().map(|_| spool.take());
+                    let _ = tx.send(done.map(Bytes::from)).await;
+                    break;
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let failed = chunk.is_err();
+            if let Err(e) = &chunk {
+                tracing::error!(error = %e, "export failed midway");
+            }
+            if tx.send(chunk.map(Bytes::from)).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let filename = format!(
+        "activities-{}-{}.{}",
+        tenant.slug,
+        chrono::Utc::now().format("%Y-%m-%d"),
+        format.extension()
+    );
+    Ok(file_response(rx, format.content_type(), &filename))
+}
+
+/// A streamed file download: its type, its name, never cached.
+fn file_response(
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    content_type: &'static str,
+    filename: &str,
+) -> Response {
     let mut res = Body::new(ChannelBody(rx)).into_response();
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
 }
 
 /// A response body fed by the export task.

@@ -1,9 +1,11 @@
 //! The `/api/v1` JSON API. One table lists every operation with its documentation; the
 //! router and the OpenAPI document are both built from it, so they cannot drift apart.
 
+mod activities;
 mod contacts;
 mod export;
 pub(crate) mod imports;
+mod record;
 
 use crate::AppState;
 use axum::Router;
@@ -24,6 +26,7 @@ pub struct Operation {
 /// Every operation of the API.
 pub fn operations() -> Vec<Operation> {
     let mut ops = contacts::operations();
+    ops.extend(activities::operations());
     ops.extend(imports::operations());
     ops.push(crate::openapi::operation());
     ops

@@ -92,6 +92,47 @@ async fn archive_restore_export_gives_the_same_data(backend: Backend) {
         204
     );
 
+    // Activities: one about the special contact, owned by Léa; one imported from another
+    // calendar (it keeps that calendar's UID); one in the trash.
+    let meeting = app
+        .api(&key, "POST", "/api/v1/activities", Some(json!({
+            "kind": "meeting", "subject": "Bilan ; « annuel »", "description": "ligne 1\nligne 2",
+            "starts_at": "2026-12-01T09:00:00.123456Z", "ends_at": "2026-12-01T10:00:00Z",
+            "contact_id": id, "owner_id": lea.id.to_string(), "location": "Lyon"
+        })))
+        .await;
+    assert_eq!(meeting.status, 201, "{}", meeting.text);
+    let ics = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:task-1@elsewhere.example\r\nDTSTART:20261202T080000Z\r\n\
+               SUMMARY:Relancer\r\nSTATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    let imported = app
+        .carnet
+        .import_calendar(&TenantContext::system(source.id), ics.as_bytes(), false)
+        .await
+        .unwrap();
+    assert_eq!(imported.created, 1, "{imported:?}");
+    let call = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/activities",
+            Some(json!({
+                "kind": "call", "subject": "Appel", "starts_at": "2026-12-03T09:00:00Z"
+            })),
+        )
+        .await;
+    let call_id = call.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api(
+            &key,
+            "DELETE",
+            &format!("/api/v1/activities/{call_id}"),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+
     let original = archive(&app, "source").await;
     let report = app
         .carnet
@@ -99,11 +140,12 @@ async fn archive_restore_export_gives_the_same_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(report.contacts, 1501);
+    assert_eq!(report.activities, 3);
     assert_eq!(report.owners_cleared, 0, "Léa is a member of both");
-    assert!(report.audit_events >= 1503, "{report:?}");
+    assert!(report.audit_events >= 1507, "{report:?}");
     let again = archive(&app, "copy").await;
     let (a, b) = (entries(&original), entries(&again));
-    for name in ["contacts.jsonl", "audit_events.jsonl"] {
+    for name in ["contacts.jsonl", "activities.jsonl", "audit_events.jsonl"] {
         assert!(
             a[name] == b[name],
             "{name}: restored and exported again, the same bytes"
@@ -143,6 +185,15 @@ async fn archive_restore_export_gives_the_same_data(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status, 404, "in the trash");
+    let live = app.api(&copy_key, "GET", "/api/v1/activities", None).await;
+    let data = live.json["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{}", live.text);
+    assert_eq!(data[0]["contact_id"], json!(id));
+    assert_eq!(data[0]["starts_at"], "2026-12-01T09:00:00.123456Z");
+    assert_eq!(
+        (&data[1]["uid"], &data[1]["done"]),
+        (&json!("task-1@elsewhere.example"), &json!(true))
+    );
 
     // Not into a workspace that holds records; into one where Léa is not a member, her
     // contact loses its owner and says so.
@@ -156,7 +207,7 @@ async fn archive_restore_export_gives_the_same_data(backend: Backend) {
         .restore_archive("other", Some("Other"), Cursor::new(original))
         .await
         .unwrap();
-    assert_eq!(other.owners_cleared, 1);
+    assert_eq!(other.owners_cleared, 2, "her contact and her meeting");
     app.finish().await;
 }
 
@@ -165,6 +216,12 @@ async fn damaged_archives_are_refused(backend: Backend) {
     let (source, _) = app.tenant_with_key("source", &[Scope::Read]).await;
     app.carnet
         .seed_contacts(&TenantContext::system(source.id), 20)
+        .await
+        .unwrap();
+    let ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTART:20261201T090000Z\r\n\
+               DTEND:20261201T100000Z\r\nSUMMARY:Réunion\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    app.carnet
+        .import_calendar(&TenantContext::system(source.id), ics.as_bytes(), false)
         .await
         .unwrap();
     let good = entries(&archive(&app, "source").await);
@@ -213,6 +270,37 @@ async fn damaged_archives_are_refused(backend: Backend) {
         app.carnet.tenant_by_slug("edited").await.is_err(),
         "every record is checked before anything is written"
     );
+
+    // An activity edited to end before it starts, checksum recomputed: refused, line named.
+    let mut edited = good.clone();
+    let line = String::from_utf8(edited["activities.jsonl"].clone()).unwrap();
+    let mut activity: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+    activity["ends_at"] = json!("2026-12-01T08:00:00Z");
+    let text = format!("{activity}\n");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&edited["manifest.json"]).unwrap();
+    assert_eq!(manifest["files"][1]["name"], "activities.jsonl");
+    manifest["files"][1]["sha256"] = json!(format!("{:x}", Sha256::digest(text.as_bytes())));
+    edited.insert("activities.jsonl".into(), text.into_bytes());
+    edited.insert("manifest.json".into(), manifest.to_string().into_bytes());
+    refused(
+        app.carnet
+            .restore_archive("edited2", None, Cursor::new(zipped(&edited)))
+            .await,
+        "activities.jsonl line 1: ends_at",
+    );
+
+    // An archive from before activities existed has no activities.jsonl: it restores.
+    let mut older = good.clone();
+    older.remove("activities.jsonl");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&older["manifest.json"]).unwrap();
+    manifest["files"].as_array_mut().unwrap().remove(1);
+    older.insert("manifest.json".into(), manifest.to_string().into_bytes());
+    let report = app
+        .carnet
+        .restore_archive("older", None, Cursor::new(zipped(&older)))
+        .await
+        .unwrap();
+    assert_eq!((report.contacts, report.activities), (20, 0));
 
     // An entry the manifest does not list; not an archive at all.
     let mut stray = good.clone();

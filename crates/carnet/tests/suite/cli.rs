@@ -1052,7 +1052,9 @@ fn tenant_archive_from_the_command_line() {
         None,
     ));
     assert!(
-        restored.contains("restored 40 contacts and 40 audit events into workspace acme-copy"),
+        restored.contains(
+            "restored 40 contacts, 0 activities and 40 audit events into workspace acme-copy"
+        ),
         "{restored}"
     );
     let list = ok(&carnet(&data, &["tenant", "list"], None));
@@ -1099,4 +1101,91 @@ fn tenant_archive_from_the_command_line() {
         "cannot open /nonexistent.zip",
     );
     std::fs::remove_dir_all(&data).ok();
+}
+
+#[test]
+fn activities_from_and_to_calendar_files() {
+    let data = temp_dir();
+    ok(&carnet(
+        &data,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme"],
+        None,
+    ));
+    let ics = data.join("in.ics");
+    std::fs::write(
+        &ics,
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:ev-1@elsewhere\r\nDTSTART:20261201T090000Z\r\n\
+         SUMMARY:Réunion\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:td-1@elsewhere\r\nDTSTART:20261202T090000Z\r\n\
+         END:VTODO\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let file = ics.to_str().unwrap();
+    let import = [
+        "import",
+        "--tenant",
+        "acme",
+        "--entity",
+        "activities",
+        "--file",
+        file,
+    ];
+    let dry = carnet(&data, &[&import[..], &["--dry-run"]].concat(), None);
+    fails_with(&dry, "line 7: refused: SUMMARY: is required");
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("would import: 1 created, 0 updated, 0 unchanged, 1 refused")
+    );
+    let exported = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--entity", "activities"],
+        None,
+    ));
+    assert!(
+        !exported.contains("BEGIN:VEVENT"),
+        "a dry run writes nothing"
+    );
+    let real = carnet(&data, &import, None);
+    assert!(!real.status.success(), "a refused event fails the command");
+    let exported = ok(&carnet(
+        &data,
+        &["export", "--tenant", "acme", "--entity", "activities"],
+        None,
+    ));
+    assert!(exported.contains("UID:ev-1@elsewhere\r\n"), "{exported}");
+    assert!(exported.contains("SUMMARY:Réunion\r\n"));
+    let json = ok(&carnet(
+        &data,
+        &[
+            "export",
+            "--tenant",
+            "acme",
+            "--entity",
+            "activities",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    let list: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(list[0]["uid"], "ev-1@elsewhere");
+    fails_with(
+        &carnet(
+            &data,
+            &[
+                "export",
+                "--tenant",
+                "acme",
+                "--entity",
+                "activities",
+                "--format",
+                "csv",
+            ],
+            None,
+        ),
+        "unknown format `csv`; expected one of: ics, json",
+    );
+    fails_with(
+        &carnet(&data, &[&import[..], &["--mode", "create"]].concat(), None),
+        "--mode applies to contacts",
+    );
 }

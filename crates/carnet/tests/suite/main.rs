@@ -4,6 +4,7 @@
 // Test code: a broken expectation should stop the test loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api_activities;
 mod api_contacts;
 mod api_errors;
 mod api_imports;
