@@ -81,20 +81,7 @@ impl ActivityExport {
         let Some(page) = self.pages.next(carnet).await? else {
             return Ok(None);
         };
-        let mut ids: Vec<Uuid> = page
-            .iter()
-            .filter_map(|a| a.contact_id)
-            .map(|c| c.0)
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let mut tx = carnet.db.tenant_read(self.pages.tenant()).await?;
-        let found: HashMap<ContactId, Contact> = contacts::get_many(&mut tx, &ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        drop(tx);
+        let found = carnet.contacts_of(&self.pages.ctx, &page).await?;
         Ok(Some(
             page.into_iter()
                 .map(|a| {
@@ -107,6 +94,31 @@ impl ActivityExport {
 }
 
 impl Carnet {
+    /// The contacts these activities are about (those still in the workspace), by id.
+    pub async fn contacts_of(
+        &self,
+        ctx: &TenantContext,
+        activities: &[Activity],
+    ) -> ServiceResult<HashMap<ContactId, Contact>> {
+        ctx.require_read()?;
+        let mut ids: Vec<Uuid> = activities
+            .iter()
+            .filter_map(|a| a.contact_id)
+            .map(|c| c.0)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        Ok(contacts::get_many(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect())
+    }
+
     /// Prepares an export of the activities matching `params`: checks access, records who
     /// exported what (`format` names the file kind), and returns the pages to read.
     pub async fn export_activities(

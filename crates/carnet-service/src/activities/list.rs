@@ -149,7 +149,7 @@ impl ActivityListParams {
 
 /// An export in progress: the pages still to read.
 pub struct ActivityPages {
-    ctx: TenantContext,
+    pub(super) ctx: TenantContext,
     params: ActivityListParams,
     after: Option<(DateTime<Utc>, Uuid)>,
     finished: bool,
@@ -191,10 +191,6 @@ impl Carnet {
 }
 
 impl ActivityPages {
-    pub(super) fn tenant(&self) -> carnet_core::TenantId {
-        self.ctx.tenant
-    }
-
     /// The next page, or `None` once every activity was read.
     pub async fn next(&mut self, carnet: &Carnet) -> ServiceResult<Option<Vec<Activity>>> {
         if self.finished {

@@ -1,7 +1,7 @@
 //! The `/api/v1` JSON API. One table lists every operation with its documentation; the
 //! router and the OpenAPI document are both built from it, so they cannot drift apart.
 
-mod activities;
+pub(crate) mod activities;
 mod contacts;
 mod export;
 pub(crate) mod imports;

@@ -1,8 +1,9 @@
 //! Contact pages: list with live search, detail with timeline, create and edit forms,
 //! trash and restore. Each page calls the same use cases as the API.
 
-use super::i18n::{Lang, Tr};
-use super::page::{Chrome, SignedIn};
+use super::activities::kind_key;
+use super::i18n::Tr;
+use super::page::{Chrome, SignedIn, when};
 use super::render;
 use crate::AppState;
 use askama::Template;
@@ -12,9 +13,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use carnet_core::contact::Contact;
 use carnet_core::{ContactId, ValidationErrors};
+use carnet_service::activities::ActivityListParams;
 use carnet_service::contacts::{Created, ListParams, etag};
 use carnet_service::{ServiceError, TenantContext};
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 /// One row of the list.
@@ -102,6 +103,14 @@ struct FormPage {
     form: FormView,
 }
 
+/// One activity about the contact.
+pub struct ActivityLine {
+    pub when: String,
+    pub kind_key: &'static str,
+    pub subject: String,
+    pub done: bool,
+}
+
 /// One line of the timeline.
 pub struct Event {
     pub action_key: &'static str,
@@ -121,17 +130,11 @@ struct ShowPage {
     phones: Vec<(String, String)>,
     tags: Vec<String>,
     in_trash: bool,
+    activities: Vec<ActivityLine>,
     events: Vec<Event>,
 }
 
 pub const LABELS: [&str; 4] = ["work", "home", "mobile", "other"];
-
-fn when(t: Tr, at: DateTime<Utc>) -> String {
-    match t.lang {
-        Lang::Fr => at.format("%d/%m/%Y %H:%M").to_string(),
-        Lang::En => at.format("%Y-%m-%d %H:%M").to_string(),
-    }
-}
 
 fn row(t: Tr, c: &Contact) -> Row {
     Row {
@@ -529,12 +532,23 @@ pub async fn show(
         Ok(found) => found,
         Err(res) => return *res,
     };
-    let (contact, history) = match (
+    let id_text = id.to_string();
+    let timeline = [
+        ("filter[contact_id]", id_text.as_str()),
+        ("sort", "-starts_at"),
+        ("limit", "20"),
+    ];
+    let activities = match ActivityListParams::parse(timeline) {
+        Ok(params) => state.carnet.list_activities(&ctx, &params).await,
+        Err(e) => Err(e),
+    };
+    let (contact, history, activities) = match (
         state.carnet.get_contact(&ctx, id, true).await,
         state.carnet.contact_history(&ctx, id).await,
+        activities,
     ) {
-        (Ok(c), Ok(h)) => (c, h),
-        (Err(e), _) | (_, Err(e)) => return page.fail(e),
+        (Ok(c), Ok(h), Ok(a)) => (c, h, a.data),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return page.fail(e),
     };
     let t = page.t;
     let pairs = pairs_of(query.as_deref());
@@ -580,6 +594,15 @@ pub async fn show(
             .collect(),
         tags: contact.tags.clone(),
         in_trash: contact.deleted_at.is_some(),
+        activities: activities
+            .iter()
+            .map(|a| ActivityLine {
+                when: when(t, a.starts_at),
+                kind_key: kind_key(a.kind),
+                subject: a.subject.clone(),
+                done: a.done,
+            })
+            .collect(),
         events,
     };
     render(StatusCode::OK, &view)

@@ -1,5 +1,6 @@
 //! The web UI: server-rendered pages (askama) made lively with htmx, in French and English.
 
+mod activities;
 mod assets;
 mod contacts;
 mod i18n;
@@ -23,6 +24,13 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
         .route("/workspace", post(login::workspace))
+        .route("/activities", get(activities::index))
+        .route(
+            "/activities/import",
+            post(activities::import).layer(DefaultBodyLimit::max(
+                crate::api::activities::MAX_CALENDAR + 64 * 1024,
+            )),
+        )
         .route("/contacts", get(contacts::index).post(contacts::create))
         .route("/contacts/new", get(contacts::new))
         .route("/contacts/{id}", get(contacts::show).post(contacts::update))

@@ -191,3 +191,11 @@ impl SignedIn {
         }
     }
 }
+
+/// A date and time as the interface's language writes them (UTC).
+pub fn when(t: Tr, at: chrono::DateTime<chrono::Utc>) -> String {
+    match t.lang {
+        Lang::Fr => at.format("%d/%m/%Y %H:%M").to_string(),
+        Lang::En => at.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}

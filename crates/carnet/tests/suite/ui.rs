@@ -10,7 +10,8 @@ on_both_backends!(
     forms_show_errors_and_keep_input,
     workspace_switcher_and_language,
     import_wizard,
-    import_wizard_reads_the_sheet_chosen
+    import_wizard_reads_the_sheet_chosen,
+    activities_page_imports_a_calendar
 );
 
 #[tokio::test]
@@ -754,6 +755,120 @@ async fn import_wizard_reads_the_sheet_chosen(backend: Backend) {
         report.text.contains("id=\"count-created\">3<"),
         "{}",
         report.text
+    );
+    app.finish().await;
+}
+
+async fn activities_page_imports_a_calendar(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let empty = app
+        .send("GET", "/activities", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(empty.status, 200);
+    assert!(
+        empty.text.contains("Aucune activité pour l’instant"),
+        "{}",
+        empty.text
+    );
+    assert!(empty.text.contains("/api/v1/activities/export?format=ics"));
+
+    // A contact whose address an attendee has.
+    let form =
+        "_csrf=CSRF&first_name=Ana&last_name=Martin&email_label=work&email_value=ana%40exemple.fr"
+            .replace("CSRF", &csrf);
+    let created = app
+        .send(
+            "POST",
+            "/contacts",
+            &[
+                ("cookie", &cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(form.into_bytes()),
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    let location = created.header("location").unwrap();
+    let contact = location.split('?').next().unwrap().to_owned();
+
+    let ics = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTART:20261201T090000Z\r\nSUMMARY:Bilan <annuel>\r\n\
+        ATTENDEE:mailto:ana@exemple.fr\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:t1\r\nDTSTART:20261202T090000Z\r\nEND:VTODO\r\n\
+        END:VCALENDAR\r\n";
+    let send = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (content_type, body) = carnet_testkit::multipart("agenda.ics", ics, &fields);
+            app.send(
+                "POST",
+                "/activities/import",
+                &[("cookie", &cookie), ("content-type", &content_type)],
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(send(vec![]).await.status, 403, "no CSRF token, no import");
+    let dry = send(vec![("_csrf", csrf.clone()), ("dry_run", "true".into())]).await;
+    assert_eq!(dry.status, 200, "{}", dry.text);
+    assert!(dry.text.contains("Simulation de l’import"));
+    let report = send(vec![("_csrf", csrf.clone())]).await;
+    assert_eq!(report.status, 200);
+    assert!(
+        report.text.contains("id=\"count-created\">1<"),
+        "{}",
+        report.text
+    );
+    assert!(report.text.contains("id=\"count-refused\">1<"));
+    assert!(
+        report.text.contains("SUMMARY"),
+        "the refused event's property is named"
+    );
+
+    let list = app
+        .send("GET", "/activities", &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        list.text.contains("Bilan &#60;annuel&#62;"),
+        "escaped: {}",
+        list.text
+    );
+    assert!(
+        list.text
+            .contains(&format!("<a href=\"{contact}\">Ana Martin</a>"))
+    );
+    assert!(list.text.contains("Rendez-vous"));
+    let page = app
+        .send("GET", &contact, &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        page.text.contains("id=\"contact-activities\""),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Bilan &#60;annuel&#62;"));
+
+    // A file that is no calendar comes back to the list with the reason.
+    let (content_type, body) =
+        carnet_testkit::multipart("notes.txt", b"hello", &[("_csrf", csrf.as_str())]);
+    let refused = app
+        .send(
+            "POST",
+            "/activities/import",
+            &[("cookie", &cookie), ("content-type", &content_type)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.text.contains("pas un calendrier iCalendar lisible"),
+        "{}",
+        refused.text
     );
     app.finish().await;
 }

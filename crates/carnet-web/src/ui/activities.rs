@@ -1,0 +1,249 @@
+//! Activity pages: the list by start time with its export menu, and the import of an
+//! iCalendar file with its report. Each page calls the same use cases as the API.
+
+use super::i18n::Tr;
+use super::page::{Chrome, SignedIn, when};
+use super::render;
+use crate::AppState;
+use crate::api::activities::MAX_CALENDAR;
+use askama::Template;
+use axum::extract::{Multipart, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use carnet_core::activity::{Activity, ActivityKind};
+use carnet_service::ServiceError;
+use carnet_service::activities::{ActivityListParams, CalendarImport};
+
+/// One row of the list.
+pub struct Row {
+    pub when: String,
+    pub kind_key: &'static str,
+    pub subject: String,
+    /// The contact's id and name.
+    pub contact: Option<(String, String)>,
+    pub done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "activities/list.html")]
+struct ListPage {
+    t: Tr,
+    chrome: Chrome,
+    rows: Vec<Row>,
+    when_sort: &'static str,
+    when_href: String,
+    next_href: Option<String>,
+    first_href: Option<String>,
+    exports: Vec<(&'static str, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "activities/imported.html")]
+struct ImportedPage {
+    t: Tr,
+    chrome: Chrome,
+    title_key: &'static str,
+    report: CalendarImport,
+}
+
+/// The message key naming a kind of activity.
+pub fn kind_key(kind: ActivityKind) -> &'static str {
+    match kind {
+        ActivityKind::Call => "activities.kind.call",
+        ActivityKind::Meeting => "activities.kind.meeting",
+        ActivityKind::Task => "activities.kind.task",
+        ActivityKind::Email => "activities.kind.email",
+    }
+}
+
+fn link(pairs: &[(&str, &str)]) -> String {
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let qs = serde_urlencoded::to_string(kept).unwrap_or_default();
+    if qs.is_empty() {
+        "/activities".into()
+    } else {
+        format!("/activities?{qs}")
+    }
+}
+
+/// `GET /activities`: the list, newest first on request, with the import form.
+pub async fn index(
+    State(state): State<AppState>,
+    page: SignedIn,
+    RawQuery(query): RawQuery,
+) -> Response {
+    list_page(&state, &page, query.as_deref(), None, StatusCode::OK).await
+}
+
+async fn list_page(
+    state: &AppState,
+    page: &SignedIn,
+    query: Option<&str>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let ctx = match page.context() {
+        Ok(ctx) => ctx,
+        Err(res) => return *res,
+    };
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    let params =
+        match ActivityListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            Ok(p) => p,
+            Err(_) => return Redirect::to("/activities").into_response(),
+        };
+    let found = match state.carnet.list_activities(&ctx, &params).await {
+        Ok(found) => found,
+        Err(e) => return page.fail(e),
+    };
+    let contacts = match state.carnet.contacts_of(&ctx, &found.data).await {
+        Ok(c) => c,
+        Err(e) => return page.fail(e),
+    };
+    let t = page.t;
+    let sort = if params.descending { "-starts_at" } else { "" };
+    let rows = found
+        .data
+        .iter()
+        .map(|a: &Activity| Row {
+            when: when(t, a.starts_at),
+            kind_key: kind_key(a.kind),
+            subject: a.subject.clone(),
+            contact: a
+                .contact_id
+                .and_then(|id| contacts.get(&id))
+                .map(|c| (c.id.to_string(), c.display_name())),
+            done: a.done,
+        })
+        .collect();
+    let exports = [("export.ics", "ics"), ("export.json", "json")]
+        .into_iter()
+        .map(|(label, format)| {
+            let qs = serde_urlencoded::to_string(
+                [("format", format), ("sort", sort)]
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default();
+            (label, format!("/api/v1/activities/export?{qs}"))
+        })
+        .collect();
+    let view = ListPage {
+        t,
+        chrome: page.chrome("activities", "", None),
+        rows,
+        when_sort: if params.descending {
+            "descending"
+        } else {
+            "ascending"
+        },
+        when_href: link(&[("sort", if params.descending { "" } else { "-starts_at" })]),
+        next_href: found
+            .next_cursor
+            .as_deref()
+            .map(|cursor| link(&[("sort", sort), ("cursor", cursor)])),
+        first_href: pairs
+            .iter()
+            .any(|(k, _)| k == "cursor")
+            .then(|| link(&[("sort", sort)])),
+        exports,
+        error,
+    };
+    render(status, &view)
+}
+
+/// `POST /activities/import`: a calendar file from the form, imported at once, with its
+/// report; a file that cannot be read comes back to the list with the reason.
+pub async fn import(State(state): State<AppState>, page: SignedIn, form: Multipart) -> Response {
+    let ctx = match page.context() {
+        Ok(ctx) => ctx,
+        Err(res) => return *res,
+    };
+    let t = page.t;
+    let again = |message: String| {
+        let state = state.clone();
+        let page = &page;
+        async move {
+            list_page(
+                &state,
+                page,
+                None,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let (fields, file) = match read_form(form).await {
+        Ok(parts) => parts,
+        Err(key) => return again(t.t(key).to_owned()).await,
+    };
+    if let Err(res) = page.check_csrf(&fields) {
+        return *res;
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return again(t.t("activities.no_file").to_owned()).await;
+    };
+    let dry_run = fields.iter().any(|(k, v)| k == "dry_run" && v == "true");
+    match state.carnet.import_calendar(&ctx, &file, dry_run).await {
+        Ok(report) => {
+            let title_key = if dry_run {
+                "activities.report_dry_title"
+            } else {
+                "activities.report_title"
+            };
+            let view = ImportedPage {
+                t,
+                chrome: page.chrome("activities", "", None),
+                title_key,
+                report,
+            };
+            render(StatusCode::OK, &view)
+        }
+        Err(ServiceError::Validation(errors)) => {
+            again(format!("{} {errors}", t.t("activities.unreadable"))).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// The form's text parts and its file's bytes (at most [`MAX_CALENDAR`]). An error is a
+/// message key.
+async fn read_form(
+    mut form: Multipart,
+) -> Result<(Vec<(String, String)>, Option<Vec<u8>>), &'static str> {
+    let mut fields = Vec::new();
+    let mut file = None;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err("activities.too_large");
+            }
+            Err(_) => return Err("activities.unreadable"),
+        };
+        if field.name() == Some("file") {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|_| "activities.unreadable")? {
+                if bytes.len() + chunk.len() > MAX_CALENDAR {
+                    return Err("activities.too_large");
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some(bytes);
+        } else {
+            let name = field.name().unwrap_or("").to_owned();
+            let value = field.text().await.map_err(|_| "activities.unreadable")?;
+            fields.push((name, value));
+        }
+    }
+    Ok((fields, file))
+}

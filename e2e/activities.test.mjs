@@ -1,0 +1,103 @@
+// Activities as a user meets them, in English: a calendar file imported from the page, its
+// report, the list with the linked contact, and the iCalendar export of what was imported.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { checkAccessibility, launchBrowser, startCarnet } from "./helpers.mjs";
+
+let carnet;
+let browser;
+let dir;
+
+before(async () => {
+  carnet = await startCarnet();
+  browser = await launchBrowser("en-GB");
+  dir = mkdtempSync(join(tmpdir(), "carnet-ics-"));
+});
+
+after(async () => {
+  await browser?.close();
+  carnet?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("import a calendar, read the report, find the activities and export them", async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+
+  await page.goto(`${carnet.url}/login`);
+  await page.getByLabel("E-mail address").fill(carnet.email);
+  await page.getByLabel("Password").fill(carnet.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/contacts$/);
+
+  // A demo contact's address, so that the meeting is linked to her.
+  const email = (await page.locator("tbody tr td:nth-child(2)").first().textContent()).trim();
+  const name = (await page.locator("tbody tr td:first-child").first().textContent()).trim();
+  const file = join(dir, "agenda.ics");
+  writeFileSync(
+    file,
+    [
+      "BEGIN:VCALENDAR",
+      "VERSION:2.0",
+      "BEGIN:VEVENT",
+      "UID:meeting-1@elsewhere.example",
+      "DTSTART:20261201T090000Z",
+      "DTEND:20261201T100000Z",
+      "SUMMARY:Annual review\\, Lyon",
+      `ATTENDEE;CN=Someone:mailto:${email}`,
+      "END:VEVENT",
+      "BEGIN:VTODO",
+      "UID:task-1@elsewhere.example",
+      "DTSTART:20261202T090000Z",
+      "SUMMARY:Send the quote",
+      "STATUS:COMPLETED",
+      "END:VTODO",
+      "BEGIN:VEVENT",
+      "UID:broken-1@elsewhere.example",
+      "DTSTART:not-a-date",
+      "SUMMARY:Broken",
+      "END:VEVENT",
+      "END:VCALENDAR",
+      "",
+    ].join("\r\n"),
+  );
+
+  await page.getByRole("link", { name: "Activities" }).click();
+  await page.getByRole("heading", { name: "Activities", level: 1 }).waitFor();
+  await checkAccessibility(page, assert);
+  await page.getByLabel(".ics file").setInputFiles(file);
+  await page.getByRole("button", { name: "Import the calendar" }).click();
+
+  await page.getByRole("heading", { name: "Calendar imported" }).waitFor();
+  assert.equal(await page.locator("#count-created").textContent(), "2");
+  assert.equal(await page.locator("#count-refused").textContent(), "1");
+  assert.match(await page.locator("tbody tr").first().textContent(), /16\s*DTSTART/);
+  await checkAccessibility(page, assert);
+
+  await page.getByRole("link", { name: "See the activities" }).click();
+  const meeting = page.locator("tbody tr", { hasText: "Annual review, Lyon" });
+  await meeting.waitFor();
+  assert.match(await meeting.textContent(), /Meeting/);
+  assert.equal((await meeting.getByRole("link").textContent()).trim(), name);
+  assert.match(await page.locator("tbody tr", { hasText: "Send the quote" }).textContent(), /Task[\s\S]*Yes/);
+
+  // The export link of the list downloads the calendar with the session's cookie.
+  await page.getByText("Export", { exact: true }).click();
+  const href = await page.getByRole("link", { name: "iCalendar (.ics)" }).getAttribute("href");
+  const ics = await page.evaluate(async (url) => (await fetch(url)).text(), href);
+  assert.match(ics, /UID:meeting-1@elsewhere\.example\r\n/);
+  assert.match(ics, /BEGIN:VTODO[\s\S]*STATUS:COMPLETED/);
+
+  // The contact's page lists the meeting.
+  await meeting.getByRole("link").click();
+  await page.locator("#contact-activities", { hasText: "Annual review, Lyon" }).waitFor();
+  await checkAccessibility(page, assert);
+
+  assert.deepEqual(errors, [], "no script or CSP errors in the console");
+  await page.close();
+});
