@@ -4,7 +4,9 @@
 //! Carnet writes a task as a `VTODO` (its end as `DUE`, `STATUS:COMPLETED` when done) and
 //! every other kind as a `VEVENT`; `X-CARNET-KIND` and `X-CARNET-DONE` keep what iCalendar has
 //! no word for, so that an export imported again gives the same activities. The linked
-//! contact is an `ATTENDEE` with its e-mail address. Times are written in UTC.
+//! contact is an `ATTENDEE` with its e-mail address, and `X-CARNET-CONTACT` with its id (the
+//! same workspace finds it by id even when it has no e-mail address). Times are written in
+//! UTC.
 
 use carnet_core::activity::Activity;
 use carnet_core::validation::FieldError;
@@ -71,6 +73,9 @@ impl<W: Write> CalendarWriter<W> {
             lines.push("X-CARNET-DONE:TRUE".into());
         }
         lines.push(format!("X-CARNET-KIND:{}", a.kind));
+        if let Some(contact) = a.contact_id {
+            lines.push(format!("X-CARNET-CONTACT:{contact}"));
+        }
         if let Some(at) = attendee {
             lines.push(format!(
                 "ATTENDEE;CN={}:mailto:{}",
@@ -173,6 +178,8 @@ pub struct CalendarEntry {
     pub fields: Map<String, Value>,
     /// The e-mail addresses of its attendees, lower-cased.
     pub attendees: Vec<String>,
+    /// The id of the contact it was about, in the workspace it was exported from.
+    pub contact_id: Option<String>,
     /// What was read differently from how the file said it (floating times, repeats).
     pub notes: Vec<String>,
     /// Properties that could not be read, named as in the file (`DTSTART`).
@@ -430,6 +437,7 @@ impl Open {
                 let done = line.value.trim().eq_ignore_ascii_case("TRUE");
                 entry.fields.insert("done".into(), Value::Bool(done));
             }
+            "X-CARNET-CONTACT" => entry.contact_id = Some(line.value.trim().to_owned()),
             "X-CARNET-KIND" => {
                 entry
                     .fields
@@ -645,6 +653,8 @@ mod tests {
         for (entry, a) in entries.iter().zip(&items) {
             assert_eq!(entry.uid.as_deref(), Some("abc-123@example.com"));
             assert_eq!(entry.attendees, ["zoe@exemple.fr"]);
+            let contact = a.contact_id.map(|c| c.to_string());
+            assert_eq!(entry.contact_id, contact);
             assert!(
                 entry.errors.is_empty() && entry.notes.is_empty(),
                 "{entry:?}"
@@ -696,6 +706,17 @@ mod tests {
             let e = read_calendar(bytes).unwrap_err();
             assert_eq!(e.line, line, "{e}");
         }
+    }
+
+    #[test]
+    fn refuses_components_nested_too_deep() {
+        let mut ics = String::from("BEGIN:VCALENDAR\n");
+        for _ in 0..MAX_DEPTH {
+            ics.push_str("BEGIN:X\n");
+        }
+        let e = read_calendar(ics.as_bytes()).unwrap_err();
+        assert_eq!(e.line, MAX_DEPTH + 1);
+        assert!(e.message.contains("nested"), "{e}");
     }
 
     #[test]

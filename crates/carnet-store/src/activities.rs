@@ -229,7 +229,7 @@ pub async fn list(tx: &mut TenantTx, q: &ActivityQuery) -> Result<Vec<Activity>>
 /// The plan of [`list`]'s query (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL).
 pub async fn list_plan(tx: &mut TenantTx, q: &ActivityQuery) -> Result<String> {
     let b = list_sql(tx.tenant().0, q);
-    crate::contacts::explain(tx, &b).await
+    crate::params::explain(tx, &b).await
 }
 
 fn list_sql(tenant: Uuid, q: &ActivityQuery) -> SqlBuilder {

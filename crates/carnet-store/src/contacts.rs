@@ -2,7 +2,7 @@
 
 use crate::Result;
 use crate::params::{
-    MAX_PARAMS, Param, SqlBuilder, bind_params, placeholder_list, positional, values_rows,
+    MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
 use crate::search::{self, Candidates, like_contains};
 use crate::tx::{TenantTx, Tx, on_conn};
@@ -859,31 +859,6 @@ pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<Stri
     }
     let b = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
     explain(tx, &b).await.map(Some)
-}
-
-/// How the database runs a built query (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
-/// PostgreSQL with sequential scans discouraged, so that a usable index shows).
-pub(crate) async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
-    let lines: Vec<String> = match &mut tx.tx {
-        Tx::Sqlite(c) => {
-            let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);
-            let rows: Vec<(i64, i64, i64, String)> =
-                bind_params!(sqlx::query_as(&explain), &b.params)
-                    .fetch_all(&mut **c)
-                    .await?;
-            rows.into_iter().map(|r| r.3).collect()
-        }
-        Tx::Postgres(c) => {
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut **c)
-                .await?;
-            let explain = format!("EXPLAIN {}", b.sql);
-            bind_params!(sqlx::query_scalar(&explain), &b.params)
-                .fetch_all(&mut **c)
-                .await?
-        }
-    };
-    Ok(lines.join("\n"))
 }
 
 /// The SQL of [`list`] past its window and its parameters: a search starts from its matches

@@ -1,6 +1,8 @@
-//! Values bound to dynamically built queries, so one SQL text serves both backends.
+//! Values bound to dynamically built queries, so one SQL text serves both backends, and
+//! how the database plans such a query.
 
-use crate::tx::Tx;
+use crate::Result;
+use crate::tx::{TenantTx, Tx};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -91,6 +93,31 @@ pub(crate) fn positional(tx: &Tx, sql: &str) -> String {
             out
         }
     }
+}
+
+/// How the database runs a built query (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on
+/// PostgreSQL with sequential scans discouraged, so that a usable index shows).
+pub(crate) async fn explain(tx: &mut TenantTx, b: &SqlBuilder) -> Result<String> {
+    let lines: Vec<String> = match &mut tx.tx {
+        Tx::Sqlite(c) => {
+            let explain = format!("EXPLAIN QUERY PLAN {}", b.sql);
+            let rows: Vec<(i64, i64, i64, String)> =
+                bind_params!(sqlx::query_as(&explain), &b.params)
+                    .fetch_all(&mut **c)
+                    .await?;
+            rows.into_iter().map(|r| r.3).collect()
+        }
+        Tx::Postgres(c) => {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut **c)
+                .await?;
+            let explain = format!("EXPLAIN {}", b.sql);
+            bind_params!(sqlx::query_scalar(&explain), &b.params)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    Ok(lines.join("\n"))
 }
 
 #[cfg(test)]

@@ -169,8 +169,20 @@ impl Carnet {
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let keys: Vec<String> = entries.iter().flat_map(|e| e.attendees.clone()).collect();
         let known = contacts::find_by_emails(&mut tx, &keys).await?;
+        let mut ids: Vec<Uuid> = entries
+            .iter()
+            .filter_map(|e| e.contact_id.as_deref()?.parse().ok())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let own: HashMap<String, ContactId> = contacts::get_many(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .filter(|c| c.deleted_at.is_none())
+            .map(|c| (c.id.to_string(), c.id))
+            .collect();
         for entry in entries {
-            let Some(input) = entry_input(&entry, &known, &mut report) else {
+            let Some(input) = entry_input(&entry, &known, &own, &mut report) else {
                 continue;
             };
             self.import_entry(&mut tx, ctx, &entry, &input, &mut report)
@@ -215,11 +227,16 @@ impl Carnet {
                     report.unchanged += 1;
                     return Ok(());
                 }
-                activities::update(tx, current.id, current.version, input, now)
-                    .await?
-                    .ok_or_else(|| {
-                        ServiceError::Conflict("the activity changed meanwhile".into())
-                    })?;
+                let updated =
+                    activities::update(tx, current.id, current.version, input, now).await?;
+                if updated.is_none() {
+                    report.reject(
+                        entry.line,
+                        "UID",
+                        "the activity changed during the import; import the file again",
+                    );
+                    return Ok(());
+                }
                 record(tx, ctx, "update", current.id, fields, now).await?;
                 report.updated += 1;
             }
@@ -244,10 +261,13 @@ impl Carnet {
     }
 }
 
-/// The activity an entry describes, or `None` with every reason in the report.
+/// The activity an entry describes, or `None` with every reason in the report. Its contact
+/// is the one of this workspace it was exported about (`own`, by id), else the first attendee
+/// whose address a contact has (`known`).
 fn entry_input(
     entry: &CalendarEntry,
     known: &HashMap<String, Contact>,
+    own: &HashMap<String, ContactId>,
     report: &mut CalendarImport,
 ) -> Option<ActivityInput> {
     for e in &entry.errors {
@@ -284,10 +304,15 @@ fn entry_input(
     for note in &entry.notes {
         report.note(entry.line, note.clone());
     }
-    input.contact_id = None;
+    input.contact_id = entry
+        .contact_id
+        .as_ref()
+        .and_then(|id| own.get(id))
+        .copied();
     for address in &entry.attendees {
         match known.get(address) {
             Some(contact) if input.contact_id.is_none() => input.contact_id = Some(contact.id),
+            Some(contact) if input.contact_id == Some(contact.id) => {}
             Some(_) => report.note(
                 entry.line,
                 format!("attendee {address} is a contact too; the activity is linked to the first"),

@@ -383,15 +383,22 @@ async fn idempotent_creates(backend: Backend) {
     app.finish().await;
 }
 
-/// The lines of a calendar without the bookkeeping that records when it was written.
+/// The lines of a calendar without the bookkeeping that records when it was written, and
+/// without the ids of contacts (each workspace has its own).
 fn calendar_lines(ics: &str) -> Vec<String> {
     let unfolded = ics.replace("\r\n ", "");
     unfolded
         .lines()
         .filter(|l| {
-            !["DTSTAMP:", "CREATED:", "LAST-MODIFIED:", "SEQUENCE:"]
-                .iter()
-                .any(|p| l.starts_with(p))
+            ![
+                "DTSTAMP:",
+                "CREATED:",
+                "LAST-MODIFIED:",
+                "SEQUENCE:",
+                "X-CARNET-CONTACT:",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
         })
         .map(str::to_owned)
         .collect()
@@ -424,6 +431,21 @@ async fn calendar_round_trip(backend: Backend) {
         &app,
         &acme,
         json!({"kind": "email", "subject": "Devis", "starts_at": "2026-12-04T09:00:00Z"}),
+    )
+    .await;
+    let no_email = app
+        .api(
+            &acme,
+            "POST",
+            "/api/v1/contacts",
+            Some(json!({"last_name": "Sansmail"})),
+        )
+        .await;
+    let no_email = no_email.json["id"].as_str().unwrap().to_owned();
+    activity(
+        &app,
+        &acme,
+        json!({"kind": "call", "subject": "Appel sans e-mail", "starts_at": "2026-12-05T09:00:00Z", "contact_id": no_email}),
     )
     .await;
 
@@ -469,14 +491,14 @@ async fn calendar_round_trip(backend: Backend) {
         }
     };
     let dry = import(copy.clone(), exported.text.clone(), "?dry_run=true").await;
-    assert_eq!(dry["created"], 4);
+    assert_eq!(dry["created"], 5);
     let none = app.api(&copy, "GET", "/api/v1/activities", None).await;
     assert_eq!(none.json["data"], json!([]), "a dry run writes nothing");
 
     let report = import(copy.clone(), exported.text.clone(), "").await;
     assert_eq!(
         (&report["created"], &report["rejected"], &report["notes"]),
-        (&json!(4), &json!([]), &json!([])),
+        (&json!(5), &json!([]), &json!([])),
         "{report}"
     );
     let again = app
@@ -499,7 +521,7 @@ async fn calendar_round_trip(backend: Backend) {
     let same = import(copy.clone(), exported.text.clone(), "").await;
     assert_eq!(
         (&same["created"], &same["updated"], &same["unchanged"]),
-        (&json!(0), &json!(0), &json!(4))
+        (&json!(0), &json!(0), &json!(5))
     );
     let edited = exported
         .text
@@ -511,8 +533,24 @@ async fn calendar_round_trip(backend: Backend) {
             &changed["updated"],
             &changed["unchanged"]
         ),
-        (&json!(0), &json!(1), &json!(3))
+        (&json!(0), &json!(1), &json!(4))
     );
+    // In its own workspace an export finds its contacts by id, those without an e-mail too.
+    let own = import(acme.clone(), exported.text.clone(), "").await;
+    assert_eq!(
+        (&own["created"], &own["updated"], &own["unchanged"]),
+        (&json!(0), &json!(0), &json!(5)),
+        "{own}"
+    );
+    let call = app
+        .api(
+            &acme,
+            "GET",
+            &format!("/api/v1/activities?filter[contact_id]={no_email}"),
+            None,
+        )
+        .await;
+    assert_eq!(call.json["data"][0]["subject"], "Appel sans e-mail");
 
     // The JSON export is the list, whole.
     let json_export = app
