@@ -14,7 +14,8 @@ on_both_backends!(
     injection_strings_are_plain_data,
     bogus_paths_ids_and_cursors,
     slow_clients_time_out,
-    writes_past_the_time_limit_finish_whole
+    writes_past_the_time_limit_finish_whole,
+    hostile_activities_and_calendars
 );
 
 fn assert_4xx(res: &TestResponse, what: &str) {
@@ -437,3 +438,139 @@ impl http_body::Body for StalledBody {
         }
     }
 }
+
+async fn hostile_activities_and_calendars(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    let base = json!({"kind": "call", "subject": "A", "starts_at": "2026-12-01T09:00:00Z"});
+    let with = |field: &str, value: serde_json::Value| {
+        let mut body = base.clone();
+        body[field] = value;
+        body
+    };
+    for (what, body, field) in [
+        (
+            "NUL in subject",
+            with("subject", json!("a\u{0}b")),
+            "subject",
+        ),
+        (
+            "1 MB subject",
+            with("subject", json!("x".repeat(1_000_000))),
+            "subject",
+        ),
+        (
+            "number as subject",
+            with("subject", json!(1e308)),
+            "subject",
+        ),
+        (
+            "huge year",
+            with("starts_at", json!("99999-01-01T00:00:00Z")),
+            "starts_at",
+        ),
+        (
+            "negative year",
+            with("starts_at", json!("-0001-01-01T00:00:00Z")),
+            "starts_at",
+        ),
+        (
+            "no offset",
+            with("starts_at", json!("2026-12-01T09:00:00")),
+            "starts_at",
+        ),
+        (
+            "SQL in kind",
+            with("kind", json!("call' OR 1=1 --")),
+            "kind",
+        ),
+        ("array as done", with("done", json!([true])), "done"),
+        (
+            "bogus contact",
+            with("contact_id", json!("../../etc/passwd")),
+            "contact_id",
+        ),
+    ] {
+        let res = app
+            .api(&key, "POST", "/api/v1/activities", Some(body))
+            .await;
+        assert_4xx(&res, what);
+        assert!(
+            res.error_fields().contains(&field.to_owned()),
+            "{what}: {}",
+            res.text
+        );
+    }
+    // Text from anywhere round-trips byte for byte, and stays text in iCalendar.
+    let subject =
+        "\u{202E}reganam\u{202C} 🦀 שָׁלוֹם <script>alert(1)</script>; DROP TABLE activities;";
+    let description = "محمد 👩🏽‍💼\n\tligne 2 \\ , ; :";
+    let created = app
+        .api(&key, "POST", "/api/v1/activities", Some(json!({
+            "kind": "meeting", "subject": subject, "description": description, "starts_at": "2026-12-01T09:00:00Z"
+        })))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(
+        (
+            created.json["subject"].as_str(),
+            created.json["description"].as_str()
+        ),
+        (Some(subject), Some(description))
+    );
+    let ics = app
+        .api(&key, "GET", "/api/v1/activities/export", None)
+        .await;
+    let entries = carnet_formats::ical::read_calendar(ics.text.as_bytes()).unwrap();
+    assert_eq!(entries[0].fields["subject"], subject);
+    assert_eq!(entries[0].fields["description"], description);
+    // Hostile calendars: refused whole with a 422 naming the file, or event by event.
+    let import = |body: Vec<u8>| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            app.send(
+                "POST",
+                "/api/v1/activities/import",
+                &[
+                    ("authorization", &format!("Bearer {key}")),
+                    ("content-type", "text/calendar"),
+                ],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let deep = format!("BEGIN:VCALENDAR\r\n{}", "BEGIN:X\r\n".repeat(10_000));
+    for (what, body) in [
+        (
+            "invalid UTF-8",
+            b"BEGIN:VCALENDAR\r\nSUMMARY:\xff\xfe\r\nEND:VCALENDAR\r\n".to_vec(),
+        ),
+        ("deep nesting", deep.into_bytes()),
+        ("NUL bytes", b"\0\0\0".to_vec()),
+        ("a zip", b"PK\x03\x04garbage".to_vec()),
+    ] {
+        let res = import(body).await;
+        assert_eq!(res.status, 422, "{what}: {}", res.text);
+        assert_4xx(&res, what);
+        assert_eq!(res.error_fields(), ["file"], "{what}");
+    }
+    let long_uid = format!(
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:{}\r\nDTSTART:20261201T090000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        "u".repeat(300)
+    );
+    let res = import(long_uid.into_bytes()).await;
+    assert_eq!(res.json["rejected"][0]["field"], "UID", "{}", res.text);
+    let too_big = import(vec![b'x'; CALENDAR_LIMIT + 1]).await;
+    assert_eq!(too_big.status, 413);
+    assert_4xx(&too_big, "oversize calendar");
+    let healthy = app.send("GET", "/healthz", &[], None).await;
+    assert_eq!(healthy.status, 200);
+    app.finish().await;
+}
+
+/// The largest calendar the import takes (16 MiB).
+const CALENDAR_LIMIT: usize = 16 * 1024 * 1024;
