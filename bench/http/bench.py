@@ -1,7 +1,7 @@
 """HTTP benchmark of Carnet against the raw database, for bench/http/run (read that first).
 
 For each backend: the raw baselines (pgbench on PostgreSQL; bench/baseline on SQLite), then
-for each size a tenant seeded up to that many contacts, a fresh `carnet serve` (time to ready,
+for each size a tenant seeded up to that many contacts (and as many activities), a fresh `carnet serve` (time to ready,
 idle RSS) and the scenarios under wrk at 1 and 16 connections, an export and a CSV import
 through the API, and the server's RSS after all that. Appends a Markdown report to
 bench/results/http.md. Figures are recorded, never asserted.
@@ -29,7 +29,8 @@ CARNET = os.path.join(ROOT, "target", "release", "carnet")
 BASELINE = os.path.join(ROOT, "target", "release", "sqlite-baseline")
 LOAD = os.path.join(ROOT, "bench", "http", "load.lua")
 RESULTS = os.path.join(ROOT, "bench", "results", "http.md")
-SCENARIOS = ["get", "create", "update", "list", "search-name", "search-rare"]
+SCENARIOS = ["get", "create", "update", "list", "search-name", "search-rare", "timeline",
+             "activity"]
 # Common demo names (thousands of matches at 1M) and their fragments.
 NAME_TERMS = ["martin", "dubois", "smith", "lefevre", "camille", "garcon", "chevalier", "eloise"]
 
@@ -248,7 +249,8 @@ def run_backend(name, sizes, seconds, pg_admin, report):
         for size in sizes:
             log(f"{name}: seeding up to {size} contacts")
             start = time.monotonic()
-            backend.carnet("demo", "--tenant", "bench", "--contacts", str(size - seeded))
+            backend.carnet("demo", "--tenant", "bench", "--contacts", str(size - seeded),
+                           "--activities", str(size - seeded))
             seed_s = time.monotonic() - start
             backend.analyze()
             seeded = size

@@ -61,6 +61,13 @@ function request()
     return wrk.format("GET", "/api/v1/contacts?limit=50&filter%5Btag%5D=VIP")
   elseif scenario == "search" then
     return wrk.format("GET", "/api/v1/contacts?limit=50&q=" .. encode(terms[math.random(#terms)]))
+  elseif scenario == "timeline" then
+    return wrk.format("GET", "/api/v1/activities?limit=50&sort=-starts_at&filter%5Bcontact_id%5D=" .. ids[math.random(#ids)])
+  elseif scenario == "activity" then
+    local body = string.format(
+      '{"kind":"call","subject":"Appel %d-%d","starts_at":"2026-12-01T09:00:00Z","contact_id":"%s"}',
+      id, counter, ids[math.random(#ids)])
+    return wrk.format("POST", "/api/v1/activities", with_headers({["Content-Type"] = "application/json"}), body)
   end
   error("unknown scenario " .. tostring(scenario))
 end

@@ -194,7 +194,7 @@ async fn check_references(tx: &mut TenantTx, input: &ActivityInput) -> ServiceRe
 }
 
 /// The audit event of one change to an activity.
-fn audit_event(
+pub(crate) fn audit_event(
     ctx: &TenantContext,
     action: &str,
     id: ActivityId,

@@ -4,11 +4,14 @@ use crate::admin::NewUser;
 use crate::context::TenantContext;
 use crate::secrets::random_alnum;
 use crate::{Carnet, ServiceResult};
+use carnet_core::activity::{ActivityInput, ActivityKind};
 use carnet_core::text::fold;
-use carnet_core::{ContactInput, LabeledValue, Role};
+use carnet_core::{ActivityId, ContactId, ContactInput, LabeledValue, Role};
+use carnet_store::activities::{self, NewActivity};
 use carnet_store::audit;
 use carnet_store::contacts::{self, NewContact};
 use carnet_store::tenants;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Map;
 
 /// The demo workspace's slug, and its administrator's login.
@@ -144,6 +147,26 @@ const TAGS: &[&str] = &[
     "Newsletter",
 ];
 
+/// Demo activity subjects, by kind (call, meeting, task, e-mail).
+const SUBJECTS: [&[&str]; 4] = [
+    &["Appel de suivi", "Relance téléphonique", "Follow-up call"],
+    &[
+        "Rendez-vous de présentation",
+        "Bilan annuel",
+        "Product demo",
+    ],
+    &[
+        "Envoyer le devis",
+        "Préparer le contrat",
+        "Send the proposal",
+    ],
+    &[
+        "Relance facture",
+        "Envoi de la documentation",
+        "Quote follow-up",
+    ],
+];
+
 /// A small deterministic generator: the same demo every time.
 struct Rng(u64);
 
@@ -235,6 +258,32 @@ fn demo_contact(rng: &mut Rng) -> ContactInput {
     }
 }
 
+/// A demo activity about `contact`, within 180 days of `now`; half of the past ones done.
+fn demo_activity(rng: &mut Rng, contact: ContactId, now: DateTime<Utc>) -> ActivityInput {
+    let k = usize::try_from(rng.below(4)).unwrap_or(0);
+    let kind = ActivityKind::ALL[k];
+    let day = i64::try_from(rng.below(361)).unwrap_or(0) - 180;
+    let hour = i64::try_from(8 + rng.below(10)).unwrap_or(8);
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |t| t.and_utc());
+    let starts_at = midnight + Duration::days(day) + Duration::hours(hour);
+    let ends_at = matches!(kind, ActivityKind::Call | ActivityKind::Meeting)
+        .then(|| starts_at + Duration::minutes(if kind == ActivityKind::Call { 30 } else { 60 }));
+    ActivityInput {
+        kind,
+        subject: rng.pick(SUBJECTS[k]).to_owned(),
+        description: None,
+        location: (kind == ActivityKind::Meeting).then(|| "Visioconférence".to_owned()),
+        starts_at,
+        ends_at,
+        done: starts_at < now && rng.below(2) == 0,
+        contact_id: Some(contact),
+        owner_id: None,
+    }
+}
+
 /// The demo login, printed once when the demo workspace is first created.
 #[derive(Debug)]
 pub struct DemoLogin {
@@ -279,7 +328,57 @@ impl Carnet {
         Ok(count)
     }
 
-    /// Creates the demo workspace, its administrator and 200 contacts, unless it exists.
+    /// Gives up to `count` contacts of the tenant (the oldest first, not in the trash) one
+    /// demo activity each, written in multi-row statements; returns how many were added.
+    pub async fn seed_activities(&self, ctx: &TenantContext, count: usize) -> ServiceResult<usize> {
+        ctx.require_write()?;
+        let mut rng = Rng(0xA5A5_5A5A_0F0F_F0F0 ^ (count as u64));
+        let owner = match ctx.actor {
+            crate::Actor::User(u) => Some(u),
+            _ => None,
+        };
+        let (mut added, mut after) = (0, None);
+        while added < count {
+            let now = self.now();
+            let mut tx = self.db.tenant_write(ctx.tenant).await?;
+            let want = (count - added).min(SEED_BATCH);
+            let page = contacts::archive_page(&mut tx, after, want as i64).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.contact.id.0);
+            let inputs: Vec<ActivityInput> = page
+                .iter()
+                .filter(|a| a.contact.deleted_at.is_none())
+                .map(|a| ActivityInput {
+                    owner_id: owner,
+                    ..demo_activity(&mut rng, a.contact.id, now)
+                })
+                .collect();
+            let news: Vec<NewActivity> = inputs
+                .iter()
+                .map(|input| NewActivity {
+                    id: ActivityId::new(),
+                    input,
+                })
+                .collect();
+            let events: Vec<_> = news
+                .iter()
+                .map(|a| {
+                    let fields = a.input.set_fields();
+                    crate::activities::audit_event(ctx, "create", a.id, fields, now)
+                })
+                .collect();
+            activities::insert_many(&mut tx, &news, ctx.actor.id(), now).await?;
+            audit::append_many(&mut tx, &events).await?;
+            tx.commit().await?;
+            added += news.len();
+        }
+        Ok(added)
+    }
+
+    /// Creates the demo workspace, its administrator, 200 contacts and 100 activities, unless
+    /// it exists.
     /// Returns the login only when it was just created: the password is not kept anywhere else.
     pub async fn ensure_demo(&self) -> ServiceResult<Option<DemoLogin>> {
         let mut tx = self.db.begin_read().await?;
@@ -304,6 +403,7 @@ impl Carnet {
             ..TenantContext::system(tenant.id)
         };
         self.seed_contacts(&ctx, 200).await?;
+        self.seed_activities(&ctx, 100).await?;
         Ok(Some(DemoLogin {
             email: DEMO_EMAIL.to_owned(),
             password,
@@ -314,6 +414,28 @@ impl Carnet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demo_activities_are_valid_and_varied() {
+        let mut rng = Rng(7);
+        let now = chrono::Utc::now();
+        let contact = ContactId::new();
+        let all: Vec<ActivityInput> = (0..200)
+            .map(|_| demo_activity(&mut rng, contact, now))
+            .collect();
+        for a in &all {
+            assert_eq!(ActivityInput::from_json(&a.to_json()).as_ref(), Ok(a));
+            assert!((a.starts_at - now).num_days().abs() <= 181);
+            assert!(
+                !a.done || a.starts_at < now,
+                "only past activities are done"
+            );
+        }
+        for kind in ActivityKind::ALL {
+            assert!(all.iter().any(|a| a.kind == kind), "{kind}");
+        }
+        assert!(all.iter().any(|a| a.done) && all.iter().any(|a| !a.done));
+    }
 
     #[test]
     fn demo_contacts_are_valid_and_varied() {

@@ -107,6 +107,48 @@ pub async fn insert(
     row.try_into()
 }
 
+/// An activity to store with [`insert_many`].
+pub struct NewActivity<'a> {
+    pub id: ActivityId,
+    pub input: &'a ActivityInput,
+}
+
+/// Stores new activities (version 1) in multi-row statements: the demo seeder's bulk path.
+pub async fn insert_many(
+    tx: &mut TenantTx,
+    activities: &[NewActivity<'_>],
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    const WIDTH: usize = 15;
+    let tenant = tx.tenant().0;
+    for chunk in activities.chunks(MAX_PARAMS / WIDTH) {
+        let sql = positional(
+            &tx.tx,
+            &format!(
+                "INSERT INTO activities (kind, subject, description, location, starts_at, ends_at, done,
+                     contact_id, owner_id, tenant_id, id, created_by, created_at, updated_at, version)
+                 VALUES {}",
+                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            ),
+        );
+        on_conn!(&mut tx.tx, |c| {
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = bind_input!(q, a.input)
+                    .bind(tenant)
+                    .bind(a.id.0)
+                    .bind(created_by)
+                    .bind(now)
+                    .bind(now)
+                    .bind(1_i64);
+            }
+            q.execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
 /// The activity, whether in the trash or not; `None` if this tenant has no such activity.
 pub async fn get(tx: &mut TenantTx, id: ActivityId) -> Result<Option<Activity>> {
     let sql = format!("SELECT {COLUMNS} FROM activities WHERE tenant_id = $1 AND id = $2");

@@ -99,13 +99,17 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Add demo contacts to a workspace.
+    /// Add demo contacts (and activities) to a workspace.
     Demo {
         #[arg(long)]
         tenant: String,
         /// How many contacts to add.
         #[arg(long, default_value_t = 200)]
         contacts: usize,
+        /// How many activities to add: one each for the workspace's oldest contacts (at most
+        /// as many as it has).
+        #[arg(long, default_value_t = 0)]
+        activities: usize,
     },
 }
 

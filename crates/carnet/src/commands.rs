@@ -606,12 +606,19 @@ async fn admin(command: Command, carnet: &Carnet) -> anyhow::Result<()> {
                 .unwrap_or_else(|| if entity == "activities" { "ics" } else { "csv" }.to_owned());
             export(carnet, &tenant, &entity, &format, output.as_deref()).await?;
         }
-        Command::Demo { tenant, contacts } => {
+        Command::Demo {
+            tenant,
+            contacts,
+            activities,
+        } => {
             let t = carnet.tenant_by_slug(&tenant).await?;
-            let n = carnet
-                .seed_contacts(&TenantContext::system(t.id), contacts)
-                .await?;
+            let ctx = TenantContext::system(t.id);
+            let n = carnet.seed_contacts(&ctx, contacts).await?;
             println!("added {n} demo contacts to {tenant}");
+            if activities > 0 {
+                let n = carnet.seed_activities(&ctx, activities).await?;
+                println!("added {n} demo activities to {tenant}");
+            }
         }
         Command::Serve(_) | Command::Migrate { .. } => {}
     }

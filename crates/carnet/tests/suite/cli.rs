@@ -1020,11 +1020,23 @@ fn tenant_archive_from_the_command_line() {
         &["tenant", "create", "--slug", "acme", "--name", "Acme"],
         None,
     ));
-    ok(&carnet(
+    let seeded = ok(&carnet(
         &data,
-        &["demo", "--tenant", "acme", "--contacts", "40"],
+        &[
+            "demo",
+            "--tenant",
+            "acme",
+            "--contacts",
+            "40",
+            "--activities",
+            "60",
+        ],
         None,
     ));
+    assert!(
+        seeded.contains("added 40 demo activities to acme"),
+        "one per contact at most: {seeded}"
+    );
     let archive = data.join("acme.carnet.zip");
     let out = ok(&carnet(
         &data,
@@ -1039,6 +1051,10 @@ fn tenant_archive_from_the_command_line() {
         None,
     ));
     assert!(out.contains("contacts.jsonl\t40 records\tsha256 "), "{out}");
+    assert!(
+        out.contains("activities.jsonl\t40 records\tsha256 "),
+        "{out}"
+    );
     let restored = ok(&carnet(
         &data,
         &[
@@ -1053,7 +1069,7 @@ fn tenant_archive_from_the_command_line() {
     ));
     assert!(
         restored.contains(
-            "restored 40 contacts, 0 activities and 40 audit events into workspace acme-copy"
+            "restored 40 contacts, 40 activities and 80 audit events into workspace acme-copy"
         ),
         "{restored}"
     );
