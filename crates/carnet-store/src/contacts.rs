@@ -868,6 +868,8 @@ pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<Stri
 async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     let candidates = if q.terms.is_empty() || q.email.is_some() {
         None
+    } else if let Some(page) = sorted_search(&mut tx.tx, q).await? {
+        Some(page)
     } else {
         search::candidates(&mut tx.tx, &q.terms).await?
     };
@@ -877,6 +879,35 @@ async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
         None => filter_start(tx, q).await?,
     };
     Ok(list_sql(tx.tenant().0, q, start))
+}
+
+/// PostgreSQL, a search sorted by a name with no tag or company filter: its page of ids from
+/// the search table, which holds the sort keys ([`search::sorted_page`]). `None` otherwise.
+async fn sorted_search(tx: &mut Tx, q: &ListQuery) -> Result<Option<Candidates>> {
+    let Tx::Postgres(c) = tx else {
+        return Ok(None);
+    };
+    let column = match q.sort {
+        SortField::LastName | SortField::FirstName => q.sort.column(),
+        SortField::CreatedAt | SortField::UpdatedAt => return Ok(None),
+    };
+    if q.tag.is_some() || q.company_id.is_some() {
+        return Ok(None);
+    }
+    let after = match &q.after {
+        Some((SortValue::Text(key), id)) => Some((key.as_str(), *id)),
+        Some(_) => return Ok(None),
+        None => None,
+    };
+    let page = search::SortedPage {
+        terms: &q.terms,
+        column,
+        descending: q.descending,
+        trashed: q.trashed,
+        after,
+        limit: q.limit,
+    };
+    Ok(search::sorted_page(c, &page).await?.map(Candidates::Ids))
 }
 
 /// [`Start::Filtered`] by the list's trash, tag or company, the first that few contacts

@@ -5,8 +5,9 @@
 //! first [`WINDOW`] contacts in list order (a term many contacts match fills its page there),
 //! then, if some matched there, among as many more as their density predicts (up to
 //! [`WIDE_WINDOW`]); failing that, it reads the contacts the index matches and sorts them; past
-//! [`CANDIDATE_CAP`] matches it walks the list's sort index. Every path applies the same
-//! `LIKE` test to every term, so they return the same contacts.
+//! [`CANDIDATE_CAP`] matches it walks the list's sort index. On PostgreSQL a search sorted by
+//! a name asks the search table for its page directly ([`sorted_page`]). Every path applies
+//! the same `LIKE` test to every term, so they return the same contacts.
 //!
 //! Walking the sort index alone was not enough: a last name searched in a list sorted by
 //! last name sits in one stretch of that order, which a walk reaches only after every
@@ -117,6 +118,52 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
         Candidates::Ids(v) => v.len(),
     };
     Ok((count <= CANDIDATE_CAP).then_some(found))
+}
+
+/// A page of a search sorted by a name, asked of the search table itself: its sort keys and
+/// trash flag are copied there (PostgreSQL, migration 0008).
+pub(crate) struct SortedPage<'a> {
+    /// Folded search terms; each must appear in the search text.
+    pub terms: &'a [String],
+    /// `sort_last` or `sort_first`.
+    pub column: &'static str,
+    pub descending: bool,
+    pub trashed: bool,
+    /// Start after this (sort key, id).
+    pub after: Option<(&'a str, Uuid)>,
+    pub limit: u32,
+}
+
+/// PostgreSQL: the ids of one page of `page`'s matches, in list order, from the search table
+/// alone (so a term thousands of contacts share costs a sort of its matches' keys, not a read
+/// of every match); `None` when no term is long enough for the trigram index.
+pub(crate) async fn sorted_page(
+    c: &mut sqlx::PgConnection,
+    page: &SortedPage<'_>,
+) -> Result<Option<Vec<Uuid>>> {
+    let Some(longest) = page
+        .terms
+        .iter()
+        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
+        .max_by_key(|t| t.chars().count())
+    else {
+        return Ok(None);
+    };
+    let patterns: Vec<String> = page.terms.iter().map(|t| like_contains(t)).collect();
+    let (after_key, after_id) = page.after.unzip();
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT contact_search_page($1, $2, $3, $4, $5, $6, $7, $8::integer)")
+            .bind(like_contains(longest))
+            .bind(patterns)
+            .bind(page.column)
+            .bind(page.descending)
+            .bind(page.trashed)
+            .bind(after_key)
+            .bind(after_id)
+            .bind(i64::from(page.limit))
+            .fetch_all(c)
+            .await?;
+    Ok(Some(ids))
 }
 
 /// An FTS5 query that every contact containing all `terms` matches: each trigram of each

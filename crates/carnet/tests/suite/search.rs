@@ -163,6 +163,36 @@ async fn search_follows_every_write(backend: Backend) {
     assert!(search(&app, &tenant, &["zebul"]).await.is_empty());
     assert_eq!(search(&app, &tenant, &["xavie"]).await, vec![id]);
 
+    // Sort keys and the trash follow too (PostgreSQL copies both into its search table): a
+    // renamed contact moves in the order, a trashed one leaves the search for the trash's.
+    let renamed = |name: &str| ContactInput::from_json(&json!({"last_name": name})).unwrap();
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    contacts::update(&mut tx, apart, 1, &renamed("Aupon"), chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        search(&app, &tenant, &["upon"]).await,
+        vec![apart, together]
+    );
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    contacts::set_trashed(&mut tx, together, true, chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(search(&app, &tenant, &["upon"]).await, vec![apart]);
+    let mut in_trash = query(&["upon"], 100);
+    in_trash.trashed = true;
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let found = contacts::list(&mut tx, &in_trash).await.unwrap();
+    drop(tx);
+    assert_eq!(
+        found.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![together]
+    );
+
     // Rows deleted below the application (a purge) leave the index too.
     let filler = search(&app, &tenant, &["filler"]).await;
     assert_eq!(filler.len(), 50);
