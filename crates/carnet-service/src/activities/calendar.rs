@@ -270,18 +270,17 @@ fn entry_input(
     own: &HashMap<String, ContactId>,
     report: &mut CalendarImport,
 ) -> Option<ActivityInput> {
+    let refused_before = report.rejected.len();
     for e in &entry.errors {
         report.reject(entry.line, &e.field, e.message.clone());
     }
-    if entry
-        .uid
-        .as_ref()
-        .is_some_and(|u| u.chars().count() > MAX_UID || u.is_empty())
-    {
+    let bad_uid =
+        |u: &String| u.is_empty() || u.chars().count() > MAX_UID || u.chars().any(char::is_control);
+    if entry.uid.as_ref().is_some_and(bad_uid) {
         report.reject(
             entry.line,
             "UID",
-            format!("must be 1 to {MAX_UID} characters"),
+            format!("must be 1 to {MAX_UID} characters, without control characters"),
         );
     }
     let input = match ActivityInput::from_json(&Value::Object(entry.fields.clone())) {
@@ -297,7 +296,7 @@ fn entry_input(
             None
         }
     };
-    if report.rejected.last().is_some_and(|r| r.line == entry.line) {
+    if report.rejected.len() > refused_before {
         return None;
     }
     let mut input = input?;

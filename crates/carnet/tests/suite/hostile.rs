@@ -564,6 +564,11 @@ async fn hostile_activities_and_calendars(backend: Backend) {
     );
     let res = import(long_uid.into_bytes()).await;
     assert_eq!(res.json["rejected"][0]["field"], "UID", "{}", res.text);
+    // A UID with a line break in it (escaped) would make the workspace's archive unreadable.
+    let broken_uid = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\\nb\r\nDTSTART:20261201T090000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let res = import(broken_uid.as_bytes().to_vec()).await;
+    assert_eq!(res.json["rejected"][0]["field"], "UID", "{}", res.text);
+    assert_eq!(res.json["created"], 0);
     let too_big = import(vec![b'x'; CALENDAR_LIMIT + 1]).await;
     assert_eq!(too_big.status, 413);
     assert_4xx(&too_big, "oversize calendar");
