@@ -6,8 +6,10 @@
 //! no word for, so that an export imported again gives the same activities. The linked
 //! contact is an `ATTENDEE` with its e-mail address, and `X-CARNET-CONTACT` with its id (the
 //! same workspace finds it by id even when it has no e-mail address). Times are written in
-//! UTC.
+//! UTC; times read in a named zone are converted with the file's own `VTIMEZONE`
+//! (`ical_zones`).
 
+use crate::ical_zones::{ZoneReader, Zones};
 use carnet_core::activity::Activity;
 use carnet_core::validation::FieldError;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -231,7 +233,9 @@ pub fn read_calendar(bytes: &[u8]) -> Result<Vec<CalendarEntry>, CalendarError> 
             message: "is not UTF-8 text (iCalendar files are UTF-8)".into(),
         }
     })?;
-    let mut entries = Vec::new();
+    let mut read: Vec<Open> = Vec::new();
+    let mut zones = Zones::default();
+    let mut zone: Option<ZoneReader> = None;
     let mut stack: Vec<String> = Vec::new();
     let mut current: Option<Open> = None;
     let mut seen_calendar = false;
@@ -267,7 +271,17 @@ pub fn read_calendar(bytes: &[u8]) -> Result<Vec<CalendarEntry>, CalendarError> 
                             ..CalendarEntry::default()
                         },
                         duration: None,
+                        zoned: Vec::new(),
                     });
+                }
+                if stack.len() == 1 && component == "VTIMEZONE" {
+                    zone = Some(ZoneReader::default());
+                }
+                if stack.len() == 2
+                    && matches!(component.as_str(), "STANDARD" | "DAYLIGHT")
+                    && let Some(z) = zone.as_mut()
+                {
+                    z.begin_observance();
                 }
                 stack.push(component);
             }
@@ -285,7 +299,17 @@ pub fn read_calendar(bytes: &[u8]) -> Result<Vec<CalendarEntry>, CalendarError> 
                 if stack.len() == 1
                     && let Some(open) = current.take()
                 {
-                    entries.push(open.finish());
+                    read.push(open);
+                }
+                if stack.len() == 2
+                    && let Some(z) = zone.as_mut()
+                {
+                    z.end_observance();
+                }
+                if stack.len() == 1
+                    && let Some(z) = zone.take()
+                {
+                    z.finish(&mut zones);
                 }
             }
             _ if stack.is_empty() => {
@@ -297,6 +321,11 @@ pub fn read_calendar(bytes: &[u8]) -> Result<Vec<CalendarEntry>, CalendarError> 
                     && let Some(open) = current.as_mut()
                 {
                     open.read_property(&line);
+                }
+                if (2..=3).contains(&stack.len())
+                    && let Some(z) = zone.as_mut()
+                {
+                    z.property(&line.name, &line.value);
                 }
             }
         }
@@ -313,7 +342,9 @@ pub fn read_calendar(bytes: &[u8]) -> Result<Vec<CalendarEntry>, CalendarError> 
             message: format!("the file ends inside BEGIN:{open}"),
         });
     }
-    Ok(entries)
+    // Times in a named zone are read once every zone of the file is known (a VTIMEZONE may
+    // come after the events that use it).
+    Ok(read.into_iter().map(|open| open.finish(&zones)).collect())
 }
 
 /// Logical lines with the number of their first physical line: a line starting with a
@@ -399,6 +430,16 @@ fn unescape(s: &str) -> String {
 struct Open {
     entry: CalendarEntry,
     duration: Option<Duration>,
+    /// Times in a zone the file describes, read as UTC at the end of the file.
+    zoned: Vec<Zoned>,
+}
+
+/// A local time in a named zone: (field, property, local time, TZID).
+struct Zoned {
+    field: &'static str,
+    property: String,
+    local: NaiveDateTime,
+    tzid: String,
 }
 
 impl Open {
@@ -417,9 +458,9 @@ impl Open {
             "LOCATION" => {
                 entry.fields.insert("location".into(), text());
             }
-            "DTSTART" => put_time(entry, "starts_at", line),
-            "DTEND" if !todo => put_time(entry, "ends_at", line),
-            "DUE" if todo => put_time(entry, "ends_at", line),
+            "DTSTART" => self.put_time("starts_at", line),
+            "DTEND" if !todo => self.put_time("ends_at", line),
+            "DUE" if todo => self.put_time("ends_at", line),
             "DURATION" => match parse_duration(&line.value) {
                 Some(d) => self.duration = Some(d),
                 None => entry
@@ -466,25 +507,39 @@ impl Open {
     }
 }
 
-/// Reads a DATE-TIME or DATE into `field`. A date alone is midnight UTC; as an end it is
-/// already exclusive (the day after an all-day event), as RFC 5545 writes it.
-fn put_time(entry: &mut CalendarEntry, field: &str, line: &ContentLine) {
-    match parse_time(line) {
-        Ok((t, note)) => {
-            entry
-                .fields
-                .insert(field.into(), Value::String(t.to_rfc3339()));
-            if let Some(note) = note {
-                entry.notes.push(note);
+/// A time as the file gives it: in UTC already (with a remark, for a floating time read as
+/// UTC), or local to a zone the file describes.
+enum When {
+    Utc(DateTime<Utc>, Option<String>),
+    Zoned(NaiveDateTime, String),
+}
+
+impl Open {
+    /// Reads a DATE-TIME or DATE into `field`. A date alone is midnight UTC; as an end it is
+    /// already exclusive (the day after an all-day event), as RFC 5545 writes it.
+    fn put_time(&mut self, field: &'static str, line: &ContentLine) {
+        let entry = &mut self.entry;
+        match parse_time(line) {
+            Ok(When::Utc(t, note)) => {
+                entry
+                    .fields
+                    .insert(field.into(), Value::String(t.to_rfc3339()));
+                entry.notes.extend(note);
             }
+            Ok(When::Zoned(local, tzid)) => self.zoned.push(Zoned {
+                field,
+                property: line.name.clone(),
+                local,
+                tzid,
+            }),
+            Err(message) => entry
+                .errors
+                .push(FieldError::new(line.name.clone(), message)),
         }
-        Err(message) => entry
-            .errors
-            .push(FieldError::new(line.name.clone(), message)),
     }
 }
 
-fn parse_time(line: &ContentLine) -> Result<(DateTime<Utc>, Option<String>), String> {
+fn parse_time(line: &ContentLine) -> Result<When, String> {
     let value = line.value.trim();
     let date_only = line
         .param("VALUE")
@@ -493,10 +548,8 @@ fn parse_time(line: &ContentLine) -> Result<(DateTime<Utc>, Option<String>), Str
     if date_only {
         let date = NaiveDate::parse_from_str(value, "%Y%m%d")
             .map_err(|_| format!("`{value}` is not a date (YYYYMMDD)"))?;
-        return Ok((
-            Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)),
-            None,
-        ));
+        let midnight = Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN));
+        return Ok(When::Utc(midnight, None));
     }
     let (local, zulu) = match value.strip_suffix(['Z', 'z']) {
         Some(v) => (v, true),
@@ -505,14 +558,12 @@ fn parse_time(line: &ContentLine) -> Result<(DateTime<Utc>, Option<String>), Str
     let naive = NaiveDateTime::parse_from_str(local, "%Y%m%dT%H%M%S")
         .map_err(|_| format!("`{value}` is not a date and time (YYYYMMDDTHHMMSS[Z])"))?;
     if zulu {
-        return Ok((Utc.from_utc_datetime(&naive), None));
+        return Ok(When::Utc(Utc.from_utc_datetime(&naive), None));
     }
     match line.param("TZID") {
-        Some(tz) if is_utc_zone(tz) => Ok((Utc.from_utc_datetime(&naive), None)),
-        Some(tz) => Err(format!(
-            "time zone `{tz}` is not supported yet; export the calendar with times in UTC"
-        )),
-        None => Ok((
+        Some(tz) if is_utc_zone(tz) => Ok(When::Utc(Utc.from_utc_datetime(&naive), None)),
+        Some(tz) => Ok(When::Zoned(naive, tz.trim().to_owned())),
+        None => Ok(When::Utc(
             Utc.from_utc_datetime(&naive),
             Some(format!(
                 "{} `{value}` has no time zone; read as UTC",
@@ -569,10 +620,21 @@ fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 impl Open {
-    /// The entry, with its kind by default (a to-do is a task, an event a meeting) and its
-    /// end from `DURATION` when it gave no end of its own.
-    fn finish(self) -> CalendarEntry {
+    /// The entry, its zoned times read as UTC with the file's `zones`, with its kind by
+    /// default (a to-do is a task, an event a meeting) and its end from `DURATION` when it
+    /// gave no end of its own.
+    fn finish(self, zones: &Zones) -> CalendarEntry {
         let mut entry = self.entry;
+        for z in self.zoned {
+            match zones.to_utc(&z.tzid, z.local) {
+                Ok(t) => {
+                    entry
+                        .fields
+                        .insert(z.field.into(), Value::String(t.to_rfc3339()));
+                }
+                Err(message) => entry.errors.push(FieldError::new(z.property, message)),
+            }
+        }
         if !entry.fields.contains_key("kind") {
             let kind = if entry.todo { "task" } else { "meeting" };
             entry
@@ -706,6 +768,26 @@ mod tests {
             let e = read_calendar(bytes).unwrap_err();
             assert_eq!(e.line, line, "{e}");
         }
+    }
+
+    #[test]
+    fn reads_zoned_times_with_the_file_s_own_zones() {
+        // As Outlook writes it: the zone after the event, under its Windows name.
+        let ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w1\r\nSUMMARY:Hiver\r\n\
+            DTSTART;TZID=\"Romance Standard Time\":20261201T090000\r\n\
+            DTEND;TZID=\"Romance Standard Time\":20261201T100000\r\nEND:VEVENT\r\n\
+            BEGIN:VEVENT\r\nUID:s1\r\nSUMMARY:Été\r\nDTSTART;TZID=Romance Standard Time:20260701T090000\r\nEND:VEVENT\r\n\
+            BEGIN:VTIMEZONE\r\nTZID:Romance Standard Time\r\n\
+            BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+            RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n\
+            BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+            RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+        let e = read_calendar(ics.as_bytes()).unwrap();
+        assert!(e[0].errors.is_empty(), "{:?}", e[0].errors);
+        assert_eq!(e[0].fields["starts_at"], "2026-12-01T08:00:00+00:00");
+        assert_eq!(e[0].fields["ends_at"], "2026-12-01T09:00:00+00:00");
+        assert_eq!(e[1].fields["starts_at"], "2026-07-01T07:00:00+00:00");
+        assert!(e[1].notes.is_empty(), "a zoned time is no floating time");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod contact_json;
 pub mod contacts;
 pub mod csv;
 pub mod ical;
+mod ical_zones;
 pub mod json_array;
 pub mod table;
 pub mod vcard;
