@@ -94,7 +94,7 @@ impl ActivityExport {
 }
 
 impl Carnet {
-    /// The contacts these activities are about (those still in the workspace), by id.
+    /// The contacts these activities are about (those in the trash too), by id.
     pub async fn contacts_of(
         &self,
         ctx: &TenantContext,

@@ -9,8 +9,7 @@ use crate::openapi::{self, json_body, problem_responses};
 use crate::problem::Problem;
 use crate::request::{IdPath, JsonBody, body_problem, query_pairs};
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -215,14 +214,13 @@ async fn list(
     Ok(axum::Json(json!({"data": page.data, "next_cursor": page.next_cursor})).into_response())
 }
 
+/// The query and the media type are checked before the body (up to 16 MiB) is read.
 async fn import(
     State(state): State<AppState>,
     ApiContext(ctx): ApiContext,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    req: Request,
 ) -> Result<Response, Problem> {
-    let body = body.map_err(|e| body_problem(&e, MAX_CALENDAR))?;
     let mut dry_run = false;
     for (key, value) in query_pairs(query.as_deref())? {
         match (key.as_str(), value.as_str()) {
@@ -232,12 +230,15 @@ async fn import(
             (other, _) => return Err(Problem::bad_request(other, "unknown query parameter")),
         }
     }
-    let media = header_str(&headers, header::CONTENT_TYPE.as_str())?
+    let media = header_str(req.headers(), header::CONTENT_TYPE.as_str())?
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase());
     if media.as_deref() != Some("text/calendar") {
         return Err(Problem::unsupported_media_type("text/calendar"));
     }
+    let body = Bytes::from_request(req, &state)
+        .await
+        .map_err(|e| body_problem(&e, MAX_CALENDAR))?;
     let report = state.carnet.import_calendar(&ctx, &body, dry_run).await?;
     Ok(axum::Json(report).into_response())
 }
