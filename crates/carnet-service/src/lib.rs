@@ -14,6 +14,7 @@ pub mod demo;
 mod error;
 pub mod imports;
 pub mod jobs;
+mod list_query;
 mod records;
 pub mod secrets;
 

@@ -2,9 +2,8 @@
 //! pages of an export.
 
 use crate::context::TenantContext;
-use crate::{Carnet, ServiceError, ServiceResult};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::list_query::{bad, decode_cursor, encode_cursor, flag, limit};
+use crate::{Carnet, ServiceResult};
 use carnet_core::ContactId;
 use carnet_core::activity::{Activity, ActivityKind};
 use carnet_store::activities::{self, ActivityQuery};
@@ -45,13 +44,6 @@ struct Cursor {
     i: Uuid,
 }
 
-fn bad(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::BadParameter {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
 impl ActivityListParams {
     /// Reads query parameters (`limit`, `cursor`, `sort`, `filter[contact_id]`,
     /// `filter[kind]`, `filter[trashed]`); unknown ones are refused.
@@ -69,15 +61,7 @@ impl ActivityListParams {
             match key {
                 "cursor" if value.is_empty() => {}
                 "cursor" => raw_cursor = Some(value),
-                "limit" => {
-                    p.limit = value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            bad("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
-                        })?;
-                }
+                "limit" => p.limit = limit(value, MAX_LIMIT)?,
                 "sort" => {
                     p.descending = match value {
                         "starts_at" => false,
@@ -97,22 +81,12 @@ impl ActivityListParams {
                         |e: carnet_core::activity::UnknownKind| bad("filter[kind]", e.to_string()),
                     )?)
                 }
-                "filter[trashed]" => {
-                    p.trashed = match value {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(bad("filter[trashed]", "must be true or false")),
-                    }
-                }
+                "filter[trashed]" => p.trashed = flag(key, value)?,
                 other => return Err(bad(other, "unknown query parameter")),
             }
         }
         if let Some(raw) = raw_cursor {
-            let cursor: Cursor = URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .ok_or_else(|| bad("cursor", "is not a cursor this server issued"))?;
+            let cursor: Cursor = decode_cursor(raw)?;
             if cursor.d != p.descending {
                 return Err(bad(
                     "cursor",
@@ -141,9 +115,7 @@ impl ActivityListParams {
             at: last.starts_at,
             i: last.id.0,
         };
-        let json =
-            serde_json::to_vec(&cursor).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(URL_SAFE_NO_PAD.encode(json))
+        encode_cursor(&cursor)
     }
 }
 
@@ -210,6 +182,7 @@ impl ActivityPages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ServiceError;
 
     #[test]
     fn parses_and_refuses_parameters() {

@@ -1,9 +1,8 @@
 //! Listing contacts: parameters, opaque cursors, keyset pages.
 
 use crate::context::TenantContext;
-use crate::{Carnet, ServiceError, ServiceResult};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::list_query::{bad, decode_cursor, encode_cursor, flag, limit};
+use crate::{Carnet, ServiceResult};
 use carnet_core::contact::Contact;
 use carnet_core::text::fold;
 use carnet_store::contacts::{self, ListQuery, SortField, SortValue};
@@ -51,13 +50,6 @@ struct Cursor {
     i: Uuid,
 }
 
-fn bad(field: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::BadParameter {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
 fn sort_name(field: SortField) -> &'static str {
     match field {
         SortField::LastName => "last_name",
@@ -96,15 +88,7 @@ impl ListParams {
                 return Err(bad(key, "must not contain control characters"));
             }
             match key {
-                "limit" => {
-                    p.limit = value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            bad("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
-                        })?;
-                }
+                "limit" => p.limit = limit(value, MAX_LIMIT)?,
                 "cursor" => raw_cursor = Some(value),
                 "sort" => {
                     let (desc, name) = match value.strip_prefix('-') {
@@ -140,18 +124,12 @@ impl ListParams {
                             .map_err(|_| bad("filter[company_id]", "must be a UUID"))?,
                     )
                 }
-                "filter[trashed]" => {
-                    p.trashed = match value {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(bad("filter[trashed]", "must be true or false")),
-                    }
-                }
+                "filter[trashed]" => p.trashed = flag(key, value)?,
                 other => return Err(bad(other, "unknown query parameter")),
             }
         }
         if let Some(raw) = raw_cursor {
-            let cursor = decode_cursor(raw)?;
+            let cursor: Cursor = decode_cursor(raw)?;
             if cursor.s != sort_name(p.sort) || cursor.d != p.descending {
                 return Err(bad(
                     "cursor",
@@ -202,18 +180,8 @@ impl ListParams {
             at,
             i: last.id.0,
         };
-        let json =
-            serde_json::to_vec(&cursor).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(URL_SAFE_NO_PAD.encode(json))
+        encode_cursor(&cursor)
     }
-}
-
-fn decode_cursor(raw: &str) -> ServiceResult<Cursor> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| bad("cursor", "is not a cursor this server issued"))
 }
 
 impl Carnet {
@@ -239,6 +207,7 @@ impl Carnet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ServiceError;
 
     #[test]
     fn parses_and_refuses_parameters() {
