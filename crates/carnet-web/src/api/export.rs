@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use carnet_formats::Format;
 use carnet_formats::activities::{ActivitiesWriter, ActivityFormat};
 use carnet_formats::contacts::{ContactsWriter, Spool};
-use carnet_service::activities::ActivityListParams;
-use carnet_service::contacts::ListParams;
+use carnet_service::Carnet;
+use carnet_service::activities::{ActivityExport, ActivityListParams};
+use carnet_service::contacts::{ContactPages, ListParams};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
@@ -44,39 +46,13 @@ pub(super) async fn contacts(
     }
     let params = ListParams::parse(list_pairs)?;
     let tenant = state.carnet.tenant(ctx.tenant).await?;
-    let (layout, mut pages) = state.carnet.export_contacts(&ctx, params, format).await?;
+    let (layout, pages) = state.carnet.export_contacts(&ctx, params, format).await?;
     let spool = Spool::default();
-    let mut writer = ContactsWriter::new(spool.clone(), format, layout).map_err(|e| {
+    let writer = ContactsWriter::new(spool.clone(), format, layout).map_err(|e| {
         tracing::error!(error = %e, "export could not start");
         Problem::internal()
     })?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let carnet = state.carnet.clone();
-    tokio::spawn(async move {
-        loop {
-            let chunk = match pages.next(&carnet).await {
-                Ok(Some(page)) => page
-                    .iter()
-                    .try_for_each(|c| writer.write(c))
-                    .map(|()| spool.take()),
-                Ok(None) => {
-                    let done = writer.finish().map(|_| spool.take());
-                    let _ = tx.send(done.map(Bytes::from)).await;
-                    break;
-                }
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            let failed = chunk.is_err();
-            if let Err(e) = &chunk {
-                // The status line is gone already: ending the body with an error tells the
-                // client that the file is incomplete.
-                tracing::error!(error = %e, "export failed midway");
-            }
-            if tx.send(chunk.map(Bytes::from)).await.is_err() || failed {
-                break; // the client went away, or the export failed
-            }
-        }
-    });
+    let rx = stream(state.carnet.clone(), ContactExport { pages, writer }, spool);
     let filename = format!(
         "contacts-{}-{}.{}",
         tenant.slug,
@@ -113,38 +89,17 @@ pub(super) async fn activities(
     }
     let params = ActivityListParams::parse(list_pairs)?;
     let tenant = state.carnet.tenant(ctx.tenant).await?;
-    let mut pages = state
+    let pages = state
         .carnet
         .export_activities(&ctx, params, format.name())
         .await?;
     let spool = Spool::default();
-    let mut writer =
-        ActivitiesWriter::new(spool.clone(), format).map_err(|_| Problem::internal())?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let carnet = state.carnet.clone();
-    tokio::spawn(async move {
-        loop {
-            let chunk = match pages.next(&carnet).await {
-                Ok(Some(page)) => page
-                    .iter()
-                    .try_for_each(|(a, contact)| writer.write(a, contact.as_ref()))
-                    .map(|()| spool.take()),
-                Ok(None) => {
-                    let done = writer.finish().map(|_| spool.take());
-                    let _ = tx.send(done.map(Bytes::from)).await;
-                    break;
-                }
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            let failed = chunk.is_err();
-            if let Err(e) = &chunk {
-                tracing::error!(error = %e, "export failed midway");
-            }
-            if tx.send(chunk.map(Bytes::from)).await.is_err() || failed {
-                break;
-            }
-        }
-    });
+    let writer = ActivitiesWriter::new(spool.clone(), format).map_err(|_| Problem::internal())?;
+    let rx = stream(
+        state.carnet.clone(),
+        ActivityFileExport { pages, writer },
+        spool,
+    );
     let filename = format!(
         "activities-{}-{}.{}",
         tenant.slug,
@@ -152,6 +107,91 @@ pub(super) async fn activities(
         format.extension()
     );
     Ok(file_response(rx, format.content_type(), &filename))
+}
+
+/// An export under way, as [`stream`] drives it.
+trait Export: Send + 'static {
+    /// Reads the next page of records and writes it; `false` once every record is written.
+    fn write_next(&mut self, carnet: &Carnet) -> impl Future<Output = io::Result<bool>> + Send;
+
+    /// Ends the file.
+    fn finish(self) -> io::Result<()>;
+}
+
+struct ContactExport {
+    pages: ContactPages,
+    writer: ContactsWriter<Spool>,
+}
+
+impl Export for ContactExport {
+    async fn write_next(&mut self, carnet: &Carnet) -> io::Result<bool> {
+        match self.pages.next(carnet).await {
+            Ok(Some(page)) => page
+                .iter()
+                .try_for_each(|c| self.writer.write(c))
+                .map(|()| true),
+            Ok(None) => Ok(false),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        self.writer.finish().map(drop)
+    }
+}
+
+struct ActivityFileExport {
+    pages: ActivityExport,
+    writer: ActivitiesWriter<Spool>,
+}
+
+impl Export for ActivityFileExport {
+    async fn write_next(&mut self, carnet: &Carnet) -> io::Result<bool> {
+        match self.pages.next(carnet).await {
+            Ok(Some(page)) => page
+                .iter()
+                .try_for_each(|(a, contact)| self.writer.write(a, contact.as_ref()))
+                .map(|()| true),
+            Ok(None) => Ok(false),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        self.writer.finish().map(drop)
+    }
+}
+
+/// Runs an export in a task of its own, handing each page's bytes from `spool` to the
+/// response body as they are written. A failure midway ends the body with an error: the
+/// status line is gone already, and the client must not take a cut file for a whole one.
+fn stream(
+    carnet: Carnet,
+    mut export: impl Export,
+    spool: Spool,
+) -> mpsc::Receiver<Result<Bytes, io::Error>> {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(4);
+    tokio::spawn(async move {
+        loop {
+            let chunk = match export.write_next(&carnet).await {
+                Ok(true) => Ok(spool.take()),
+                Ok(false) => {
+                    let done = export.finish().map(|()| spool.take());
+                    let _ = tx.send(done.map(Bytes::from)).await;
+                    break;
+                }
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            if let Err(e) = &chunk {
+                tracing::error!(error = %e, "export failed midway");
+            }
+            if tx.send(chunk.map(Bytes::from)).await.is_err() || failed {
+                break; // the client went away, or the export failed
+            }
+        }
+    });
+    rx
 }
 
 /// A streamed file download: its type, its name, never cached.
