@@ -964,7 +964,7 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
         }
         None => match start {
             // SQLite keeps the order of a CROSS JOIN: the matches drive the query.
-            Start::Matches(list @ Candidates::Rowids(_)) => {
+            Start::Matches(list @ Candidates::Rowids { .. }) => {
                 let p = b.bind(Param::Text(list.as_param()));
                 b.push(&format!(
                     "json_each({p}) s CROSS JOIN contacts c WHERE c.rowid = s.value AND c.tenant_id = {t}"
