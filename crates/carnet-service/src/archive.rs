@@ -9,7 +9,7 @@ use carnet_core::{ActivityId, ContactId, UserId};
 use carnet_store::activities::{self, ArchivedActivity};
 use carnet_store::audit::{self, AuditEvent};
 use carnet_store::contacts::{self, ArchivedContact};
-use carnet_store::users;
+use carnet_store::{TenantTx, users};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -156,6 +156,92 @@ impl<W: Write + Seek> Hashed<'_, W> {
     }
 }
 
+/// One file of records in an archive, read from the database a page at a time in id order.
+trait Section {
+    type Item;
+    /// The file's name in the archive.
+    const FILE: &'static str;
+    /// Up to [`PAGE`] records after `after`, in id order.
+    async fn page(tx: &mut TenantTx, after: Option<Uuid>) -> carnet_store::Result<Vec<Self::Item>>;
+    /// The record as the file's line holds it.
+    fn record(item: &Self::Item) -> impl Serialize;
+    fn id(item: &Self::Item) -> Uuid;
+}
+
+struct ContactSection;
+
+impl Section for ContactSection {
+    type Item = ArchivedContact;
+    const FILE: &'static str = CONTACTS;
+    async fn page(tx: &mut TenantTx, after: Option<Uuid>) -> carnet_store::Result<Vec<Self::Item>> {
+        contacts::archive_page(tx, after, PAGE).await
+    }
+    fn record(item: &Self::Item) -> impl Serialize {
+        contact_record(item)
+    }
+    fn id(item: &Self::Item) -> Uuid {
+        item.contact.id.0
+    }
+}
+
+struct ActivitySection;
+
+impl Section for ActivitySection {
+    type Item = ArchivedActivity;
+    const FILE: &'static str = ACTIVITIES;
+    async fn page(tx: &mut TenantTx, after: Option<Uuid>) -> carnet_store::Result<Vec<Self::Item>> {
+        activities::archive_page(tx, after, PAGE).await
+    }
+    fn record(item: &Self::Item) -> impl Serialize {
+        activity_record(item)
+    }
+    fn id(item: &Self::Item) -> Uuid {
+        item.activity.id.0
+    }
+}
+
+struct AuditSection;
+
+impl Section for AuditSection {
+    type Item = AuditEvent;
+    const FILE: &'static str = AUDIT;
+    async fn page(tx: &mut TenantTx, after: Option<Uuid>) -> carnet_store::Result<Vec<Self::Item>> {
+        audit::page_after(tx, after, PAGE).await
+    }
+    fn record(item: &Self::Item) -> impl Serialize {
+        audit_record(item)
+    }
+    fn id(item: &Self::Item) -> Uuid {
+        item.id
+    }
+}
+
+/// Writes every record of section `S` into its own file of the archive.
+async fn write_section<S: Section, W: Write + Seek>(
+    zip: &mut zip::ZipWriter<W>,
+    options: zip::write::SimpleFileOptions,
+    tx: &mut TenantTx,
+) -> ServiceResult<ManifestFile> {
+    zip.start_file(S::FILE, options).map_err(write_failed)?;
+    let mut hashed = Hashed {
+        zip,
+        hasher: Sha256::new(),
+        records: 0,
+    };
+    let mut after = None;
+    loop {
+        let page = S::page(tx, after).await?;
+        for item in &page {
+            hashed.line(&S::record(item))?;
+        }
+        match page.last() {
+            Some(last) => after = Some(S::id(last)),
+            None => break,
+        }
+    }
+    Ok(hashed.finish(S::FILE))
+}
+
 fn write_failed(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::BadParameter {
         field: "output".into(),
@@ -183,64 +269,12 @@ impl Carnet {
             .compression_method(zip::CompressionMethod::Deflated);
         // One read transaction: the archive is one consistent picture of the workspace.
         let mut tx = self.db.tenant_read(tenant.id).await?;
-        let mut files = Vec::new();
 
-        zip.start_file(CONTACTS, options).map_err(write_failed)?;
-        let mut hashed = Hashed {
-            zip: &mut zip,
-            hasher: Sha256::new(),
-            records: 0,
-        };
-        let mut after = None;
-        loop {
-            let page = contacts::archive_page(&mut tx, after, PAGE).await?;
-            for a in &page {
-                hashed.line(&contact_record(a))?;
-            }
-            match page.last() {
-                Some(last) => after = Some(last.contact.id.0),
-                None => break,
-            }
-        }
-        files.push(hashed.finish(CONTACTS));
-
-        zip.start_file(ACTIVITIES, options).map_err(write_failed)?;
-        let mut hashed = Hashed {
-            zip: &mut zip,
-            hasher: Sha256::new(),
-            records: 0,
-        };
-        let mut after = None;
-        loop {
-            let page = activities::archive_page(&mut tx, after, PAGE).await?;
-            for a in &page {
-                hashed.line(&activity_record(a))?;
-            }
-            match page.last() {
-                Some(last) => after = Some(last.activity.id.0),
-                None => break,
-            }
-        }
-        files.push(hashed.finish(ACTIVITIES));
-
-        zip.start_file(AUDIT, options).map_err(write_failed)?;
-        let mut hashed = Hashed {
-            zip: &mut zip,
-            hasher: Sha256::new(),
-            records: 0,
-        };
-        let mut after = None;
-        loop {
-            let page = audit::page_after(&mut tx, after, PAGE).await?;
-            for e in &page {
-                hashed.line(&audit_record(e))?;
-            }
-            match page.last() {
-                Some(last) => after = Some(last.id),
-                None => break,
-            }
-        }
-        files.push(hashed.finish(AUDIT));
+        let files = vec![
+            write_section::<ContactSection, W>(&mut zip, options, &mut tx).await?,
+            write_section::<ActivitySection, W>(&mut zip, options, &mut tx).await?,
+            write_section::<AuditSection, W>(&mut zip, options, &mut tx).await?,
+        ];
         drop(tx);
 
         let manifest = Manifest {

@@ -8,14 +8,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use carnet_formats::Format;
 use carnet_formats::activities::{ActivitiesWriter, ActivityFormat};
 use carnet_formats::contacts::{ContactsWriter, Spool};
+use carnet_formats::{Format, UnknownFormat};
 use carnet_service::Carnet;
 use carnet_service::activities::{ActivityExport, ActivityListParams};
 use carnet_service::contacts::{ContactPages, ListParams};
 use std::io;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
@@ -26,39 +27,14 @@ pub(super) async fn contacts(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let pairs = query_pairs(query.as_deref())?;
-    let mut format = Format::Csv;
-    let mut list_pairs = Vec::new();
-    for (key, value) in &pairs {
-        match key.as_str() {
-            "format" => {
-                format = value.parse().map_err(|e: carnet_formats::UnknownFormat| {
-                    Problem::bad_request("format", e.to_string())
-                })?
-            }
-            "limit" | "cursor" => {
-                return Err(Problem::bad_request(
-                    key,
-                    "an export holds every matching contact; it is not paged",
-                ));
-            }
-            _ => list_pairs.push((key.as_str(), value.as_str())),
-        }
-    }
+    let (format, list_pairs) = export_query(&pairs, Format::Csv, "contact")?;
     let params = ListParams::parse(list_pairs)?;
     let tenant = state.carnet.tenant(ctx.tenant).await?;
     let (layout, pages) = state.carnet.export_contacts(&ctx, params, format).await?;
     let spool = Spool::default();
-    let writer = ContactsWriter::new(spool.clone(), format, layout).map_err(|e| {
-        tracing::error!(error = %e, "export could not start");
-        Problem::internal()
-    })?;
+    let writer = ContactsWriter::new(spool.clone(), format, layout).map_err(not_started)?;
     let rx = stream(state.carnet.clone(), ContactExport { pages, writer }, spool);
-    let filename = format!(
-        "contacts-{}-{}.{}",
-        tenant.slug,
-        chrono::Utc::now().format("%Y-%m-%d"),
-        format.extension()
-    );
+    let filename = file_name("contacts", &tenant.slug, format.extension());
     Ok(file_response(rx, format.content_type(), &filename))
 }
 
@@ -69,24 +45,7 @@ pub(super) async fn activities(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let pairs = query_pairs(query.as_deref())?;
-    let mut format = ActivityFormat::Ics;
-    let mut list_pairs = Vec::new();
-    for (key, value) in &pairs {
-        match key.as_str() {
-            "format" => {
-                format = value.parse().map_err(|e: carnet_formats::UnknownFormat| {
-                    Problem::bad_request("format", e.to_string())
-                })?
-            }
-            "limit" | "cursor" => {
-                return Err(Problem::bad_request(
-                    key,
-                    "an export holds every matching activity; it is not paged",
-                ));
-            }
-            _ => list_pairs.push((key.as_str(), value.as_str())),
-        }
-    }
+    let (format, list_pairs) = export_query(&pairs, ActivityFormat::Ics, "activity")?;
     let params = ActivityListParams::parse(list_pairs)?;
     let tenant = state.carnet.tenant(ctx.tenant).await?;
     let pages = state
@@ -94,19 +53,60 @@ pub(super) async fn activities(
         .export_activities(&ctx, params, format.name())
         .await?;
     let spool = Spool::default();
-    let writer = ActivitiesWriter::new(spool.clone(), format).map_err(|_| Problem::internal())?;
+    let writer = ActivitiesWriter::new(spool.clone(), format).map_err(not_started)?;
     let rx = stream(
         state.carnet.clone(),
         ActivityFileExport { pages, writer },
         spool,
     );
-    let filename = format!(
-        "activities-{}-{}.{}",
-        tenant.slug,
-        chrono::Utc::now().format("%Y-%m-%d"),
-        format.extension()
-    );
+    let filename = file_name("activities", &tenant.slug, format.extension());
     Ok(file_response(rx, format.content_type(), &filename))
+}
+
+/// Query parameters passed on to a list's parser.
+type ListPairs<'q> = Vec<(&'q str, &'q str)>;
+
+/// An export's query: its `format` (`default` when absent) and the list parameters it
+/// passes on; `limit` and `cursor` are refused, an export holding every matching `record`.
+fn export_query<'q, F>(
+    pairs: &'q [(String, String)],
+    default: F,
+    record: &str,
+) -> Result<(F, ListPairs<'q>), Problem>
+where
+    F: FromStr<Err = UnknownFormat>,
+{
+    let mut format = default;
+    let mut list_pairs = Vec::new();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "format" => {
+                format = value
+                    .parse()
+                    .map_err(|e: UnknownFormat| Problem::bad_request("format", e.to_string()))?
+            }
+            "limit" | "cursor" => {
+                return Err(Problem::bad_request(
+                    key,
+                    format!("an export holds every matching {record}; it is not paged"),
+                ));
+            }
+            _ => list_pairs.push((key.as_str(), value.as_str())),
+        }
+    }
+    Ok((format, list_pairs))
+}
+
+/// The problem of a file writer that could not start (its header could not be written).
+fn not_started(e: io::Error) -> Problem {
+    tracing::error!(error = %e, "export could not start");
+    Problem::internal()
+}
+
+/// `{object}-{workspace}-{date}.{extension}`, the name an exported file is saved under.
+fn file_name(object: &str, slug: &str, extension: &str) -> String {
+    let date = chrono::Utc::now().format("%Y-%m-%d");
+    format!("{object}-{slug}-{date}.{extension}")
 }
 
 /// An export under way, as [`stream`] drives it.

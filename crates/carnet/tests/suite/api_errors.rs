@@ -137,6 +137,32 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
         .await;
     assert_problem(&not_object, 422);
 
+    // An export is one file of every match: paging it, or an unknown format, is refused,
+    // naming the parameter.
+    for (path, field, detail) in [
+        (
+            "/api/v1/contacts/export?format=csv&limit=5",
+            "limit",
+            "every matching contact",
+        ),
+        (
+            "/api/v1/activities/export?cursor=abc",
+            "cursor",
+            "every matching activity",
+        ),
+        ("/api/v1/contacts/export?format=ics", "format", "csv"),
+        ("/api/v1/activities/export?format=xlsx", "format", "ics"),
+    ] {
+        let refused = app.api(&key, "GET", path, None).await;
+        assert_problem(&refused, 400);
+        assert_eq!(refused.error_fields(), [field], "{path}");
+        assert!(
+            refused.json["detail"].as_str().unwrap().contains(detail),
+            "{path}: {}",
+            refused.text
+        );
+    }
+
     // Nothing was written by any of the refused requests.
     let list = app.api(&key, "GET", "/api/v1/contacts", None).await;
     assert_eq!(list.json["data"].as_array().unwrap().len(), 0);
