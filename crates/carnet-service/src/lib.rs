@@ -47,7 +47,8 @@ impl Carnet {
         &self.db
     }
 
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    /// The time by this instance's clock (the tests' clock in tests).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
 }

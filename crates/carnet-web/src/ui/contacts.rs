@@ -2,6 +2,7 @@
 //! trash and restore. Each page calls the same use cases as the API.
 
 use super::activities::kind_key;
+use super::activity_form::{ActivityForm, KINDS};
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn, when};
 use super::render;
@@ -131,6 +132,8 @@ struct ShowPage {
     tags: Vec<String>,
     in_trash: bool,
     activities: Vec<ActivityLine>,
+    form: ActivityForm,
+    kinds: [(&'static str, &'static str); 4],
     events: Vec<Event>,
 }
 
@@ -321,6 +324,7 @@ fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
         "saved" => Some(t.t("contacts.saved")),
         "deleted" => Some(t.t("contacts.deleted")),
         "restored" => Some(t.t("contacts.restored")),
+        "activity" => Some(t.t("activities.logged")),
         _ => None,
     }
 }
@@ -532,6 +536,61 @@ pub async fn show(
         Ok(found) => found,
         Err(res) => return *res,
     };
+    let pairs = pairs_of(query.as_deref());
+    let done = pairs
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map_or("", |(_, v)| v.as_str());
+    let form = ActivityForm::blank(state.carnet.now());
+    show_page(&state, &page, &ctx, id, done, form, StatusCode::OK).await
+}
+
+/// `POST /contacts/{id}/activities`: logs an activity with the contact from the form on its
+/// page; a refused form comes back filled in, with the reasons.
+pub async fn log_activity(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (ctx, id) = match target(&page, Some(&fields), &id) {
+        Ok(found) => found,
+        Err(res) => return *res,
+    };
+    let form = ActivityForm::read(&fields);
+    match state
+        .carnet
+        .create_activity(&ctx, &form.body(id), None)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/contacts/{id}?done=activity")).into_response(),
+        Err(ServiceError::Validation(errors)) => {
+            let form = form.refused(errors);
+            show_page(
+                &state,
+                &page,
+                &ctx,
+                id,
+                "",
+                form,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// A contact's page: its details, its activities with the form that logs one, its history.
+async fn show_page(
+    state: &AppState,
+    page: &SignedIn,
+    ctx: &TenantContext,
+    id: ContactId,
+    done: &str,
+    form: ActivityForm,
+    status: StatusCode,
+) -> Response {
     let id_text = id.to_string();
     let timeline = [
         ("filter[contact_id]", id_text.as_str()),
@@ -539,23 +598,18 @@ pub async fn show(
         ("limit", "20"),
     ];
     let activities = match ActivityListParams::parse(timeline) {
-        Ok(params) => state.carnet.list_activities(&ctx, &params).await,
+        Ok(params) => state.carnet.list_activities(ctx, &params).await,
         Err(e) => Err(e),
     };
     let (contact, history, activities) = match (
-        state.carnet.get_contact(&ctx, id, true).await,
-        state.carnet.contact_history(&ctx, id).await,
+        state.carnet.get_contact(ctx, id, true).await,
+        state.carnet.contact_history(ctx, id).await,
         activities,
     ) {
         (Ok(c), Ok(h), Ok(a)) => (c, h, a.data),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return page.fail(e),
     };
     let t = page.t;
-    let pairs = pairs_of(query.as_deref());
-    let done = pairs
-        .iter()
-        .find(|(k, _)| k == "done")
-        .map_or("", |(_, v)| v.as_str());
     let label = |l: &str| {
         if LABELS.contains(&l) {
             t.t(&format!("label.{l}")).to_owned()
@@ -603,9 +657,11 @@ pub async fn show(
                 done: a.done,
             })
             .collect(),
+        form,
+        kinds: KINDS,
         events,
     };
-    render(StatusCode::OK, &view)
+    render(status, &view)
 }
 
 pub async fn edit(

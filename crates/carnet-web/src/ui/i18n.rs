@@ -52,6 +52,31 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("activities.kind.task", "Tâche", "Task"),
     ("activities.kind.email", "E-mail", "E-mail"),
     (
+        "activities.log_title",
+        "Consigner une activité",
+        "Log an activity",
+    ),
+    ("activities.log_button", "Consigner", "Log it"),
+    ("activities.starts", "Début (UTC)", "Starts (UTC)"),
+    (
+        "activities.ends",
+        "Fin (UTC, facultative)",
+        "Ends (UTC, optional)",
+    ),
+    ("activities.location", "Lieu", "Location"),
+    ("activities.description", "Description", "Description"),
+    ("activities.mark_done", "Déjà faite", "Already done"),
+    (
+        "activities.fix_errors",
+        "L’activité n’a pas été enregistrée : corrigez les champs signalés.",
+        "The activity was not saved: correct the fields marked.",
+    ),
+    (
+        "activities.logged",
+        "Activité consignée.",
+        "Activity logged.",
+    ),
+    (
         "activities.empty",
         "Aucune activité pour l’instant. Importez un calendrier (.ics) ci-dessous, ou ajoutez-en par l’API.",
         "No activities yet. Import a calendar (.ics) below, or add them through the API.",

@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages (askama) made lively with htmx, in French and English.
 
 mod activities;
+mod activity_form;
 mod assets;
 mod contacts;
 mod i18n;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/{id}/edit", get(contacts::edit))
         .route("/contacts/{id}/delete", post(contacts::delete))
         .route("/contacts/{id}/restore", post(contacts::restore))
+        .route("/contacts/{id}/activities", post(contacts::log_activity))
         .route(
             "/imports",
             post(imports::upload).layer(DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD)),

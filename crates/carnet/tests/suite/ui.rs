@@ -1,7 +1,7 @@
 //! The web UI in process: sign-in, session cookie flags, CSRF on every form and API call,
 //! forms that keep what was typed and show errors beside their field, language.
 
-use carnet_core::Role;
+use carnet_core::{Role, Scope};
 use carnet_testkit::{Backend, TestApp, TestResponse, on_both_backends};
 use serde_json::json;
 
@@ -11,7 +11,8 @@ on_both_backends!(
     workspace_switcher_and_language,
     import_wizard,
     import_wizard_reads_the_sheet_chosen,
-    activities_page_imports_a_calendar
+    activities_page_imports_a_calendar,
+    contact_page_logs_an_activity
 );
 
 #[tokio::test]
@@ -870,5 +871,157 @@ async fn activities_page_imports_a_calendar(backend: Backend) {
         "{}",
         refused.text
     );
+    app.finish().await;
+}
+
+async fn contact_page_logs_an_activity(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    app.user("acme", "rob@acme.test", "correct-horse-2", Role::Readonly)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let form_headers = |cookie: &str| {
+        vec![
+            ("cookie".to_owned(), cookie.to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+        ]
+    };
+    let post = |path: String, cookie: String, body: String| {
+        let app = &app;
+        let headers = form_headers(&cookie);
+        async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            app.send("POST", &path, &headers, Some(body.into_bytes()))
+                .await
+        }
+    };
+    let created = post(
+        "/contacts".into(),
+        cookie.clone(),
+        format!("_csrf={csrf}&first_name=Ana&last_name=Martin"),
+    )
+    .await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    let contact = created
+        .header("location")
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let contact_id = contact.trim_start_matches("/contacts/").to_owned();
+    let action = format!("{contact}/activities");
+
+    let page = app
+        .send("GET", &contact, &[("cookie", &cookie)], None)
+        .await;
+    assert!(
+        page.text.contains(&format!("action=\"{action}\"")),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("type=\"datetime-local\""));
+    assert!(page.text.contains("Consigner une activité"));
+
+    // No CSRF token, nothing logged.
+    let forged = post(
+        action.clone(),
+        cookie.clone(),
+        "subject=x&starts_at=2026-12-01T09%3A30".into(),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+
+    // Refused: the form comes back as typed, each reason beside its field.
+    let refused = post(
+        action.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&kind=task&subject=&starts_at=demain&location=Salle+B"),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("L’activité n’a pas été enregistrée"));
+    assert!(refused.text.contains("id=\"activity-subject-error\""));
+    assert!(refused.text.contains("id=\"activity-starts-error\""));
+    assert!(
+        refused.text.contains("value=\"Salle B\""),
+        "typed input kept"
+    );
+    assert!(refused.text.contains("value=\"demain\""));
+    assert!(refused.text.contains("<option value=\"task\" selected>"));
+
+    // Logged: back to the contact, which lists it.
+    let logged = post(
+        action.clone(),
+        cookie.clone(),
+        format!(
+            "_csrf={csrf}&kind=meeting&subject=Bilan+%3Cannuel%3E&starts_at=2026-12-01T09%3A30\
+             &ends_at=2026-12-01T10%3A15&location=&description=Ordre+du+jour+%3A%0D%0A-+comptes&done=on"
+        ),
+    )
+    .await;
+    assert_eq!(logged.status, 303, "{}", logged.text);
+    let back = logged.header("location").unwrap().to_owned();
+    assert_eq!(back, format!("{contact}?done=activity"));
+    let shown = app.send("GET", &back, &[("cookie", &cookie)], None).await;
+    assert!(shown.text.contains("Activité consignée."), "{}", shown.text);
+    assert!(shown.text.contains("Bilan &#60;annuel&#62;"));
+    assert!(shown.text.contains("01/12/2026 09:30"));
+
+    // Exactly what was typed, times read as UTC, owned by the person who logged it.
+    let (_, key) = app
+        .carnet
+        .create_api_key("acme", "check", &[Scope::Read])
+        .await
+        .unwrap();
+    let listed = app
+        .api(
+            &key,
+            "GET",
+            &format!("/api/v1/activities?filter%5Bcontact_id%5D={contact_id}"),
+            None,
+        )
+        .await;
+    let data = listed.json["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{}", listed.text);
+    let a = &data[0];
+    assert_eq!(a["kind"], "meeting");
+    assert_eq!(a["subject"], "Bilan <annuel>");
+    assert_eq!(a["starts_at"], "2026-12-01T09:30:00Z");
+    assert_eq!(a["ends_at"], "2026-12-01T10:15:00Z");
+    assert_eq!(
+        a["description"], "Ordre du jour :\n- comptes",
+        "line breaks as stored"
+    );
+    assert!(a["location"].is_null(), "{a}");
+    assert_eq!(a["done"], true);
+    assert!(a["owner_id"].is_string(), "{a}");
+
+    // A read-only member sees the contact but cannot log anything.
+    let (rob, rob_csrf) = sign_in(&app, "rob@acme.test", "correct-horse-2").await;
+    let denied = post(
+        action.clone(),
+        rob,
+        format!("_csrf={rob_csrf}&kind=call&subject=Appel&starts_at=2026-12-02T09%3A00"),
+    )
+    .await;
+    assert_eq!(denied.status, 403, "{}", denied.text);
+    let after = app
+        .api(
+            &key,
+            "GET",
+            &format!("/api/v1/activities?filter%5Bcontact_id%5D={contact_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(after.json["data"].as_array().unwrap().len(), 1);
     app.finish().await;
 }
