@@ -125,6 +125,20 @@ test("import a calendar, read the report, find the activities, export them, log 
     /Call[\s\S]*2020-01-03 10:00[\s\S]*Done/,
   );
 
+  // A task still to do offers a button that marks it done.
+  await page.getByLabel("Kind").selectOption("task");
+  await page.getByLabel("Subject").fill("Send the contract");
+  await page.getByRole("button", { name: "Log it" }).click();
+  await page.waitForURL(`${contactUrl}?done=activity`);
+  await checkAccessibility(page, assert);
+  await page.getByRole("button", { name: "Mark done — Send the contract" }).click();
+  await page.waitForURL(`${contactUrl}?done=activity_done`);
+  await page.getByText("Activity marked done.").waitFor();
+  assert.match(
+    await page.locator("#contact-activities li", { hasText: "Send the contract" }).textContent(),
+    /Task[\s\S]*Done/,
+  );
+
   assert.deepEqual(errors, [], "no script or CSP errors in the console");
   await page.close();
 });

@@ -7,12 +7,16 @@ use super::render;
 use crate::AppState;
 use crate::api::activities::MAX_CALENDAR;
 use askama::Template;
-use axum::extract::{Multipart, RawQuery, State};
+use axum::Form;
+use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use carnet_core::ActivityId;
 use carnet_core::activity::{Activity, ActivityKind};
 use carnet_service::ServiceError;
 use carnet_service::activities::{ActivityListParams, CalendarImport};
+use carnet_service::contacts::etag;
+use serde_json::json;
 
 /// One row of the list.
 pub struct Row {
@@ -209,6 +213,51 @@ pub async fn import(State(state): State<AppState>, page: SignedIn, form: Multipa
         }
         Err(ServiceError::Validation(errors)) => {
             again(format!("{} {errors}", t.t("activities.unreadable"))).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /activities/{id}/done`: marks an activity done from its contact's page (the form
+/// sends the version it showed: an activity changed meanwhile is not overwritten), then goes
+/// back to that page.
+pub async fn mark_done(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(res) = page.check_csrf(&fields) {
+        return *res;
+    }
+    let ctx = match page.context() {
+        Ok(ctx) => ctx,
+        Err(res) => return *res,
+    };
+    let Ok(id) = id.parse::<ActivityId>() else {
+        return page.fail(ServiceError::NotFound("activity"));
+    };
+    let if_match = fields
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .map(etag);
+    let back = |activity: &Activity, done: &str| match activity.contact_id {
+        Some(contact) => format!("/contacts/{contact}?done={done}"),
+        None => "/activities".into(),
+    };
+    let patch = json!({"done": true});
+    match state
+        .carnet
+        .patch_activity(&ctx, id, &patch, if_match.as_deref())
+        .await
+    {
+        Ok(activity) => Redirect::to(&back(&activity, "activity_done")).into_response(),
+        Err(ServiceError::PreconditionFailed { .. }) => {
+            match state.carnet.get_activity(&ctx, id).await {
+                Ok(current) => Redirect::to(&back(&current, "activity_stale")).into_response(),
+                Err(e) => page.fail(e),
+            }
         }
         Err(e) => page.fail(e),
     }

@@ -106,6 +106,8 @@ struct FormPage {
 
 /// One activity about the contact.
 pub struct ActivityLine {
+    pub id: String,
+    pub version: i64,
     pub when: String,
     pub kind_key: &'static str,
     pub subject: String,
@@ -325,6 +327,8 @@ fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
         "deleted" => Some(t.t("contacts.deleted")),
         "restored" => Some(t.t("contacts.restored")),
         "activity" => Some(t.t("activities.logged")),
+        "activity_done" => Some(t.t("activities.marked_done")),
+        "activity_stale" => Some(t.t("activities.stale")),
         _ => None,
     }
 }
@@ -651,6 +655,8 @@ async fn show_page(
         activities: activities
             .iter()
             .map(|a| ActivityLine {
+                id: a.id.to_string(),
+                version: a.version,
                 when: when(t, a.starts_at),
                 kind_key: kind_key(a.kind),
                 subject: a.subject.clone(),

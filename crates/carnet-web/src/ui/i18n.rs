@@ -77,6 +77,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Activity logged.",
     ),
     (
+        "activities.mark_done_button",
+        "Marquer comme faite",
+        "Mark done",
+    ),
+    (
+        "activities.marked_done",
+        "Activité marquée comme faite.",
+        "Activity marked done.",
+    ),
+    (
+        "activities.stale",
+        "L’activité a changé entre-temps : rien n’a été modifié, voyez-la à nouveau.",
+        "The activity changed meanwhile: nothing was changed; look at it again.",
+    ),
+    (
         "activities.empty",
         "Aucune activité pour l’instant. Importez un calendrier (.ics) ci-dessous, ou ajoutez-en par l’API.",
         "No activities yet. Import a calendar (.ics) below, or add them through the API.",

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/language", post(login::language))
         .route("/workspace", post(login::workspace))
         .route("/activities", get(activities::index))
+        .route("/activities/{id}/done", post(activities::mark_done))
         .route(
             "/activities/import",
             post(activities::import).layer(DefaultBodyLimit::max(

@@ -1005,6 +1005,84 @@ async fn contact_page_logs_an_activity(backend: Backend) {
     assert_eq!(a["done"], true);
     assert!(a["owner_id"].is_string(), "{a}");
 
+    // A task still to do is marked done from the page, with the version the page showed.
+    let task = post(
+        action.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&kind=task&subject=Relancer&starts_at=2026-12-03T08%3A00"),
+    )
+    .await;
+    assert_eq!(task.status, 303, "{}", task.text);
+    let shown = app
+        .send("GET", &contact, &[("cookie", &cookie)], None)
+        .await;
+    let start = shown
+        .text
+        .find("action=\"/activities/")
+        .expect("a mark-done form for the task")
+        + "action=\"".len();
+    let done_action = shown.text[start..].split('"').next().unwrap().to_owned();
+    assert_eq!(
+        shown.text.matches("action=\"/activities/").count(),
+        1,
+        "only activities still to do offer it"
+    );
+    let task_id = done_action
+        .trim_start_matches("/activities/")
+        .trim_end_matches("/done")
+        .to_owned();
+    let stale = post(
+        done_action.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&version=7"),
+    )
+    .await;
+    assert_eq!(stale.status, 303, "{}", stale.text);
+    assert_eq!(
+        stale.header("location"),
+        Some(format!("{contact}?done=activity_stale").as_str())
+    );
+    let task_json = |key: String| {
+        let app = &app;
+        let path = format!("/api/v1/activities/{task_id}");
+        async move { app.api(&key, "GET", &path, None).await.json }
+    };
+    assert_eq!(
+        task_json(key.clone()).await["done"],
+        false,
+        "a stale form changes nothing"
+    );
+    let marked = post(
+        done_action.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&version=1"),
+    )
+    .await;
+    assert_eq!(
+        marked.header("location"),
+        Some(format!("{contact}?done=activity_done").as_str()),
+        "{}",
+        marked.text
+    );
+    assert_eq!(task_json(key.clone()).await["done"], true);
+    let shown = app
+        .send(
+            "GET",
+            marked.header("location").unwrap(),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert!(shown.text.contains("Activité marquée comme faite."));
+    assert!(!shown.text.contains("action=\"/activities/"));
+    assert_eq!(
+        post(done_action.clone(), cookie.clone(), "version=2".into())
+            .await
+            .status,
+        403,
+        "no CSRF token"
+    );
+
     // A read-only member sees the contact but cannot log anything.
     let (rob, rob_csrf) = sign_in(&app, "rob@acme.test", "correct-horse-2").await;
     let denied = post(
@@ -1022,6 +1100,6 @@ async fn contact_page_logs_an_activity(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(after.json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(after.json["data"].as_array().unwrap().len(), 2);
     app.finish().await;
 }
