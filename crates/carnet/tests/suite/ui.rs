@@ -1101,5 +1101,26 @@ async fn contact_page_logs_an_activity(backend: Backend) {
         )
         .await;
     assert_eq!(after.json["data"].as_array().unwrap().len(), 2);
+
+    // A contact in the trash takes no new activity, and the page says why.
+    let trashed = post(
+        format!("{contact}/delete"),
+        cookie.clone(),
+        format!("_csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(trashed.status, 303, "{}", trashed.text);
+    let refused = post(
+        action.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&kind=call&subject=Appel&starts_at=2026-12-02T09%3A00"),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("contact_id: "), "{}", refused.text);
+    assert!(
+        !refused.text.contains("id=\"log-activity\""),
+        "no form on a contact in the trash"
+    );
     app.finish().await;
 }
