@@ -1,5 +1,6 @@
-//! Activity pages: the list by start time with its export menu, and the import of an
-//! iCalendar file with its report. Each page calls the same use cases as the API.
+//! Activity pages: the list by start time with its export menu, the import of an iCalendar
+//! file with its report, and marking an activity done. Each page calls the same use cases as
+//! the API.
 
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn, when};

@@ -1,5 +1,6 @@
-//! Contact pages: list with live search, detail with timeline, create and edit forms,
-//! trash and restore. Each page calls the same use cases as the API.
+//! Contact pages: list with live search, detail with its activities (and the form that logs
+//! one) and timeline, create and edit forms, trash and restore. Each page calls the same use
+//! cases as the API.
 
 use super::activities::kind_key;
 use super::activity_form::{ActivityForm, KINDS};
