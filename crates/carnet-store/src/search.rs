@@ -102,11 +102,7 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
             }
         }
         Tx::Postgres(c) => {
-            // The longest term is usually the rarest; the others are checked by the list.
-            let longest = indexed
-                .iter()
-                .max_by_key(|t| t.chars().count())
-                .map_or_else(String::new, |t| like_contains(t));
+            let longest = longest_indexed(terms).map_or_else(String::new, |t| like_contains(t));
             let ids: Vec<Uuid> = sqlx::query_scalar("SELECT contact_search_ids($1, $2::integer)")
                 .bind(longest)
                 .bind(cap)
@@ -143,12 +139,7 @@ pub(crate) async fn sorted_page(
     c: &mut sqlx::PgConnection,
     page: &SortedPage<'_>,
 ) -> Result<Option<Vec<Uuid>>> {
-    let Some(longest) = page
-        .terms
-        .iter()
-        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
-        .max_by_key(|t| t.chars().count())
-    else {
+    let Some(longest) = longest_indexed(page.terms) else {
         return Ok(None);
     };
     let patterns: Vec<String> = page.terms.iter().map(|t| like_contains(t)).collect();
@@ -166,6 +157,15 @@ pub(crate) async fn sorted_page(
             .fetch_all(c)
             .await?;
     Ok(Some(ids))
+}
+
+/// The term the trigram index looks up on PostgreSQL: the longest one it holds entries for,
+/// usually the rarest (the others are tested by `LIKE`).
+fn longest_indexed(terms: &[String]) -> Option<&String> {
+    terms
+        .iter()
+        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
+        .max_by_key(|t| t.chars().count())
 }
 
 /// An FTS5 query that every contact containing all `terms` matches: each trigram of each

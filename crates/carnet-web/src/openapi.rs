@@ -5,6 +5,7 @@ use crate::api::{Operation, operations};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use carnet_core::activity::ActivityKind;
 use carnet_service::activities;
 use carnet_service::contacts::{DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS};
 use serde_json::{Map, Value, json};
@@ -117,7 +118,10 @@ fn writable_properties() -> Value {
     })
 }
 
-const ACTIVITY_KINDS: [&str; 4] = ["call", "meeting", "task", "email"];
+/// The kinds of activity, as the API names them.
+fn activity_kinds() -> [&'static str; 4] {
+    ActivityKind::ALL.map(ActivityKind::as_str)
+}
 
 /// An RFC 3339 date and time with its offset, in the years 1000 to 9999.
 fn date_time() -> Value {
@@ -127,7 +131,7 @@ fn date_time() -> Value {
 /// The writable members of an activity; all may be `null` (absent, or cleared by a patch).
 fn activity_writable_properties() -> Value {
     json!({
-        "kind": {"type": ["string", "null"], "enum": [ACTIVITY_KINDS[0], ACTIVITY_KINDS[1], ACTIVITY_KINDS[2], ACTIVITY_KINDS[3], null]},
+        "kind": {"type": ["string", "null"], "enum": activity_kinds().into_iter().map(Value::from).chain([Value::Null]).collect::<Vec<_>>()},
         "subject": nullable(text_not_blank(200)),
         "description": {"type": ["string", "null"], "maxLength": 10000, "pattern": r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
                         "description": "Several lines; tabs and line breaks are the only control characters allowed"},
@@ -143,7 +147,7 @@ fn activity_writable_properties() -> Value {
 /// A new activity's members: kind, subject and start cannot be null there.
 fn activity_input_properties() -> Value {
     let mut props = activity_writable_properties();
-    props["kind"] = json!({"type": "string", "enum": ACTIVITY_KINDS});
+    props["kind"] = json!({"type": "string", "enum": activity_kinds()});
     props["subject"] = text_not_blank(200);
     props["starts_at"] = date_time();
     props
@@ -165,7 +169,7 @@ fn activity_schemas() -> Value {
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "uid": {"type": "string", "description": "Its iCalendar UID: the id, or the UID it had in the calendar it was imported from"},
-                "kind": {"type": "string", "enum": ACTIVITY_KINDS},
+                "kind": {"type": "string", "enum": activity_kinds()},
                 "subject": {"type": "string"},
                 "description": nullable_string,
                 "location": nullable_string,
@@ -415,7 +419,7 @@ fn activity_filters() -> Value {
     json!([
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["starts_at", "-starts_at"], "default": "starts_at"}},
         {"name": "filter[contact_id]", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "The activities about one contact"},
-        {"name": "filter[kind]", "in": "query", "schema": {"type": "string", "enum": ACTIVITY_KINDS}},
+        {"name": "filter[kind]", "in": "query", "schema": {"type": "string", "enum": activity_kinds()}},
         {"name": "filter[trashed]", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "List the trash"}
     ])
 }

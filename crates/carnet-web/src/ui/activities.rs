@@ -3,7 +3,7 @@
 //! the API.
 
 use super::i18n::Tr;
-use super::page::{Chrome, SignedIn, when};
+use super::page::{Chrome, SignedIn, form_version, when};
 use super::render;
 use crate::AppState;
 use crate::api::activities::MAX_CALENDAR;
@@ -60,6 +60,11 @@ pub fn kind_key(kind: ActivityKind) -> &'static str {
         ActivityKind::Task => "activities.kind.task",
         ActivityKind::Email => "activities.kind.email",
     }
+}
+
+/// The kinds a form offers, in the order of its menu: (value, message key naming it).
+pub fn kind_menu() -> [(&'static str, &'static str); 4] {
+    ActivityKind::ALL.map(|k| (k.as_str(), kind_key(k)))
 }
 
 fn link(pairs: &[(&str, &str)]) -> String {
@@ -228,21 +233,11 @@ pub async fn mark_done(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(res) = page.check_csrf(&fields) {
-        return *res;
-    }
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id): (_, ActivityId) = match page.target(Some(&fields), &id, "activity") {
+        Ok(found) => found,
         Err(res) => return *res,
     };
-    let Ok(id) = id.parse::<ActivityId>() else {
-        return page.fail(ServiceError::NotFound("activity"));
-    };
-    let if_match = fields
-        .iter()
-        .find(|(k, _)| k == "version")
-        .and_then(|(_, v)| v.parse::<i64>().ok())
-        .map(etag);
+    let if_match = form_version(&fields).map(etag);
     let back = |activity: &Activity, done: &str| match activity.contact_id {
         Some(contact) => format!("/contacts/{contact}?done={done}"),
         None => "/activities".into(),

@@ -1,17 +1,10 @@
 //! The form on a contact's page that logs an activity with that contact: what was typed,
 //! given back with each field's error when it is refused, and the API body it becomes.
 
+use carnet_core::activity::ActivityKind;
 use carnet_core::{ContactId, ValidationErrors};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-
-/// The kinds offered, in the order of the menu, each with the message key naming it.
-pub const KINDS: [(&str, &str); 4] = [
-    ("call", "activities.kind.call"),
-    ("meeting", "activities.kind.meeting"),
-    ("task", "activities.kind.task"),
-    ("email", "activities.kind.email"),
-];
 
 /// The fields the form shows, in the API's names.
 const FIELDS: [&str; 7] = [
@@ -40,7 +33,7 @@ pub struct ActivityForm {
 impl ActivityForm {
     fn empty() -> Self {
         Self {
-            kind: KINDS[0].0.into(),
+            kind: ActivityKind::Call.as_str().into(),
             subject: String::new(),
             starts_at: String::new(),
             ends_at: String::new(),

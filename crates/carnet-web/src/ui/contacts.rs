@@ -2,10 +2,10 @@
 //! one) and timeline, create and edit forms, trash and restore. Each page calls the same use
 //! cases as the API.
 
-use super::activities::kind_key;
-use super::activity_form::{ActivityForm, KINDS};
+use super::activities::{kind_key, kind_menu};
+use super::activity_form::ActivityForm;
 use super::i18n::Tr;
-use super::page::{Chrome, SignedIn, when};
+use super::page::{Chrome, SignedIn, form_version, when};
 use super::render;
 use crate::AppState;
 use askama::Template;
@@ -514,30 +514,13 @@ pub async fn create(
     }
 }
 
-/// The context and the contact of a request about one contact; for a submitted form, only
-/// after its CSRF token checks out.
-fn target(
-    page: &SignedIn,
-    form: Option<&[(String, String)]>,
-    raw_id: &str,
-) -> Result<(TenantContext, ContactId), Box<Response>> {
-    if let Some(fields) = form {
-        page.check_csrf(fields)?;
-    }
-    let ctx = page.context()?;
-    let id = raw_id
-        .parse()
-        .map_err(|_| Box::new(page.fail(ServiceError::NotFound("contact"))))?;
-    Ok((ctx, id))
-}
-
 pub async fn show(
     State(state): State<AppState>,
     page: SignedIn,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (ctx, id) = match target(&page, None, &id) {
+    let (ctx, id) = match page.target(None, &id, "contact") {
         Ok(found) => found,
         Err(res) => return *res,
     };
@@ -558,7 +541,7 @@ pub async fn log_activity(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (ctx, id) = match target(&page, Some(&fields), &id) {
+    let (ctx, id) = match page.target(Some(&fields), &id, "contact") {
         Ok(found) => found,
         Err(res) => return *res,
     };
@@ -665,7 +648,7 @@ async fn show_page(
             })
             .collect(),
         form,
-        kinds: KINDS,
+        kinds: kind_menu(),
         events,
     };
     render(status, &view)
@@ -676,7 +659,7 @@ pub async fn edit(
     page: SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let (ctx, id) = match target(&page, None, &id) {
+    let (ctx, id) = match page.target(None, &id, "contact") {
         Ok(found) => found,
         Err(res) => return *res,
     };
@@ -722,16 +705,13 @@ pub async fn update(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (ctx, id) = match target(&page, Some(&fields), &id) {
+    let (ctx, id) = match page.target(Some(&fields), &id, "contact") {
         Ok(found) => found,
         Err(res) => return *res,
     };
     let mut form = blank_form(format!("/contacts/{id}"), format!("/contacts/{id}"));
     let patch = read_form(&fields, &mut form);
-    form.version = fields
-        .iter()
-        .find(|(k, _)| k == "version")
-        .and_then(|(_, v)| v.parse().ok());
+    form.version = form_version(&fields);
     let if_match = form.version.map(etag);
     match state
         .carnet
@@ -783,7 +763,7 @@ async fn trash_action(
     fields: Vec<(String, String)>,
     trash: bool,
 ) -> Response {
-    let (ctx, id) = match target(&page, Some(&fields), &id) {
+    let (ctx, id) = match page.target(Some(&fields), &id, "contact") {
         Ok(found) => found,
         Err(res) => return *res,
     };

@@ -152,6 +152,24 @@ impl SignedIn {
     }
 
     /// Checks the `_csrf` field of a submitted form against the session's token.
+    /// The context and the record `raw_id` names (a `what`, to say which is missing) of a
+    /// request about one record; for a submitted form, only after its CSRF token checks out.
+    pub fn target<Id: std::str::FromStr>(
+        &self,
+        form: Option<&[(String, String)]>,
+        raw_id: &str,
+        what: &'static str,
+    ) -> Result<(TenantContext, Id), Box<Response>> {
+        if let Some(fields) = form {
+            self.check_csrf(fields)?;
+        }
+        let ctx = self.context()?;
+        let id = raw_id
+            .parse()
+            .map_err(|_| Box::new(self.fail(ServiceError::NotFound(what))))?;
+        Ok((ctx, id))
+    }
+
     pub fn check_csrf(&self, form: &[(String, String)]) -> Result<(), Box<Response>> {
         let sent = form
             .iter()
@@ -190,6 +208,14 @@ impl SignedIn {
             }
         }
     }
+}
+
+/// The record version a form was shown with (its hidden `version` field), if it sent one.
+pub fn form_version(fields: &[(String, String)]) -> Option<i64> {
+    fields
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// A date and time as the interface's language writes them (UTC).
