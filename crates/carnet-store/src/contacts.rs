@@ -755,12 +755,13 @@ impl SortField {
 }
 
 /// One page of contacts: one query on the `(tenant_id, sort key, id)` index, or, for a
-/// search, up to four statements (two windows, the index lookup, the page).
+/// search, up to six statements (two windows, the index lookup, on SQLite the range of a
+/// name's stretch, and the page, or a page from the stretch and one from the other matches).
 ///
 /// A search first tries the first [`search::WINDOW`] contacts in list order: a term that
 /// many contacts match fills its page there. If some matched, it tries as many more as
 /// their density predicts ([`search::wider_window`]). Otherwise it starts from the term's
-/// matches in the trigram index (see [`list_sql_for`]).
+/// matches in the trigram index (see [`statements_for`]).
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     if looks_in_window(q) {
         let window = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
@@ -776,8 +777,34 @@ pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
             }
         }
     }
-    let b = list_sql_for(tx, q).await?;
-    fetch_list(tx, &b).await
+    match statements_for(tx, q).await? {
+        Statements::One(b) => fetch_list(tx, &b).await,
+        Statements::Stretch { stretch, rest } => {
+            let mut rows = fetch_list(tx, &stretch).await?;
+            rows.extend(fetch_list(tx, &rest).await?);
+            Ok(merge_pages(q, rows))
+        }
+    }
+}
+
+/// The page of `q` from the rows of two disjoint pages of it (each in list order).
+fn merge_pages(q: &ListQuery, mut rows: Vec<Contact>) -> Vec<Contact> {
+    rows.sort_by(|a, b| {
+        let order = sort_text(q.sort, a)
+            .cmp(&sort_text(q.sort, b))
+            .then(a.id.0.cmp(&b.id.0));
+        if q.descending { order.reverse() } else { order }
+    });
+    rows.truncate(q.limit as usize);
+    rows
+}
+
+/// A contact's sort key under a name sort, as the database compares it (bytewise).
+fn sort_text(sort: SortField, contact: &Contact) -> String {
+    match sort.value_of(contact) {
+        SortValue::Text(key) => key,
+        SortValue::Time(_) | SortValue::None => String::new(),
+    }
 }
 
 /// Whether [`list`] first looks for `q`'s page among the first contacts in list order: a
@@ -804,6 +831,8 @@ enum Start<'a> {
     Window(u32),
     /// The matches the trigram index gave.
     Matches(&'a Candidates),
+    /// The contacts whose sort key starts with a search term, from the sort index.
+    Stretch(&'a search::Stretch),
     /// The contacts passing a filter few pass, from that filter's index.
     Filtered(Selective<'a>),
 }
@@ -847,8 +876,14 @@ const SELECTIVE: i64 = 5_000;
 /// for tests that hot queries use their indexes. This is the statement after the search
 /// window, if any: see [`window_plan`].
 pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
-    let b = list_sql_for(tx, q).await?;
-    explain(tx, &b).await
+    match statements_for(tx, q).await? {
+        Statements::One(b) => explain(tx, &b).await,
+        Statements::Stretch { stretch, rest } => Ok(format!(
+            "{}\n--\n{}",
+            explain(tx, &stretch).await?,
+            explain(tx, &rest).await?
+        )),
+    }
 }
 
 /// How the database runs the first statement of a search, the look among the first
@@ -861,11 +896,24 @@ pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<Stri
     explain(tx, &b).await.map(Some)
 }
 
+/// The statements of [`list`] past its window.
+enum Statements {
+    One(SqlBuilder),
+    /// A page from a name's stretch of the sort index and a page from the other matches,
+    /// merged ([`search::stretch`]).
+    Stretch {
+        stretch: SqlBuilder,
+        rest: SqlBuilder,
+    },
+}
+
 /// The SQL of [`list`] past its window and its parameters: a search starts from its matches
-/// when the trigram index can give them (see [`search`]); an e-mail filter starts from the
-/// e-mail index; a small trash, or a tag or company that few contacts have, from its index;
+/// when the trigram index can give them (see [`search`]), on SQLite from a name's stretch
+/// and the other matches when that reads fewer; an e-mail filter starts from the e-mail
+/// index; a small trash, or a tag or company that few contacts have, from its index;
 /// anything else walks the list's sort index.
-async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
+async fn statements_for(tx: &mut TenantTx, q: &ListQuery) -> Result<Statements> {
+    let tenant = tx.tenant().0;
     let candidates = if q.terms.is_empty() || q.email.is_some() {
         None
     } else if let Some(page) = sorted_search(&mut tx.tx, q).await? {
@@ -873,12 +921,38 @@ async fn list_sql_for(tx: &mut TenantTx, q: &ListQuery) -> Result<SqlBuilder> {
     } else {
         search::candidates(&mut tx.tx, &q.terms).await?
     };
+    if let Some(found) = &candidates
+        && let Some(stretch) = name_stretch(tx, q, found).await?
+    {
+        return Ok(Statements::Stretch {
+            stretch: list_sql(tenant, q, Start::Stretch(&stretch)),
+            rest: list_sql(tenant, q, Start::Matches(&stretch.rest)),
+        });
+    }
     let start = match &candidates {
         Some(found) => Start::Matches(found),
         None if q.email.is_some() => Start::Walk,
         None => filter_start(tx, q).await?,
     };
-    Ok(list_sql(tx.tenant().0, q, start))
+    Ok(Statements::One(list_sql(tenant, q, start)))
+}
+
+/// SQLite, a search sorted by a name: the stretch of that name's sort index its longest
+/// term starts, when few of its `found` matches lie outside it ([`search::stretch`]).
+async fn name_stretch(
+    tx: &mut TenantTx,
+    q: &ListQuery,
+    found: &Candidates,
+) -> Result<Option<search::Stretch>> {
+    let column = match q.sort {
+        SortField::LastName | SortField::FirstName => q.sort.column(),
+        SortField::CreatedAt | SortField::UpdatedAt => return Ok(None),
+    };
+    let tenant = tx.tenant().0;
+    match &mut tx.tx {
+        Tx::Sqlite(c) => search::stretch(c, tenant, column, &q.terms, found).await,
+        Tx::Postgres(_) => Ok(None),
+    }
 }
 
 /// PostgreSQL, a search sorted by a name with no tag or company filter: its page of ids from
@@ -997,6 +1071,15 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
                 b.push(&format!(
                     "(SELECT k.tenant_id, k.{contact} AS id FROM {table} k WHERE k.tenant_id = {t} AND {condition}) x \
                      CROSS JOIN contacts c WHERE c.tenant_id = x.tenant_id AND c.id = x.id"
+                ));
+            }
+            // The sort index's range of the keys starting with the term, in list order.
+            Start::Stretch(stretch) => {
+                let col = q.sort.column();
+                let from = b.bind(Param::Text(stretch.from.clone()));
+                let to = b.bind(Param::Text(stretch.to.clone()));
+                b.push(&format!(
+                    "contacts c WHERE c.tenant_id = {t} AND c.{col} >= {from} AND c.{col} < {to}"
                 ));
             }
             Start::Walk => b.push(&format!("contacts c WHERE c.tenant_id = {t}")),

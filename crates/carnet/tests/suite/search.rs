@@ -14,7 +14,8 @@ on_both_backends!(
     search_finds_what_a_scan_finds,
     search_follows_every_write,
     rare_terms_start_from_the_trigram_index,
-    searches_first_read_the_sort_index
+    searches_first_read_the_sort_index,
+    names_read_from_their_stretch_find_what_a_scan_finds
 );
 
 fn query(terms: &[&str], limit: u32) -> ListQuery {
@@ -123,6 +124,130 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
         }
     }
     assert!(search(&app, &tenant, &["mar"]).await.len() > 10);
+    app.finish().await;
+}
+
+/// A name thousands of contacts share, searched in a list sorted by that name: on SQLite its
+/// stretch of the sort index is read in order and only the other matches (the name inside
+/// another, as a first name, in an e-mail) are read and sorted beside it; the pages, in
+/// both directions and after a cursor, are the ones a scan gives, trashed contacts and
+/// another tenant's left out.
+async fn names_read_from_their_stretch_find_what_a_scan_finds(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let other = app.carnet.create_tenant("other", "Other").await.unwrap();
+    // Names sorting before and after the stretch, so that no first look along the list
+    // order finds it, whichever the direction.
+    app.add_contacts(&tenant, "Abel", 1100).await;
+    app.add_contacts(&tenant, "Zzyzx", 1100).await;
+    app.add_contacts(&tenant, "Zola", 2100).await;
+    app.add_contacts(&tenant, "Zolan", 10).await;
+    app.add_contacts(&tenant, "Bazola", 30).await;
+    app.add_contacts_with(&tenant, "Martin", 20, &json!({"first_name": "Zola"}))
+        .await;
+    app.add_contacts_with(
+        &tenant,
+        "Perrin",
+        15,
+        &json!({"emails": [{"value": "perrin@zola.fr"}]}),
+    )
+    .await;
+    app.add_contacts_with(&tenant, "Noel", 2100, &json!({"first_name": "Camille"}))
+        .await;
+    let trashed = app.add_contacts(&tenant, "Zola", 5).await;
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    for id in &trashed {
+        contacts::set_trashed(&mut tx, *id, true, chrono::Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.add_contacts(&other, "Zola", 50).await;
+
+    let all = everyone(&app, &tenant).await;
+    for (terms, sort) in [
+        (vec!["zola"], SortField::LastName),
+        (vec!["zola", "x.fr"], SortField::LastName),
+        (vec!["camille"], SortField::FirstName),
+        (vec!["zola"], SortField::FirstName),
+    ] {
+        for descending in [false, true] {
+            let key = |c: &carnet_core::contact::Contact| match sort.value_of(c) {
+                contacts::SortValue::Text(t) => t,
+                other => panic!("{other:?}"),
+            };
+            let mut expected: Vec<&carnet_core::contact::Contact> = all
+                .iter()
+                .filter(|c| {
+                    let text = c.input().search_text();
+                    terms.iter().all(|t| text.contains(t))
+                })
+                .collect();
+            expected.sort_by(|a, b| {
+                let order = key(a).cmp(&key(b)).then(a.id.0.cmp(&b.id.0));
+                if descending { order.reverse() } else { order }
+            });
+            let expected: Vec<ContactId> = expected.iter().map(|c| c.id).collect();
+            let what = format!("{terms:?} {sort:?} descending={descending}");
+            assert!(expected.len() > 100, "{what}");
+            let ask = |limit, after| ListQuery {
+                sort,
+                descending,
+                after,
+                ..query(&terms, limit)
+            };
+            let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+            let whole = contacts::list(&mut tx, &ask(100_000, None)).await.unwrap();
+            let ids: Vec<ContactId> = whole.iter().map(|c| c.id).collect();
+            assert_eq!(ids, expected, "{what}");
+            let first = contacts::list(&mut tx, &ask(51, None)).await.unwrap();
+            let ids: Vec<ContactId> = first.iter().map(|c| c.id).collect();
+            assert_eq!(ids, expected[..51], "{what} page 1");
+            let last = first.last().unwrap();
+            let cursor = Some((sort.value_of(last), last.id.0));
+            let second = contacts::list(&mut tx, &ask(51, cursor)).await.unwrap();
+            let ids: Vec<ContactId> = second.iter().map(|c| c.id).collect();
+            assert_eq!(ids, expected[51..102], "{what} page 2");
+            if backend == Backend::Sqlite && terms.len() == 1 && terms[0] == "zola" {
+                // The name's stretch is read in list order from its sort index, the few
+                // other matches by rowid.
+                let plan = list_plan(&mut tx, &ask(51, None)).await.unwrap();
+                let column = match sort {
+                    SortField::LastName => "sort_last",
+                    _ => "sort_first",
+                };
+                let stretch = format!(
+                    "USING INDEX contacts_{column} (tenant_id=? AND {column}>? AND {column}<?)"
+                );
+                let expect_stretch = sort == SortField::LastName;
+                assert_eq!(plan.contains(&stretch), expect_stretch, "{what}: {plan}");
+                if expect_stretch {
+                    let (stretch_plan, rest_plan) = plan.split_once("\n--\n").unwrap();
+                    assert!(!stretch_plan.contains("TEMP B-TREE"), "{stretch_plan}");
+                    assert!(
+                        rest_plan.starts_with("SCAN s VIRTUAL TABLE INDEX"),
+                        "{rest_plan}"
+                    );
+                }
+            }
+        }
+    }
+    // The trash's own search finds the trashed stretch members only.
+    let mut in_trash = query(&["zola"], 100);
+    in_trash.trashed = true;
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let mut found: Vec<ContactId> = contacts::list(&mut tx, &in_trash)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    drop(tx);
+    found.sort_by_key(|c| c.0);
+    let mut want = trashed.clone();
+    want.sort_by_key(|c| c.0);
+    assert_eq!(found, want);
     app.finish().await;
 }
 
