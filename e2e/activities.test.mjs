@@ -1,7 +1,7 @@
 // Activities as a user meets them, in English: the demo's activities, a calendar file
 // imported from the page (dated 2020, so that it comes first in start order), its report, the
-// list with the linked contact, the iCalendar export of what was imported, and a call logged
-// from the contact's page.
+// list with the linked contact, the iCalendar export of what was imported, a call logged
+// from the contact's page, changed from its edit page, deleted and restored from the trash.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,7 +88,7 @@ test("import a calendar, read the report, find the activities, export them, log 
   const meeting = page.locator("tbody tr", { hasText: "Annual review, Lyon" });
   await meeting.waitFor();
   assert.match(await meeting.textContent(), /Meeting/);
-  assert.equal((await meeting.getByRole("link").textContent()).trim(), name);
+  assert.equal((await meeting.getByRole("link", { name }).textContent()).trim(), name);
   assert.match(await page.locator("tbody tr", { hasText: "Send the quote" }).textContent(), /Task[\s\S]*Yes/);
 
   // The export link of the list downloads the calendar with the session's cookie.
@@ -100,7 +100,7 @@ test("import a calendar, read the report, find the activities, export them, log 
 
   // The contact's page lists the meeting (the export menu closed first: it covers the table).
   await page.getByText("Export", { exact: true }).click();
-  await meeting.getByRole("link").click();
+  await meeting.getByRole("link", { name }).click();
   await page.locator("#contact-activities", { hasText: "Annual review, Lyon" }).waitFor();
   await checkAccessibility(page, assert);
 
@@ -138,6 +138,33 @@ test("import a calendar, read the report, find the activities, export them, log 
     await page.locator("#contact-activities li", { hasText: "Send the contract" }).textContent(),
     /Task[\s\S]*Done/,
   );
+
+  // The call is changed from its edit page, which shows it as logged.
+  await page.getByRole("link", { name: "Edit — Follow-up call", exact: true }).click();
+  await page.getByRole("heading", { name: "Follow-up call", level: 1 }).waitFor();
+  assert.equal(await page.getByLabel("Starts (UTC)").inputValue(), "2020-01-03T10:00");
+  assert.equal(await page.getByLabel("Already done").isChecked(), true);
+  await checkAccessibility(page, assert);
+  await page.getByLabel("Subject").fill("Follow-up call with the accountant");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${contactUrl}?done=activity_saved`);
+  await page.getByText("Activity saved.").waitFor();
+
+  // Deleted from its page, it leaves the contact's activities for the trash, whence it is
+  // restored.
+  const renamed = "Follow-up call with the accountant";
+  await page.getByRole("link", { name: `Edit — ${renamed}` }).click();
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.waitForURL(`${contactUrl}?done=activity_trashed`);
+  await page.getByText("Activity moved to the trash.").waitFor();
+  assert.equal(await page.locator("#contact-activities li", { hasText: renamed }).count(), 0);
+  await page.getByRole("link", { name: "Activities" }).click();
+  await page.locator(".list-tools").getByRole("link", { name: "Trash" }).click();
+  await page.getByRole("heading", { name: "Activities in the trash", level: 1 }).waitFor();
+  await checkAccessibility(page, assert);
+  await page.getByRole("button", { name: `Restore — ${renamed}` }).click();
+  await page.waitForURL(`${contactUrl}?done=activity_restored`);
+  await page.locator("#contact-activities li", { hasText: renamed }).waitFor();
 
   assert.deepEqual(errors, [], "no script or CSP errors in the console");
   await page.close();

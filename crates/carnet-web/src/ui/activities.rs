@@ -1,7 +1,8 @@
-//! Activity pages: the list by start time with its export menu, the import of an iCalendar
-//! file with its report, and marking an activity done. Each page calls the same use cases as
-//! the API.
+//! Activity pages: the list by start time with its export menu, and its trash; the import of
+//! an iCalendar file with its report; an activity's edit page, moving it to the trash and
+//! back, and marking it done. Each page calls the same use cases as the API.
 
+use super::activity_form::ActivityForm;
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn, form_version, when};
 use super::render;
@@ -14,13 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use carnet_core::ActivityId;
 use carnet_core::activity::{Activity, ActivityKind};
-use carnet_service::ServiceError;
 use carnet_service::activities::{ActivityListParams, CalendarImport};
 use carnet_service::contacts::etag;
+use carnet_service::{ServiceError, TenantContext};
 use serde_json::json;
 
 /// One row of the list.
 pub struct Row {
+    pub id: String,
     pub when: String,
     pub kind_key: &'static str,
     pub subject: String,
@@ -35,12 +37,32 @@ struct ListPage {
     t: Tr,
     chrome: Chrome,
     rows: Vec<Row>,
+    /// The trash's list (restore buttons) rather than the live one (edit links).
+    trashed: bool,
     when_sort: &'static str,
     when_href: String,
     next_href: Option<String>,
     first_href: Option<String>,
     exports: Vec<(&'static str, String)>,
     error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "activities/edit.html")]
+struct EditPage {
+    t: Tr,
+    chrome: Chrome,
+    id: String,
+    /// The activity's subject as saved.
+    title: String,
+    /// Its contact's page and name.
+    contact: Option<(String, String)>,
+    /// The version the form was filled from (sent back as `If-Match`).
+    version: i64,
+    stale: bool,
+    back: String,
+    form: ActivityForm,
+    kinds: [(&'static str, &'static str); 4],
 }
 
 #[derive(Template)]
@@ -81,7 +103,11 @@ fn link(pairs: &[(&str, &str)]) -> String {
     }
 }
 
-/// `GET /activities`: the list, newest first on request, with the import form.
+/// The query naming the trash's list.
+const TRASH: (&str, &str) = ("filter[trashed]", "true");
+
+/// `GET /activities`: the list, newest first on request, with the import form; with
+/// `filter[trashed]=true`, the activities in the trash.
 pub async fn index(
     State(state): State<AppState>,
     page: SignedIn,
@@ -101,8 +127,14 @@ async fn list_page(
         Ok(ctx) => ctx,
         Err(res) => return *res,
     };
-    let pairs: Vec<(String, String)> =
+    let mut pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    let done = pairs
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    pairs.retain(|(k, _)| k != "done");
     let params =
         match ActivityListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             Ok(p) => p,
@@ -118,10 +150,12 @@ async fn list_page(
     };
     let t = page.t;
     let sort = if params.descending { "-starts_at" } else { "" };
+    let trash = if params.trashed { TRASH.1 } else { "" };
     let rows = found
         .data
         .iter()
         .map(|a: &Activity| Row {
+            id: a.id.to_string(),
             when: when(t, a.starts_at),
             kind_key: kind_key(a.kind),
             subject: a.subject.clone(),
@@ -147,22 +181,26 @@ async fn list_page(
         .collect();
     let view = ListPage {
         t,
-        chrome: page.chrome("activities", "", None),
+        chrome: page.chrome("activities", "", toast_of(t, &done)),
         rows,
+        trashed: params.trashed,
         when_sort: if params.descending {
             "descending"
         } else {
             "ascending"
         },
-        when_href: link(&[("sort", if params.descending { "" } else { "-starts_at" })]),
+        when_href: link(&[
+            (TRASH.0, trash),
+            ("sort", if params.descending { "" } else { "-starts_at" }),
+        ]),
         next_href: found
             .next_cursor
             .as_deref()
-            .map(|cursor| link(&[("sort", sort), ("cursor", cursor)])),
+            .map(|cursor| link(&[(TRASH.0, trash), ("sort", sort), ("cursor", cursor)])),
         first_href: pairs
             .iter()
             .any(|(k, _)| k == "cursor")
-            .then(|| link(&[("sort", sort)])),
+            .then(|| link(&[(TRASH.0, trash), ("sort", sort)])),
         exports,
         error,
     };
@@ -222,6 +260,189 @@ pub async fn import(State(state): State<AppState>, page: SignedIn, form: Multipa
         }
         Err(e) => page.fail(e),
     }
+}
+
+/// The message shown after an activity page's action (`?done=`).
+pub fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
+    match done {
+        "activity_saved" => Some(t.t("activities.saved")),
+        "activity_trashed" => Some(t.t("activities.trashed")),
+        "activity_restored" => Some(t.t("activities.restored")),
+        _ => None,
+    }
+}
+
+/// Where to go after an action on `activity`: its contact's page, else the list, saying
+/// what was `done`.
+fn back_to(activity: &Activity, done: &str) -> String {
+    match activity.contact_id {
+        Some(contact) => format!("/contacts/{contact}?done={done}"),
+        None => format!("/activities?done={done}"),
+    }
+}
+
+/// `GET /activities/{id}/edit`: the activity in its form, with a button that moves it to
+/// the trash.
+pub async fn edit(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let (ctx, id): (_, ActivityId) = match page.target(None, &id, "activity") {
+        Ok(found) => found,
+        Err(res) => return *res,
+    };
+    match state.carnet.get_activity(&ctx, id).await {
+        Ok(activity) => {
+            let form = ActivityForm::of(&activity);
+            let edit = Edit {
+                version: activity.version,
+                stale: false,
+                status: StatusCode::OK,
+            };
+            edit_page(&state, &page, &ctx, &activity, form, edit).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /activities/{id}`: saves the form as a merge patch of what it changes (sent with
+/// the version it showed: an activity changed meanwhile is not overwritten); a refused
+/// form comes back as typed, with the reasons.
+pub async fn update(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (ctx, id): (_, ActivityId) = match page.target(Some(&fields), &id, "activity") {
+        Ok(found) => found,
+        Err(res) => return *res,
+    };
+    let current = match state.carnet.get_activity(&ctx, id).await {
+        Ok(activity) => activity,
+        Err(e) => return page.fail(e),
+    };
+    let version = form_version(&fields);
+    let form = ActivityForm::read(&fields);
+    let patch = form.patch(&ActivityForm::of(&current));
+    let if_match = version.map(etag);
+    let refused = |stale, status| Edit {
+        version: version.unwrap_or(current.version),
+        stale,
+        status,
+    };
+    match state
+        .carnet
+        .patch_activity(&ctx, id, &patch, if_match.as_deref())
+        .await
+    {
+        Ok(saved) => Redirect::to(&back_to(&saved, "activity_saved")).into_response(),
+        Err(ServiceError::Validation(errors)) => {
+            let edit = refused(false, StatusCode::UNPROCESSABLE_ENTITY);
+            edit_page(&state, &page, &ctx, &current, form.refused(errors), edit).await
+        }
+        Err(ServiceError::PreconditionFailed { .. }) => {
+            let edit = refused(true, StatusCode::CONFLICT);
+            edit_page(&state, &page, &ctx, &current, form, edit).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /activities/{id}/delete`: moves the activity to the trash (if it is still the
+/// version shown), then goes back to its contact's page.
+pub async fn delete(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (ctx, id): (_, ActivityId) = match page.target(Some(&fields), &id, "activity") {
+        Ok(found) => found,
+        Err(res) => return *res,
+    };
+    let current = match state.carnet.get_activity(&ctx, id).await {
+        Ok(activity) => activity,
+        Err(e) => return page.fail(e),
+    };
+    let version = form_version(&fields);
+    let if_match = version.map(etag);
+    match state
+        .carnet
+        .delete_activity(&ctx, id, if_match.as_deref())
+        .await
+    {
+        Ok(()) => Redirect::to(&back_to(&current, "activity_trashed")).into_response(),
+        Err(ServiceError::PreconditionFailed { .. }) => {
+            let edit = Edit {
+                version: version.unwrap_or(current.version),
+                stale: true,
+                status: StatusCode::CONFLICT,
+            };
+            let form = ActivityForm::of(&current);
+            edit_page(&state, &page, &ctx, &current, form, edit).await
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
+/// `POST /activities/{id}/restore`: takes the activity out of the trash.
+pub async fn restore(
+    State(state): State<AppState>,
+    page: SignedIn,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (ctx, id): (_, ActivityId) = match page.target(Some(&fields), &id, "activity") {
+        Ok(found) => found,
+        Err(res) => return *res,
+    };
+    match state.carnet.restore_activity(&ctx, id).await {
+        Ok(activity) => Redirect::to(&back_to(&activity, "activity_restored")).into_response(),
+        Err(e) => page.fail(e),
+    }
+}
+
+/// How an edit page is shown: the version its form carries, whether that version was
+/// stale, the status.
+struct Edit {
+    version: i64,
+    stale: bool,
+    status: StatusCode,
+}
+
+async fn edit_page(
+    state: &AppState,
+    page: &SignedIn,
+    ctx: &TenantContext,
+    activity: &Activity,
+    form: ActivityForm,
+    edit: Edit,
+) -> Response {
+    let contact = match activity.contact_id {
+        Some(id) => match state.carnet.get_contact(ctx, id, true).await {
+            Ok(c) => Some((format!("/contacts/{id}"), c.display_name())),
+            Err(e) => return page.fail(e),
+        },
+        None => None,
+    };
+    let back = contact
+        .as_ref()
+        .map_or_else(|| "/activities".to_owned(), |(href, _)| href.clone());
+    let view = EditPage {
+        t: page.t,
+        chrome: page.chrome("activities", "", None),
+        id: activity.id.to_string(),
+        title: activity.subject.clone(),
+        contact,
+        version: edit.version,
+        stale: edit.stale,
+        back,
+        form,
+        kinds: kind_menu(),
+    };
+    render(edit.status, &view)
 }
 
 /// `POST /activities/{id}/done`: marks an activity done from its contact's page (the form

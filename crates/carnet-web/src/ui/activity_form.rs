@@ -1,9 +1,10 @@
-//! The form on a contact's page that logs an activity with that contact: what was typed,
-//! given back with each field's error when it is refused, and the API body it becomes.
+//! The activity form: on a contact's page it logs an activity with that contact, on an
+//! activity's edit page it changes one. What was typed is given back with each field's error
+//! when it is refused; it becomes the API body of a create, or a merge patch of what changed.
 
-use carnet_core::activity::ActivityKind;
+use carnet_core::activity::{Activity, ActivityKind};
 use carnet_core::{ContactId, ValidationErrors};
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Value};
 
 /// The fields the form shows, in the API's names.
@@ -52,6 +53,21 @@ impl ActivityForm {
         }
     }
 
+    /// The form showing `activity` as it is. Times keep their seconds when they have some;
+    /// finer parts are not shown (an unchanged time is not sent back: see [`Self::patch`]).
+    pub fn of(activity: &Activity) -> Self {
+        Self {
+            kind: activity.kind.as_str().into(),
+            subject: activity.subject.clone(),
+            starts_at: local(activity.starts_at),
+            ends_at: activity.ends_at.map(local).unwrap_or_default(),
+            location: activity.location.clone().unwrap_or_default(),
+            description: activity.description.clone().unwrap_or_default(),
+            done: activity.done,
+            errors: ValidationErrors::default(),
+        }
+    }
+
     /// The form as submitted; a field sent twice keeps its last value.
     pub fn read(fields: &[(String, String)]) -> Self {
         let mut form = Self::empty();
@@ -96,6 +112,43 @@ impl ActivityForm {
         Value::Object(m)
     }
 
+    /// The merge patch (`PATCH /api/v1/activities/{id}`) of what this form changes in
+    /// `shown`, the form of the activity as it was: only the fields whose text differs, so
+    /// that a time shown without its fractions of a second is not rewritten; an emptied
+    /// optional field becomes `null`.
+    pub fn patch(&self, shown: &ActivityForm) -> Value {
+        let mut m = Map::new();
+        for (name, now, was) in [
+            ("kind", &self.kind, &shown.kind),
+            ("subject", &self.subject, &shown.subject),
+        ] {
+            if now != was {
+                m.insert(name.into(), Value::from(now.clone()));
+            }
+        }
+        for (name, now, was) in [
+            ("starts_at", &self.starts_at, &shown.starts_at),
+            ("ends_at", &self.ends_at, &shown.ends_at),
+        ] {
+            if now.trim() != was.trim() {
+                m.insert(name.into(), utc(now).map_or(Value::Null, Value::from));
+            }
+        }
+        for (name, now, was) in [
+            ("location", &self.location, &shown.location),
+            ("description", &self.description, &shown.description),
+        ] {
+            if now != was {
+                let value = Some(now.clone()).filter(|t| !t.trim().is_empty());
+                m.insert(name.into(), value.map_or(Value::Null, Value::from));
+            }
+        }
+        if self.done != shown.done {
+            m.insert("done".into(), Value::from(self.done));
+        }
+        Value::Object(m)
+    }
+
     /// The same form, showing why it was refused.
     pub fn refused(mut self, errors: ValidationErrors) -> Self {
         self.errors = errors;
@@ -119,6 +172,15 @@ impl ActivityForm {
             .filter(|e| !FIELDS.contains(&e.field.as_str()))
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect()
+    }
+}
+
+/// A time as a `datetime-local` value, in UTC, with seconds only when it has some.
+fn local(at: DateTime<Utc>) -> String {
+    if at.second() == 0 {
+        at.format("%Y-%m-%dT%H:%M").to_string()
+    } else {
+        at.format("%Y-%m-%dT%H:%M:%S").to_string()
     }
 }
 
@@ -181,6 +243,80 @@ mod tests {
         assert_eq!(body["done"], false);
         let empty = ActivityForm::read(&[]).body(ContactId::new());
         assert!(empty.get("starts_at").is_none());
+    }
+
+    fn activity() -> Activity {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        Activity {
+            id: carnet_core::ActivityId::new(),
+            uid: "uid".into(),
+            kind: ActivityKind::Meeting,
+            subject: "Bilan".into(),
+            description: Some("Ordre du jour".into()),
+            location: Some("Salle B".into()),
+            starts_at: at("2026-12-01T09:30:15.123456Z"),
+            ends_at: Some(at("2026-12-01T10:00:00Z")),
+            done: false,
+            contact_id: None,
+            owner_id: None,
+            version: 3,
+            created_at: at("2026-11-01T00:00:00Z"),
+            updated_at: at("2026-11-01T00:00:00Z"),
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn an_activity_is_shown_as_it_is() {
+        let form = ActivityForm::of(&activity());
+        assert_eq!(form.kind, "meeting");
+        assert_eq!(form.starts_at, "2026-12-01T09:30:15");
+        assert_eq!(form.ends_at, "2026-12-01T10:00");
+        assert_eq!(form.location, "Salle B");
+        assert!(!form.done);
+    }
+
+    #[test]
+    fn an_edit_patches_only_what_changed() {
+        let shown = ActivityForm::of(&activity());
+        let same = ActivityForm::read(&fields(&[
+            ("kind", "meeting"),
+            ("subject", "Bilan"),
+            ("starts_at", "2026-12-01T09:30:15"),
+            ("ends_at", "2026-12-01T10:00"),
+            ("location", "Salle B"),
+            ("description", "Ordre du jour"),
+        ]));
+        assert_eq!(
+            same.patch(&shown),
+            json!({}),
+            "nothing changed, nothing sent"
+        );
+        let changed = ActivityForm::read(&fields(&[
+            ("kind", "call"),
+            ("subject", "Bilan"),
+            ("starts_at", "2026-12-01T09:30:15"),
+            ("ends_at", ""),
+            ("location", " "),
+            ("description", "Ordre du jour"),
+            ("done", "on"),
+        ]));
+        assert_eq!(
+            changed.patch(&shown),
+            json!({"kind": "call", "ends_at": null, "location": null, "done": true})
+        );
+        let moved = ActivityForm::read(&fields(&[
+            ("kind", "meeting"),
+            ("subject", ""),
+            ("starts_at", "2026-12-02T08:00"),
+            ("ends_at", "2026-12-01T10:00"),
+            ("location", "Salle B"),
+            ("description", "Ordre du jour"),
+        ]));
+        assert_eq!(
+            moved.patch(&shown),
+            json!({"subject": "", "starts_at": "2026-12-02T08:00:00Z"})
+        );
     }
 
     #[test]

@@ -330,7 +330,7 @@ fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
         "activity" => Some(t.t("activities.logged")),
         "activity_done" => Some(t.t("activities.marked_done")),
         "activity_stale" => Some(t.t("activities.stale")),
-        _ => None,
+        other => super::activities::toast_of(t, other),
     }
 }
 

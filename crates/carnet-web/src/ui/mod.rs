@@ -26,6 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/language", post(login::language))
         .route("/workspace", post(login::workspace))
         .route("/activities", get(activities::index))
+        .route("/activities/{id}", post(activities::update))
+        .route("/activities/{id}/edit", get(activities::edit))
+        .route("/activities/{id}/delete", post(activities::delete))
+        .route("/activities/{id}/restore", post(activities::restore))
         .route("/activities/{id}/done", post(activities::mark_done))
         .route(
             "/activities/import",

@@ -12,7 +12,8 @@ on_both_backends!(
     import_wizard,
     import_wizard_reads_the_sheet_chosen,
     activities_page_imports_a_calendar,
-    contact_page_logs_an_activity
+    contact_page_logs_an_activity,
+    activity_pages_edit_trash_and_restore
 );
 
 #[tokio::test]
@@ -1122,5 +1123,251 @@ async fn contact_page_logs_an_activity(backend: Backend) {
         !refused.text.contains("id=\"log-activity\""),
         "no form on a contact in the trash"
     );
+    app.finish().await;
+}
+
+/// An activity is changed from its edit page (only what the form changes is written: a start
+/// with fractions of a second, left alone, keeps them), refused with the reasons beside the
+/// fields, not overwritten from a stale page, moved to the trash and restored from the trash's
+/// list; read-only members and forged posts change nothing.
+async fn activity_pages_edit_trash_and_restore(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    app.user("acme", "rob@acme.test", "correct-horse-2", Role::Readonly)
+        .await;
+    let (cookie, csrf) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let (_, key) = app
+        .carnet
+        .create_api_key("acme", "check", &[Scope::Read, Scope::Write])
+        .await
+        .unwrap();
+    let contact = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/contacts",
+            Some(json!({"last_name": "Martin"})),
+        )
+        .await;
+    let contact_id = contact.json["id"].as_str().unwrap().to_owned();
+    let made = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/activities",
+            Some(json!({
+                "kind": "meeting", "subject": "Bilan", "location": "Salle B",
+                "starts_at": "2026-12-01T09:30:15.250Z", "ends_at": "2026-12-01T10:00:00Z",
+                "contact_id": contact_id
+            })),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.json["id"].as_str().unwrap().to_owned();
+    let api_path = format!("/api/v1/activities/{id}");
+    let contact_page = format!("/contacts/{contact_id}");
+    let edit_path = format!("/activities/{id}/edit");
+    let post = |path: String, cookie: String, body: String| {
+        let app = &app;
+        async move {
+            let headers = [
+                ("cookie", cookie.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ];
+            app.send("POST", &path, &headers, Some(body.into_bytes()))
+                .await
+        }
+    };
+    let get = |path: String| {
+        let app = &app;
+        let cookie = cookie.clone();
+        async move { app.send("GET", &path, &[("cookie", &cookie)], None).await }
+    };
+
+    // The contact's page links to the edit page, which shows the activity as it is.
+    let shown = get(contact_page.clone()).await;
+    assert!(
+        shown.text.contains(&format!("href=\"{edit_path}\"")),
+        "{}",
+        shown.text
+    );
+    let edit = get(edit_path.clone()).await;
+    assert_eq!(edit.status, 200, "{}", edit.text);
+    for expected in [
+        "value=\"Bilan\"",
+        "value=\"2026-12-01T09:30:15\"",
+        "value=\"2026-12-01T10:00\"",
+        "value=\"Salle B\"",
+        "<option value=\"meeting\" selected>",
+        "name=\"version\" value=\"1\"",
+        &format!("action=\"/activities/{id}/delete\""),
+    ] {
+        assert!(edit.text.contains(expected), "{expected}: {}", edit.text);
+    }
+    let form = |fields: &str, version: i64| {
+        format!(
+            "_csrf={csrf}&version={version}&kind=meeting&starts_at=2026-12-01T09%3A30%3A15\
+             &ends_at=2026-12-01T10%3A00&description=&{fields}"
+        )
+    };
+    let update = format!("/activities/{id}");
+
+    // Forged (no CSRF token) and read-only: nothing changes.
+    let forged = post(
+        update.clone(),
+        cookie.clone(),
+        "subject=Pirate&version=1".into(),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.text);
+    let (rob, rob_csrf) = sign_in(&app, "rob@acme.test", "correct-horse-2").await;
+    let denied = post(
+        update.clone(),
+        rob.clone(),
+        format!("_csrf={rob_csrf}&version=1&subject=Lu"),
+    )
+    .await;
+    assert_eq!(denied.status, 403, "{}", denied.text);
+
+    // Refused: the form comes back as typed, with the reason beside its field.
+    let refused = post(
+        update.clone(),
+        cookie.clone(),
+        form("subject=&location=Salle+C", 1),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("id=\"activity-subject-error\""));
+    assert!(
+        refused.text.contains("value=\"Salle C\""),
+        "typed input kept"
+    );
+    assert_eq!(app.api(&key, "GET", &api_path, None).await.json, made.json);
+
+    // Saved: back to the contact; the subject changed, the emptied location is cleared,
+    // the start (shown without its fraction of a second) is exactly what it was.
+    let saved = post(
+        update.clone(),
+        cookie.clone(),
+        form("subject=Bilan+annuel&location=", 1),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let back = saved.header("location").unwrap().to_owned();
+    assert_eq!(back, format!("{contact_page}?done=activity_saved"));
+    assert!(get(back).await.text.contains("Activité enregistrée."));
+    let now = app.api(&key, "GET", &api_path, None).await.json;
+    assert_eq!(now["subject"], "Bilan annuel");
+    assert!(now["location"].is_null(), "{now}");
+    assert_eq!(now["starts_at"], made.json["starts_at"]);
+    assert_eq!(now["ends_at"], made.json["ends_at"]);
+    assert_eq!(now["version"], 2);
+
+    // A page showing version 1 is stale now: it says so and overwrites nothing.
+    let stale = post(update.clone(), cookie.clone(), form("subject=Ancien", 1)).await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert!(
+        stale.text.contains("Cette activité a été modifiée"),
+        "{}",
+        stale.text
+    );
+    assert_eq!(
+        app.api(&key, "GET", &api_path, None).await.json["subject"],
+        "Bilan annuel"
+    );
+
+    // To the trash (from a current page only), and back from the trash's list.
+    let trash = format!("/activities/{id}/delete");
+    let stale_trash = post(
+        trash.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&version=1"),
+    )
+    .await;
+    assert_eq!(stale_trash.status, 409, "{}", stale_trash.text);
+    assert_eq!(app.api(&key, "GET", &api_path, None).await.status, 200);
+    let denied = post(trash.clone(), rob, format!("_csrf={rob_csrf}&version=2")).await;
+    assert_eq!(denied.status, 403, "{}", denied.text);
+    let trashed = post(
+        trash.clone(),
+        cookie.clone(),
+        format!("_csrf={csrf}&version=2"),
+    )
+    .await;
+    assert_eq!(trashed.status, 303, "{}", trashed.text);
+    let back = trashed.header("location").unwrap().to_owned();
+    assert_eq!(back, format!("{contact_page}?done=activity_trashed"));
+    let shown = get(back).await;
+    assert!(shown.text.contains("Activité placée dans la corbeille."));
+    assert!(!shown.text.contains(&edit_path), "no longer listed");
+    assert_eq!(app.api(&key, "GET", &api_path, None).await.status, 404);
+    assert_eq!(get(edit_path.clone()).await.status, 404);
+
+    let live = get("/activities".into()).await;
+    assert!(!live.text.contains("Bilan annuel"));
+    assert!(
+        live.text
+            .contains("href=\"/activities?filter%5Btrashed%5D=true\"")
+    );
+    let in_trash = get("/activities?filter%5Btrashed%5D=true".into()).await;
+    assert_eq!(in_trash.status, 200, "{}", in_trash.text);
+    assert!(in_trash.text.contains("Activités dans la corbeille"));
+    assert!(in_trash.text.contains("Bilan annuel"));
+    let restore = format!("/activities/{id}/restore");
+    assert!(in_trash.text.contains(&format!("action=\"{restore}\"")));
+    let restored = post(restore, cookie.clone(), format!("_csrf={csrf}")).await;
+    assert_eq!(restored.status, 303, "{}", restored.text);
+    assert_eq!(
+        restored.header("location"),
+        Some(format!("{contact_page}?done=activity_restored").as_str())
+    );
+    assert_eq!(
+        app.api(&key, "GET", &api_path, None).await.json["subject"],
+        "Bilan annuel"
+    );
+    let empty = get("/activities?filter%5Btrashed%5D=true".into()).await;
+    assert!(
+        empty
+            .text
+            .contains("La corbeille ne contient aucune activité.")
+    );
+
+    // An activity without a contact comes back to the list, which says what was done.
+    let alone = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/activities",
+            Some(json!({"kind": "task", "subject": "Seul", "starts_at": "2026-12-02T08:00:00Z"})),
+        )
+        .await;
+    let alone_id = alone.json["id"].as_str().unwrap();
+    let saved = post(
+        format!("/activities/{alone_id}"),
+        cookie.clone(),
+        format!(
+            "_csrf={csrf}&version=1&kind=task&subject=Seul&starts_at=2026-12-02T08%3A00&done=on"
+        ),
+    )
+    .await;
+    assert_eq!(
+        saved.header("location"),
+        Some("/activities?done=activity_saved")
+    );
+    assert!(
+        get("/activities?done=activity_saved".into())
+            .await
+            .text
+            .contains("Activité enregistrée.")
+    );
+    assert_eq!(
+        app.api(&key, "GET", &format!("/api/v1/activities/{alone_id}"), None)
+            .await
+            .json["done"],
+        true
+    );
+    assert_eq!(get("/activities/not-an-id/edit".into()).await.status, 404);
     app.finish().await;
 }
