@@ -3,6 +3,7 @@
 //! back, and marking it done. Each page calls the same use cases as the API.
 
 use super::activity_form::ActivityForm;
+use super::field_messages::localized;
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn, form_version, when};
 use super::render;
@@ -340,7 +341,15 @@ pub async fn update(
         Ok(saved) => Redirect::to(&back_to(&saved, "activity_saved")).into_response(),
         Err(ServiceError::Validation(errors)) => {
             let edit = refused(false, StatusCode::UNPROCESSABLE_ENTITY);
-            edit_page(&state, &page, &ctx, &current, form.refused(errors), edit).await
+            edit_page(
+                &state,
+                &page,
+                &ctx,
+                &current,
+                form.refused(localized(page.t, errors)),
+                edit,
+            )
+            .await
         }
         Err(ServiceError::PreconditionFailed { .. }) => {
             let edit = refused(true, StatusCode::CONFLICT);

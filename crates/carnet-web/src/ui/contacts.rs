@@ -4,6 +4,7 @@
 
 use super::activities::{kind_key, kind_menu};
 use super::activity_form::ActivityForm;
+use super::field_messages::localized;
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn, form_version, when};
 use super::render;
@@ -502,7 +503,7 @@ pub async fn create(
         }
         Ok(Created::Replayed(_)) => Redirect::to("/contacts").into_response(),
         Err(ServiceError::Validation(errors)) => {
-            place_errors(&mut form, &errors);
+            place_errors(&mut form, &localized(page.t, errors));
             form_page(
                 &page,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -553,7 +554,7 @@ pub async fn log_activity(
     {
         Ok(_) => Redirect::to(&format!("/contacts/{id}?done=activity")).into_response(),
         Err(ServiceError::Validation(errors)) => {
-            let form = form.refused(errors);
+            let form = form.refused(localized(page.t, errors));
             show_page(
                 &state,
                 &page,
@@ -725,7 +726,7 @@ pub async fn update(
             form_page(&page, StatusCode::CONFLICT, title, with_spare_rows(form))
         }
         Err(ServiceError::Validation(errors)) => {
-            place_errors(&mut form, &errors);
+            place_errors(&mut form, &localized(page.t, errors));
             let title = format!("{} {}", form.first_name, form.last_name);
             form_page(
                 &page,

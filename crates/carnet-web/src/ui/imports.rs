@@ -1,6 +1,7 @@
 //! The import wizard: upload a file, check how its columns are read (and change it) on a
 //! preview of the first rows, run the import, follow it live, read the report.
 
+use super::field_messages;
 use super::i18n::Tr;
 use super::page::{Chrome, SignedIn};
 use super::render;
@@ -379,7 +380,7 @@ pub async fn show(
     };
     let t = page.t;
     if job.status != "draft" {
-        let view = match job_view(&state, &ctx, job).await {
+        let view = match job_view(&state, &ctx, page.t, job).await {
             Ok(view) => view,
             Err(e) => return page.fail(e),
         };
@@ -555,7 +556,7 @@ pub async fn progress(
         Ok(job) => job,
         Err(e) => return page.fail(e),
     };
-    match job_view(&state, &ctx, job).await {
+    match job_view(&state, &ctx, page.t, job).await {
         Ok(job) => render(StatusCode::OK, &ProgressPartial { t: page.t, job }),
         Err(e) => page.fail(e),
     }
@@ -564,6 +565,7 @@ pub async fn progress(
 async fn job_view(
     state: &AppState,
     ctx: &carnet_service::TenantContext,
+    t: Tr,
     job: Job,
 ) -> Result<JobView, ServiceError> {
     let done = job.status == "succeeded" || job.status == "failed";
@@ -592,7 +594,10 @@ async fn job_view(
         rejections: rejections
             .into_iter()
             .take(REPORT_ROWS as usize)
-            .map(|r| (r.row_number, r.field, r.message))
+            .map(|r| {
+                let message = field_messages::message(t, &r.message).into_owned();
+                (r.row_number, r.field, message)
+            })
             .collect(),
         more_rejections,
     })

@@ -4,6 +4,7 @@ mod activities;
 mod activity_form;
 mod assets;
 mod contacts;
+mod field_messages;
 mod i18n;
 mod imports;
 mod login;

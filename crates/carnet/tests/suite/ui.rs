@@ -290,6 +290,11 @@ async fn forms_show_errors_and_keep_input(backend: Backend) {
         res.text
     );
     assert!(res.text.contains("aria-invalid=\"true\""));
+    assert!(
+        res.text.contains("n’est pas une adresse e-mail valide"),
+        "the reason in the page's language: {}",
+        res.text
+    );
 
     let good = format!(
         "_csrf={csrf}&first_name=%C3%89lo%C3%AFse&last_name=Lef%C3%A8vre&email_label=work&email_value=eloise%40exemple.fr&phone_label=mobile&phone_value=%2B33+6+12+34+56+78&tags=VIP%2C+Client"
@@ -1240,6 +1245,13 @@ async fn activity_pages_edit_trash_and_restore(backend: Backend) {
     .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     assert!(refused.text.contains("id=\"activity-subject-error\""));
+    assert!(
+        refused.text.contains(
+            "<p class=\"field-error\" id=\"activity-subject-error\">ne doit pas être vide</p>"
+        ),
+        "{}",
+        refused.text
+    );
     assert!(
         refused.text.contains("value=\"Salle C\""),
         "typed input kept"
