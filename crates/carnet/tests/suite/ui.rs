@@ -645,6 +645,11 @@ async fn import_wizard(backend: Backend) {
     );
     assert!(report.text.contains("emails[0].value"));
     assert!(
+        report.text.contains("n’est pas une adresse e-mail valide"),
+        "the reason in the page's language: {}",
+        report.text
+    );
+    assert!(
         !report.text.contains("every 1s"),
         "a finished import is not polled"
     );
