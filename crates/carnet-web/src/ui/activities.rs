@@ -263,9 +263,13 @@ pub async fn import(State(state): State<AppState>, page: SignedIn, form: Multipa
     }
 }
 
-/// The message shown after an activity page's action (`?done=`).
+/// The message shown after an action on an activity (`?done=`), on its contact's page or
+/// on the list.
 pub fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
     match done {
+        "activity" => Some(t.t("activities.logged")),
+        "activity_done" => Some(t.t("activities.marked_done")),
+        "activity_stale" => Some(t.t("activities.stale")),
         "activity_saved" => Some(t.t("activities.saved")),
         "activity_trashed" => Some(t.t("activities.trashed")),
         "activity_restored" => Some(t.t("activities.restored")),
@@ -468,20 +472,16 @@ pub async fn mark_done(
         Err(res) => return *res,
     };
     let if_match = form_version(&fields).map(etag);
-    let back = |activity: &Activity, done: &str| match activity.contact_id {
-        Some(contact) => format!("/contacts/{contact}?done={done}"),
-        None => "/activities".into(),
-    };
     let patch = json!({"done": true});
     match state
         .carnet
         .patch_activity(&ctx, id, &patch, if_match.as_deref())
         .await
     {
-        Ok(activity) => Redirect::to(&back(&activity, "activity_done")).into_response(),
+        Ok(activity) => Redirect::to(&back_to(&activity, "activity_done")).into_response(),
         Err(ServiceError::PreconditionFailed { .. }) => {
             match state.carnet.get_activity(&ctx, id).await {
-                Ok(current) => Redirect::to(&back(&current, "activity_stale")).into_response(),
+                Ok(current) => Redirect::to(&back_to(&current, "activity_stale")).into_response(),
                 Err(e) => page.fail(e),
             }
         }

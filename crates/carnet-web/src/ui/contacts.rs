@@ -328,9 +328,6 @@ fn toast_of(t: Tr, done: &str) -> Option<&'static str> {
         "saved" => Some(t.t("contacts.saved")),
         "deleted" => Some(t.t("contacts.deleted")),
         "restored" => Some(t.t("contacts.restored")),
-        "activity" => Some(t.t("activities.logged")),
-        "activity_done" => Some(t.t("activities.marked_done")),
-        "activity_stale" => Some(t.t("activities.stale")),
         other => super::activities::toast_of(t, other),
     }
 }
