@@ -256,10 +256,6 @@ async fn read_upload(
     Ok((fields, file))
 }
 
-fn parse_id(raw: &str) -> Option<Uuid> {
-    raw.parse().ok()
-}
-
 /// The settings the mapping form sends: a target per column (in header order), mode,
 /// match key and dry run.
 fn spec_from_form(job: &Job, headers: &[String], form: &[(String, String)]) -> ImportSpec {
@@ -367,12 +363,9 @@ pub async fn show(
     Path(id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
 ) -> Response {
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id): (_, Uuid) = match page.target(None, &id, "import job") {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("import job"));
     };
     let job = match state.carnet.import_job(&ctx, id).await {
         Ok(job) => job,
@@ -487,10 +480,7 @@ async fn draft_settings(
     id: &str,
     form: &[(String, String)],
 ) -> Result<(carnet_service::TenantContext, Uuid, ImportSpec), Box<Response>> {
-    page.check_csrf(form)?;
-    let ctx = page.context()?;
-    let id =
-        parse_id(id).ok_or_else(|| Box::new(page.fail(ServiceError::NotFound("import job"))))?;
+    let (ctx, id): (_, Uuid) = page.target(Some(form), id, "import job")?;
     let job = state
         .carnet
         .import_job(&ctx, id)
@@ -545,12 +535,9 @@ pub async fn progress(
     page: SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let ctx = match page.context() {
-        Ok(ctx) => ctx,
+    let (ctx, id): (_, Uuid) = match page.target(None, &id, "import job") {
+        Ok(found) => found,
         Err(res) => return *res,
-    };
-    let Some(id) = parse_id(&id) else {
-        return page.fail(ServiceError::NotFound("import job"));
     };
     let job = match state.carnet.import_job(&ctx, id).await {
         Ok(job) => job,
