@@ -252,6 +252,8 @@ pub struct ActivityQuery {
     pub limit: u32,
     pub contact_id: Option<ContactId>,
     pub kind: Option<ActivityKind>,
+    /// Only those done (`true`) or still to do (`false`).
+    pub done: Option<bool>,
     /// The trash instead of the live activities.
     pub trashed: bool,
 }
@@ -287,6 +289,11 @@ fn list_sql(tenant: Uuid, q: &ActivityQuery) -> SqlBuilder {
     if let Some(kind) = q.kind {
         let k = b.bind(Param::Text(kind.as_str().to_owned()));
         b.push(&format!(" AND kind = {k}"));
+    }
+    match q.done {
+        Some(true) => b.push(" AND done = TRUE"),
+        Some(false) => b.push(" AND done = FALSE"),
+        None => {}
     }
     b.push(if q.trashed {
         " AND deleted_at IS NOT NULL"

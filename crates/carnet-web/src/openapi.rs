@@ -420,6 +420,7 @@ fn activity_filters() -> Value {
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["starts_at", "-starts_at"], "default": "starts_at"}},
         {"name": "filter[contact_id]", "in": "query", "schema": {"type": "string", "format": "uuid"}, "description": "The activities about one contact"},
         {"name": "filter[kind]", "in": "query", "schema": {"type": "string", "enum": activity_kinds()}},
+        {"name": "filter[done]", "in": "query", "schema": {"type": "boolean"}, "description": "Only the activities done (true) or still to do (false)"},
         {"name": "filter[trashed]", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "List the trash"}
     ])
 }

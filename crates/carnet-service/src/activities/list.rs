@@ -26,6 +26,8 @@ pub struct ActivityListParams {
     cursor: Option<Cursor>,
     pub contact_id: Option<ContactId>,
     pub kind: Option<ActivityKind>,
+    /// Only those done (`true`) or still to do (`false`).
+    pub done: Option<bool>,
     pub trashed: bool,
 }
 
@@ -46,7 +48,7 @@ struct Cursor {
 
 impl ActivityListParams {
     /// Reads query parameters (`limit`, `cursor`, `sort`, `filter[contact_id]`,
-    /// `filter[kind]`, `filter[trashed]`); unknown ones are refused.
+    /// `filter[kind]`, `filter[done]`, `filter[trashed]`); unknown ones are refused.
     pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ServiceResult<Self> {
         let mut p = ActivityListParams {
             limit: DEFAULT_LIMIT,
@@ -54,6 +56,7 @@ impl ActivityListParams {
             cursor: None,
             contact_id: None,
             kind: None,
+            done: None,
             trashed: false,
         };
         let mut raw_cursor = None;
@@ -81,6 +84,7 @@ impl ActivityListParams {
                         |e: carnet_core::activity::UnknownKind| bad("filter[kind]", e.to_string()),
                     )?)
                 }
+                "filter[done]" => p.done = Some(flag(key, value)?),
                 "filter[trashed]" => p.trashed = flag(key, value)?,
                 other => return Err(bad(other, "unknown query parameter")),
             }
@@ -105,6 +109,7 @@ impl ActivityListParams {
             limit,
             contact_id: self.contact_id,
             kind: self.kind,
+            done: self.done,
             trashed: self.trashed,
         }
     }

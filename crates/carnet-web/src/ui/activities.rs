@@ -40,6 +40,11 @@ struct ListPage {
     rows: Vec<Row>,
     /// The trash's list (restore buttons) rather than the live one (edit links).
     trashed: bool,
+    /// The filters applied: a kind's value, `true`/`false` for done or to do ("" for any).
+    kind_filter: &'static str,
+    done_filter: &'static str,
+    kinds: [(&'static str, &'static str); 4],
+    descending: bool,
     when_sort: &'static str,
     when_href: String,
     next_href: Option<String>,
@@ -135,7 +140,8 @@ async fn list_page(
         .find(|(k, _)| k == "done")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    pairs.retain(|(k, _)| k != "done");
+    // The filter form sends its "any" choices empty.
+    pairs.retain(|(k, v)| k != "done" && !v.is_empty());
     let params =
         match ActivityListParams::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
             Ok(p) => p,
@@ -152,6 +158,22 @@ async fn list_page(
     let t = page.t;
     let sort = if params.descending { "-starts_at" } else { "" };
     let trash = if params.trashed { TRASH.1 } else { "" };
+    let kind_filter = params.kind.map_or("", ActivityKind::as_str);
+    let done_filter = match params.done {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    };
+    let filters = [
+        (TRASH.0, trash),
+        ("filter[kind]", kind_filter),
+        ("filter[done]", done_filter),
+    ];
+    let with_filters = |more: &[(&'static str, &str)]| {
+        let mut all = filters.to_vec();
+        all.extend_from_slice(more);
+        link(&all)
+    };
     let rows = found
         .data
         .iter()
@@ -171,10 +193,15 @@ async fn list_page(
         .into_iter()
         .map(|(label, format)| {
             let qs = serde_urlencoded::to_string(
-                [("format", format), ("sort", sort)]
-                    .into_iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .collect::<Vec<_>>(),
+                [
+                    ("format", format),
+                    ("sort", sort),
+                    ("filter[kind]", kind_filter),
+                    ("filter[done]", done_filter),
+                ]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<Vec<_>>(),
             )
             .unwrap_or_default();
             (label, format!("/api/v1/activities/export?{qs}"))
@@ -185,23 +212,24 @@ async fn list_page(
         chrome: page.chrome("activities", "", toast_of(t, &done)),
         rows,
         trashed: params.trashed,
+        kind_filter,
+        done_filter,
+        kinds: kind_menu(),
+        descending: params.descending,
         when_sort: if params.descending {
             "descending"
         } else {
             "ascending"
         },
-        when_href: link(&[
-            (TRASH.0, trash),
-            ("sort", if params.descending { "" } else { "-starts_at" }),
-        ]),
+        when_href: with_filters(&[("sort", if params.descending { "" } else { "-starts_at" })]),
         next_href: found
             .next_cursor
             .as_deref()
-            .map(|cursor| link(&[(TRASH.0, trash), ("sort", sort), ("cursor", cursor)])),
+            .map(|cursor| with_filters(&[("sort", sort), ("cursor", cursor)])),
         first_href: pairs
             .iter()
             .any(|(k, _)| k == "cursor")
-            .then(|| link(&[(TRASH.0, trash), ("sort", sort)])),
+            .then(|| with_filters(&[("sort", sort)])),
         exports,
         error,
     };

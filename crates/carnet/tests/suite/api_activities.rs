@@ -198,12 +198,14 @@ async fn pages_filters_and_timelines(backend: Backend) {
         .tenant_with_key("acme", &[Scope::Read, Scope::Write])
         .await;
     let zoe = contact(&app, &key, "Dupont", "zoe@exemple.fr").await;
-    // 25 activities, every third about Zoé, every fifth a task; some share a start time.
+    // 25 activities, every third about Zoé, every fifth a task, every fourth done; some
+    // share a start time.
     for i in 0..25 {
         let mut body = json!({
             "kind": if i % 5 == 0 { "task" } else { "call" },
             "subject": format!("Activité {i}"),
             "starts_at": format!("2026-12-{:02}T09:00:00Z", 1 + i / 2),
+            "done": i % 4 == 0,
         });
         if i % 3 == 0 {
             body["contact_id"] = json!(zoe);
@@ -215,6 +217,9 @@ async fn pages_filters_and_timelines(backend: Backend) {
         ("&sort=-starts_at", 25),
         (&format!("&filter[contact_id]={zoe}") as &str, 9),
         ("&filter[kind]=task", 5),
+        ("&filter[done]=true", 7),
+        ("&filter[done]=false", 18),
+        ("&filter[kind]=task&filter[done]=false&sort=-starts_at", 3),
     ] {
         let mut seen: Vec<(String, String)> = Vec::new();
         let mut cursor = String::new();
@@ -229,6 +234,9 @@ async fn pages_filters_and_timelines(backend: Backend) {
                 .await;
             assert_eq!(page.status, 200, "{}", page.text);
             for a in page.json["data"].as_array().unwrap() {
+                if let Some(done) = query.split("filter[done]=").nth(1) {
+                    assert_eq!(a["done"], done.starts_with("true"), "{query}: {a}");
+                }
                 seen.push((
                     a["starts_at"].as_str().unwrap().to_owned(),
                     a["id"].as_str().unwrap().to_owned(),
@@ -261,9 +269,27 @@ async fn pages_filters_and_timelines(backend: Backend) {
         .await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.error_fields(), ["cursor"]);
+    // Exports apply the same filters.
+    let still_to_do = app
+        .api(
+            &key,
+            "GET",
+            "/api/v1/activities/export?format=json&filter[done]=false&filter[kind]=task",
+            None,
+        )
+        .await;
+    assert_eq!(still_to_do.status, 200, "{}", still_to_do.text);
+    let exported = still_to_do.json.as_array().unwrap();
+    assert_eq!(exported.len(), 3, "{}", still_to_do.text);
+    assert!(
+        exported
+            .iter()
+            .all(|a| a["done"] == false && a["kind"] == "task")
+    );
     for (query, field) in [
         ("limit=0", "limit"),
         ("filter[kind]=lunch", "filter[kind]"),
+        ("filter[done]=yes", "filter[done]"),
         ("sort=subject", "sort"),
         ("q=x", "q"),
     ] {

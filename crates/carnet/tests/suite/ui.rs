@@ -13,7 +13,8 @@ on_both_backends!(
     import_wizard_reads_the_sheet_chosen,
     activities_page_imports_a_calendar,
     contact_page_logs_an_activity,
-    activity_pages_edit_trash_and_restore
+    activity_pages_edit_trash_and_restore,
+    activities_list_filters_by_kind_and_status
 );
 
 #[tokio::test]
@@ -1386,5 +1387,74 @@ async fn activity_pages_edit_trash_and_restore(backend: Backend) {
         true
     );
     assert_eq!(get("/activities/not-an-id/edit".into()).await.status, 404);
+    app.finish().await;
+}
+
+/// The Activities list filters by kind and by done or to do; its "any" choices (sent empty)
+/// filter nothing; the export links carry the filters.
+async fn activities_list_filters_by_kind_and_status(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.carnet.create_tenant("acme", "Acme SA").await.unwrap();
+    app.user("acme", "lea@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    let (cookie, _) = sign_in(&app, "lea@acme.test", "correct-horse-1").await;
+    let (_, key) = app
+        .carnet
+        .create_api_key("acme", "seed", &[Scope::Read, Scope::Write])
+        .await
+        .unwrap();
+    for (kind, subject, done) in [
+        ("task", "Relancer le devis", false),
+        ("task", "Envoyer le contrat", true),
+        ("call", "Appeler Ana", false),
+    ] {
+        let made = app
+            .api(
+                &key,
+                "POST",
+                "/api/v1/activities",
+                Some(json!({"kind": kind, "subject": subject, "done": done,
+                            "starts_at": "2026-12-01T09:00:00Z"})),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.text);
+    }
+    let get = |path: &str| {
+        let app = &app;
+        let cookie = cookie.clone();
+        let path = path.to_owned();
+        async move { app.send("GET", &path, &[("cookie", &cookie)], None).await }
+    };
+    let shows = |page: &TestResponse| {
+        ["Relancer le devis", "Envoyer le contrat", "Appeler Ana"]
+            .into_iter()
+            .filter(|s| page.text.contains(s))
+            .collect::<Vec<_>>()
+    };
+
+    let all = get("/activities").await;
+    assert_eq!(shows(&all).len(), 3);
+    assert!(all.text.contains("id=\"filter-kind\""), "{}", all.text);
+    let open_tasks = get("/activities?filter%5Bkind%5D=task&filter%5Bdone%5D=false").await;
+    assert_eq!(open_tasks.status, 200, "{}", open_tasks.text);
+    assert_eq!(shows(&open_tasks), ["Relancer le devis"]);
+    assert!(open_tasks.text.contains("<option value=\"task\" selected>"));
+    assert!(
+        open_tasks
+            .text
+            .contains("<option value=\"false\" selected>")
+    );
+    assert!(
+        open_tasks
+            .text
+            .contains("/api/v1/activities/export?format=ics&#38;filter%5Bkind%5D=task&#38;filter%5Bdone%5D=false"),
+        "the export applies the filters: {}",
+        open_tasks.text
+    );
+    let done = get("/activities?filter%5Bdone%5D=true").await;
+    assert_eq!(shows(&done), ["Envoyer le contrat"]);
+    let any = get("/activities?filter%5Bkind%5D=&filter%5Bdone%5D=").await;
+    assert_eq!(any.status, 200, "{}", any.text);
+    assert_eq!(shows(&any).len(), 3, "empty choices filter nothing");
     app.finish().await;
 }
