@@ -123,16 +123,14 @@ impl Carnet {
         Ok(updated)
     }
 
-    /// Moves the activity to the trash.
+    /// Moves the activity to the trash; returns it as it now is.
     pub async fn delete_activity(
         &self,
         ctx: &TenantContext,
         id: ActivityId,
         if_match: Option<&str>,
-    ) -> ServiceResult<()> {
-        self.set_activity_trashed(ctx, id, true, if_match)
-            .await
-            .map(drop)
+    ) -> ServiceResult<Activity> {
+        self.set_activity_trashed(ctx, id, true, if_match).await
     }
 
     /// Takes the activity out of the trash.

@@ -329,7 +329,7 @@ pub async fn edit(
         Ok(activity) => {
             let form = ActivityForm::of(&activity);
             let edit = Edit {
-                version: activity.version,
+                version: None,
                 stale: false,
                 status: StatusCode::OK,
             };
@@ -361,7 +361,7 @@ pub async fn update(
     let patch = form.patch(&ActivityForm::of(&current));
     let if_match = version.map(etag);
     let refused = |stale, status| Edit {
-        version: version.unwrap_or(current.version),
+        version,
         stale,
         status,
     };
@@ -403,10 +403,6 @@ pub async fn delete(
         Ok(found) => found,
         Err(res) => return *res,
     };
-    let current = match state.carnet.get_activity(&ctx, id).await {
-        Ok(activity) => activity,
-        Err(e) => return page.fail(e),
-    };
     let version = form_version(&fields);
     let if_match = version.map(etag);
     match state
@@ -414,10 +410,15 @@ pub async fn delete(
         .delete_activity(&ctx, id, if_match.as_deref())
         .await
     {
-        Ok(()) => Redirect::to(&back_to(&current, "activity_trashed")).into_response(),
+        Ok(trashed) => Redirect::to(&back_to(&trashed, "activity_trashed")).into_response(),
+        // The page showed an older version: it is shown again, as it now is, saying so.
         Err(ServiceError::PreconditionFailed { .. }) => {
+            let current = match state.carnet.get_activity(&ctx, id).await {
+                Ok(activity) => activity,
+                Err(e) => return page.fail(e),
+            };
             let edit = Edit {
-                version: version.unwrap_or(current.version),
+                version,
                 stale: true,
                 status: StatusCode::CONFLICT,
             };
@@ -445,10 +446,10 @@ pub async fn restore(
     }
 }
 
-/// How an edit page is shown: the version its form carries, whether that version was
-/// stale, the status.
+/// How an edit page is shown: the version its form carries (the one the browser sent,
+/// else the activity's own), whether that version was stale, the status.
 struct Edit {
-    version: i64,
+    version: Option<i64>,
     stale: bool,
     status: StatusCode,
 }
@@ -477,7 +478,7 @@ async fn edit_page(
         id: activity.id.to_string(),
         title: activity.subject.clone(),
         contact,
-        version: edit.version,
+        version: edit.version.unwrap_or(activity.version),
         stale: edit.stale,
         back,
         form,
