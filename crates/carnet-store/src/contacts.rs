@@ -92,18 +92,33 @@ pub async fn insert(
     let tenant = tx.tenant().0;
     let sql = format!(
             "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)
+                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by,
+                 search_rest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)
              RETURNING {COLUMNS}"
     );
+    let rest = search_rest(&tx.tx, input);
     let row: Row = on_conn!(&mut tx.tx, |c| {
         bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
             .bind(created_by)
+            .bind(&rest)
             .fetch_one(c)
             .await?
     });
     write_index_rows(tx, id, input, IndexRows::New).await?;
     Ok(row.into())
+}
+
+/// The rest text PostgreSQL's search table indexes ([`search::rest_text`]); SQLite's index
+/// needs none (NULL).
+fn search_rest(tx: &Tx, input: &ContactInput) -> Option<String> {
+    match tx {
+        Tx::Postgres(_) => {
+            let (last, first) = input.sort_keys();
+            Some(search::rest_text(&input.search_text(), &last, &first))
+        }
+        Tx::Sqlite(_) => None,
+    }
 }
 
 /// A contact to store with [`insert_many`].
@@ -298,7 +313,8 @@ async fn insert_many_pg(
         Vec::with_capacity(n),
     );
     let (mut companies, mut owners) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut searches, mut sort_lasts, mut sort_firsts) = (
+    let (mut searches, mut rests, mut sort_lasts, mut sort_firsts) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -315,20 +331,23 @@ async fn insert_many_pg(
         customs.push(json_text(&input.custom));
         companies.push(input.company_id);
         owners.push(input.owner_id.map(|o| o.0));
-        searches.push(input.search_text());
-        let (last, first) = input.sort_keys();
+        let (search, (last, first)) = (input.search_text(), input.sort_keys());
+        rests.push(search::rest_text(&search, &last, &first));
+        searches.push(search);
         sort_lasts.push(last);
         sort_firsts.push(first);
     }
     sqlx::query(
         "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-             tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
+             tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by,
+             search_rest)
          SELECT $1, t.id, t.first_name, t.last_name, t.emails::jsonb, t.phones::jsonb, t.company_id, t.job_title,
-             t.tags::jsonb, t.custom::jsonb, t.owner_id, t.search_text, t.sort_last, t.sort_first, 1, $15, $15, $16
+             t.tags::jsonb, t.custom::jsonb, t.owner_id, t.search_text, t.sort_last, t.sort_first, 1, $15, $15, $16,
+             t.search_rest
          FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[],
-                     $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[], $14::text[])
+                     $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[], $14::text[], $17::text[])
            AS t(id, first_name, last_name, emails, phones, company_id, job_title, tags, custom, owner_id,
-                search_text, sort_last, sort_first)",
+                search_text, sort_last, sort_first, search_rest)",
     )
     .bind(tenant)
     .bind(&ids)
@@ -346,6 +365,7 @@ async fn insert_many_pg(
     .bind(&sort_firsts)
     .bind(now)
     .bind(created_by)
+    .bind(&rests)
     .execute(c)
     .await?;
     Ok(())
@@ -552,13 +572,15 @@ pub async fn update(
     let sql = format!(
             "UPDATE contacts SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
                  job_title = $8, tags = $9, custom = $10, owner_id = $11, search_text = $12, sort_last = $13,
-                 sort_first = $14, version = version + 1, updated_at = $15
+                 sort_first = $14, version = version + 1, updated_at = $15, search_rest = $17
              WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
              RETURNING {COLUMNS}"
     );
+    let rest = search_rest(&tx.tx, input);
     let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
         bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
             .bind(version)
+            .bind(&rest)
             .fetch_optional(c)
             .await?
     });

@@ -91,16 +91,16 @@ pub(crate) fn indexable(terms: &[String]) -> bool {
 /// [`CANDIDATE_CAP`]; `None` when the list should walk its sort index instead (no term long
 /// enough for the index, or too many matches).
 pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<Candidates>> {
-    let indexed: Vec<&String> = terms
-        .iter()
-        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
-        .collect();
-    if indexed.is_empty() {
-        return Ok(None);
-    }
     let cap = i64::try_from(CANDIDATE_CAP + 1).unwrap_or(i64::MAX);
     let found = match tx {
         Tx::Sqlite(c) => {
+            let indexed: Vec<&String> = terms
+                .iter()
+                .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
+                .collect();
+            if indexed.is_empty() {
+                return Ok(None);
+            }
             let (count, json): (i64, String) = sqlx::query_as(
                 "SELECT count(*), json_group_array(rowid) FROM \
                  (SELECT rowid FROM contact_search WHERE contact_search MATCH $1 LIMIT $2)",
@@ -115,12 +115,17 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
             }
         }
         Tx::Postgres(c) => {
-            let longest = longest_indexed(terms).map_or_else(String::new, |t| like_contains(t));
-            let ids: Vec<Uuid> = sqlx::query_scalar("SELECT contact_search_ids($1, $2::integer)")
-                .bind(longest)
-                .bind(cap)
-                .fetch_all(&mut **c)
-                .await?;
+            let Some(run) = SearchRun::of(terms) else {
+                return Ok(None);
+            };
+            let ids: Vec<Uuid> =
+                sqlx::query_scalar("SELECT contact_search_ids($1, $2, $3, $4::integer)")
+                    .bind(run.run)
+                    .bind(&run.end)
+                    .bind(like_contains(run.run))
+                    .bind(cap)
+                    .fetch_all(&mut **c)
+                    .await?;
             Candidates::Ids(ids)
         }
     };
@@ -228,33 +233,109 @@ pub(crate) async fn sorted_page(
     c: &mut sqlx::PgConnection,
     page: &SortedPage<'_>,
 ) -> Result<Option<Vec<Uuid>>> {
-    let Some(longest) = longest_indexed(page.terms) else {
+    let Some(run) = SearchRun::of(page.terms) else {
         return Ok(None);
     };
     let patterns: Vec<String> = page.terms.iter().map(|t| like_contains(t)).collect();
     let (after_key, after_id) = page.after.unzip();
-    let ids: Vec<Uuid> =
-        sqlx::query_scalar("SELECT contact_search_page($1, $2, $3, $4, $5, $6, $7, $8::integer)")
-            .bind(like_contains(longest))
-            .bind(patterns)
-            .bind(page.column)
-            .bind(page.descending)
-            .bind(page.trashed)
-            .bind(after_key)
-            .bind(after_id)
-            .bind(i64::from(page.limit))
-            .fetch_all(c)
-            .await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT contact_search_page($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::integer)",
+    )
+    .bind(run.run)
+    .bind(&run.end)
+    .bind(like_contains(run.run))
+    .bind(patterns)
+    .bind(page.column)
+    .bind(page.descending)
+    .bind(page.trashed)
+    .bind(after_key)
+    .bind(after_id)
+    .bind(i64::from(page.limit))
+    .fetch_all(c)
+    .await?;
     Ok(Some(ids))
 }
 
-/// The term the trigram index looks up on PostgreSQL: the longest one it holds entries for,
-/// usually the rarest (the others are tested by `LIKE`).
+/// The longest term the SQLite stretch reads from the sort index (usually the rarest).
 fn longest_indexed(terms: &[String]) -> Option<&String> {
     terms
         .iter()
         .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
         .max_by_key(|t| t.chars().count())
+}
+
+/// PostgreSQL: the run of a search that its indexes look up (migration 0009): the longest
+/// [`runs`] of its terms, of three characters or more; every match of the search holds it.
+/// Its matches are the contacts whose last- or first-name sort key starts with it (a range
+/// from `run` to `end` of a B-tree) and those whose [`rest_text`] or sort-key tails hold it
+/// (a trigram index).
+struct SearchRun<'a> {
+    run: &'a str,
+    /// The least text above every text starting with `run`.
+    end: String,
+}
+
+impl<'a> SearchRun<'a> {
+    /// `None` when no term has a run long enough for the trigram index (or, for a run
+    /// ending in the last character there is, no range end): the list walks its sort index.
+    fn of(terms: &'a [String]) -> Option<Self> {
+        let run = terms
+            .iter()
+            .flat_map(|t| runs(t))
+            .filter(|r| r.chars().count() >= MIN_TERM_CHARS)
+            .max_by_key(|r| r.chars().count())?;
+        Some(SearchRun {
+            run,
+            end: prefix_end(run)?,
+        })
+    }
+}
+
+/// Whether `c` separates runs: a space or ASCII punctuation (the class
+/// `[ !-/:-@[-`{-~]` of PostgreSQL's `contact_search_rest`).
+fn cuts(c: char) -> bool {
+    c == ' ' || c.is_ascii_punctuation()
+}
+
+/// The runs of `text`: its longest stretches of letters, or of ASCII digits, between the
+/// characters that [`cuts`] ("jean.dubois12@x" → "jean", "dubois", "12", "x"). A search run
+/// cannot straddle two runs of a contact's text, which is what lets the search table
+/// leave some runs out of [`rest_text`].
+fn runs(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches(cuts);
+        let first = rest.chars().next()?;
+        let digits = first.is_ascii_digit();
+        let len = rest
+            .find(|c: char| cuts(c) || c.is_ascii_digit() != digits)
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(len);
+        rest = after;
+        Some(run)
+    })
+}
+
+/// The leading letters of a sort key, up to its first digit or [`cuts`] character ("de la
+/// fontaine" → "de"); `None` when it starts with a digit or such a character.
+fn lead(sort_key: &str) -> Option<&str> {
+    let len = sort_key
+        .find(|c: char| cuts(c) || c.is_ascii_digit())
+        .unwrap_or(sort_key.len());
+    (len > 0).then(|| &sort_key[..len])
+}
+
+/// PostgreSQL: a contact's search text as the search table indexes it for matches outside
+/// the sort keys' ranges: its [`runs`], less each run equal to the [`lead`] of either
+/// sort key, joined by spaces ("jean dubois jean.dubois12@x.fr", sorted "dubois", "jean"
+/// → "12 x fr"). The same rule as `contact_search_rest` in SQL, which fills it when a write
+/// gives none.
+pub(crate) fn rest_text(search_text: &str, sort_last: &str, sort_first: &str) -> String {
+    let (last, first) = (lead(sort_last), lead(sort_first));
+    let kept: Vec<&str> = runs(search_text)
+        .filter(|r| Some(*r) != last && Some(*r) != first)
+        .collect();
+    kept.join(" ")
 }
 
 /// An FTS5 query that every contact containing all `terms` matches: each trigram of each
@@ -294,6 +375,62 @@ pub(crate) fn like_contains(term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_split_at_punctuation_spaces_and_digits() {
+        let cut: Vec<&str> = runs(" jean.dubois12@x-y.fr  +33 6 o'brien иванов2").collect();
+        assert_eq!(
+            cut,
+            [
+                "jean",
+                "dubois",
+                "12",
+                "x",
+                "y",
+                "fr",
+                "33",
+                "6",
+                "o",
+                "brien",
+                "иванов",
+                "2"
+            ]
+        );
+        assert_eq!(runs("").count(), 0);
+        assert_eq!(runs(" .-").count(), 0);
+    }
+
+    #[test]
+    fn rest_text_leaves_out_the_sort_keys_leading_runs() {
+        assert_eq!(
+            rest_text(
+                "jean dubois jean.dubois12@cabinet-dubois.fr",
+                "dubois",
+                "jean"
+            ),
+            "12 cabinet fr"
+        );
+        // Only whole runs go: "mdubois" and "duboisier" stay; a compound name loses its
+        // first word only; a key starting with a digit takes nothing out.
+        assert_eq!(
+            rest_text("mdubois duboisier de la fontaine", "de la fontaine", ""),
+            "mdubois duboisier la fontaine"
+        );
+        assert_eq!(rest_text("bob 3m team", "3m team", "bob"), "3 m team");
+        assert_eq!(lead("3m team"), None);
+        assert_eq!(lead("o'brien"), Some("o"));
+        assert_eq!(lead(""), None);
+    }
+
+    #[test]
+    fn a_search_looks_up_its_longest_run() {
+        let terms = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+        let found = terms(&["jean.dubois12", "x"]);
+        let run = SearchRun::of(&found).map(|r| (r.run, r.end));
+        assert_eq!(run, Some(("dubois", "duboit".to_owned())));
+        // "+33" and "a.b.c" hold no run of three characters: the list walks instead.
+        assert!(SearchRun::of(&terms(&["+33", "a.b.c"])).is_none());
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {
