@@ -17,6 +17,12 @@
 //! whose sort key starts with the term are read in order from the sort index, and only the
 //! other matches (its rowids less the stretch's, both from indexes) are read and sorted.
 //! Reading every match of a common name (26,000 at a million contacts) cost a page read each.
+//!
+//! On PostgreSQL the search table answers in three parts ([`SearchRun`], migration 0009): the
+//! contacts whose last- or first-name sort key starts with the search's longest run (ranges
+//! of B-tree indexes, in list order), and the others, from a trigram index over the rest of
+//! each contact's text ([`rest_text`]) and its sort keys' tails. Its trigram index used to
+//! cover the whole text, and each of a common name's matches was read to recheck it.
 
 use crate::tx::Tx;
 use crate::{Result, StoreError};
