@@ -60,7 +60,7 @@ const COLUMNS: &str = "id, first_name, last_name, emails, phones, company_id, jo
 /// Binds `$1`–`$15`, common to insert and update: tenant, id, the writable fields, the
 /// derived search and sort keys, and the time. Expanded once per backend.
 macro_rules! bind_row {
-    ($query:expr, $tenant:expr, $id:expr, $input:expr, $now:expr) => {{
+    ($query:expr, $tenant:expr, $id:expr, $input:expr, $search:expr, $now:expr) => {{
         let (sort_last, sort_first) = $input.sort_keys();
         $query
             .bind($tenant)
@@ -74,7 +74,7 @@ macro_rules! bind_row {
             .bind(Json(&$input.tags))
             .bind(Json(&$input.custom))
             .bind($input.owner_id.map(|o| o.0))
-            .bind($input.search_text())
+            .bind($search)
             .bind(sort_last)
             .bind(sort_first)
             .bind($now)
@@ -97,9 +97,10 @@ pub async fn insert(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)
              RETURNING {COLUMNS}"
     );
-    let rest = search_rest(&tx.tx, input);
+    let search = input.search_text();
+    let rest = search_rest(&tx.tx, input, &search);
     let row: Row = on_conn!(&mut tx.tx, |c| {
-        bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
+        bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
             .bind(created_by)
             .bind(&rest)
             .fetch_one(c)
@@ -109,13 +110,13 @@ pub async fn insert(
     Ok(row.into())
 }
 
-/// The rest text PostgreSQL's search table indexes ([`search::rest_text`]); SQLite's index
-/// needs none (NULL).
-fn search_rest(tx: &Tx, input: &ContactInput) -> Option<String> {
+/// The rest text PostgreSQL's search table indexes ([`search::rest_text`]) of the contact
+/// whose search text is `search`; SQLite's index needs none (NULL).
+fn search_rest(tx: &Tx, input: &ContactInput, search: &str) -> Option<String> {
     match tx {
         Tx::Postgres(_) => {
             let (last, first) = input.sort_keys();
-            Some(search::rest_text(&input.search_text(), &last, &first))
+            Some(search::rest_text(search, &last, &first))
         }
         Tx::Sqlite(_) => None,
     }
@@ -187,7 +188,7 @@ async fn insert_many_values(
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for n in chunk {
-                q = bind_row!(q, tenant, n.id, n.input, now)
+                q = bind_row!(q, tenant, n.id, n.input, n.input.search_text(), now)
                     .bind(now)
                     .bind(created_by);
             }
@@ -265,11 +266,18 @@ pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Re
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for (a, (id, input)) in chunk.iter().zip(inputs) {
-                q = bind_row!(q, tenant, id, input, a.contact.created_at)
-                    .bind(a.contact.version)
-                    .bind(a.contact.updated_at)
-                    .bind(a.contact.deleted_at)
-                    .bind(a.created_by);
+                q = bind_row!(
+                    q,
+                    tenant,
+                    id,
+                    input,
+                    input.search_text(),
+                    a.contact.created_at
+                )
+                .bind(a.contact.version)
+                .bind(a.contact.updated_at)
+                .bind(a.contact.deleted_at)
+                .bind(a.created_by);
             }
             q.execute(c).await?;
         });
@@ -576,9 +584,10 @@ pub async fn update(
              WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
              RETURNING {COLUMNS}"
     );
-    let rest = search_rest(&tx.tx, input);
+    let search = input.search_text();
+    let rest = search_rest(&tx.tx, input, &search);
     let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
-        bind_row!(sqlx::query_as(&sql), tenant, id, input, now)
+        bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
             .bind(version)
             .bind(&rest)
             .fetch_optional(c)

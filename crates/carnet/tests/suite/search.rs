@@ -39,6 +39,32 @@ async fn everyone(app: &TestApp, tenant: &Tenant) -> Vec<carnet_core::contact::C
     contacts::list(&mut tx, &query(&[], 100_000)).await.unwrap()
 }
 
+/// The contacts of `all` holding every one of `terms` in their search text, in the order of
+/// `sort` then id: what a search should give, found by testing each contact.
+fn scan(
+    all: &[carnet_core::contact::Contact],
+    terms: &[&str],
+    sort: SortField,
+    descending: bool,
+) -> Vec<ContactId> {
+    let key = |c: &carnet_core::contact::Contact| match sort.value_of(c) {
+        contacts::SortValue::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    let mut found: Vec<&carnet_core::contact::Contact> = all
+        .iter()
+        .filter(|c| {
+            let text = c.input().search_text();
+            terms.iter().all(|t| text.contains(t))
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        let order = key(a).cmp(&key(b)).then(a.id.0.cmp(&b.id.0));
+        if descending { order.reverse() } else { order }
+    });
+    found.iter().map(|c| c.id).collect()
+}
+
 async fn search(app: &TestApp, tenant: &Tenant, terms: &[&str]) -> Vec<ContactId> {
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     contacts::list(&mut tx, &query(terms, 100_000))
@@ -174,22 +200,7 @@ async fn names_read_from_their_stretch_find_what_a_scan_finds(backend: Backend) 
         (vec!["zola"], SortField::FirstName),
     ] {
         for descending in [false, true] {
-            let key = |c: &carnet_core::contact::Contact| match sort.value_of(c) {
-                contacts::SortValue::Text(t) => t,
-                other => panic!("{other:?}"),
-            };
-            let mut expected: Vec<&carnet_core::contact::Contact> = all
-                .iter()
-                .filter(|c| {
-                    let text = c.input().search_text();
-                    terms.iter().all(|t| text.contains(t))
-                })
-                .collect();
-            expected.sort_by(|a, b| {
-                let order = key(a).cmp(&key(b)).then(a.id.0.cmp(&b.id.0));
-                if descending { order.reverse() } else { order }
-            });
-            let expected: Vec<ContactId> = expected.iter().map(|c| c.id).collect();
+            let expected = scan(&all, &terms, sort, descending);
             let what = format!("{terms:?} {sort:?} descending={descending}");
             assert!(expected.len() > 100, "{what}");
             let ask = |limit, after| ListQuery {
@@ -614,22 +625,7 @@ async fn runs_inside_names_emails_and_phones_find_what_a_scan_finds(backend: Bac
         let terms: Vec<&str> = terms.iter().map(String::as_str).collect();
         for sort in [SortField::LastName, SortField::FirstName] {
             for descending in [false, true] {
-                let key = |c: &carnet_core::contact::Contact| match sort.value_of(c) {
-                    contacts::SortValue::Text(t) => t,
-                    other => panic!("{other:?}"),
-                };
-                let mut expected: Vec<&carnet_core::contact::Contact> = all
-                    .iter()
-                    .filter(|c| {
-                        let text = c.input().search_text();
-                        terms.iter().all(|t| text.contains(t))
-                    })
-                    .collect();
-                expected.sort_by(|a, b| {
-                    let order = key(a).cmp(&key(b)).then(a.id.0.cmp(&b.id.0));
-                    if descending { order.reverse() } else { order }
-                });
-                let expected: Vec<ContactId> = expected.iter().map(|c| c.id).collect();
+                let expected = scan(&all, &terms, sort, descending);
                 found_some += usize::from(!expected.is_empty());
                 let what = format!("{terms:?} {sort:?} descending={descending}");
                 let ask = |limit, after| ListQuery {
