@@ -177,6 +177,7 @@ impl Carnet {
             return Err(ServiceError::NotFound("active API key"));
         }
         tx.commit().await?;
+        self.api_keys.forget(id);
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use carnet_store::tenants::Tenant;
 use carnet_store::users::User;
 use carnet_store::{api_keys, sessions, tenants, users};
 use chrono::Duration;
+use std::sync::Arc;
 
 /// How long a UI session lasts.
 pub const SESSION_LIFETIME_DAYS: i64 = 7;
@@ -186,15 +187,25 @@ impl Carnet {
             .strip_prefix("carnet_")
             .and_then(|rest| rest.split_once('_'))
             .ok_or(ServiceError::Unauthenticated)?;
-        let stored = api_keys::by_prefix_in_active_tenant(&self.db, prefix)
-            .await?
-            .ok_or(ServiceError::Unauthenticated)?;
+        let now = self.now();
+        let stored = match self.api_keys.get(prefix, now) {
+            Some(key) => key,
+            None => {
+                let key = api_keys::by_prefix_in_active_tenant(&self.db, prefix)
+                    .await?
+                    .ok_or(ServiceError::Unauthenticated)?;
+                let key = Arc::new(key);
+                if key.revoked_at.is_none() {
+                    self.api_keys.put(Arc::clone(&key), now);
+                }
+                key
+            }
+        };
         if stored.revoked_at.is_some()
             || !constant_time_eq(&stored.secret_hash, &sha256_hex(secret))
         {
             return Err(ServiceError::Unauthenticated);
         }
-        let now = self.now();
         if stored
             .last_used_at
             .is_none_or(|t| now - t > Duration::minutes(1))
@@ -202,6 +213,7 @@ impl Carnet {
             let mut tx = self.db.begin().await?;
             api_keys::touch(&mut tx, stored.tenant_id, stored.id, now).await?;
             tx.commit().await?;
+            self.api_keys.mark_used(prefix, now);
         }
         Ok(TenantContext {
             tenant: stored.tenant_id,

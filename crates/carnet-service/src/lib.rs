@@ -14,6 +14,7 @@ pub mod demo;
 mod error;
 pub mod imports;
 pub mod jobs;
+pub mod key_cache;
 mod list_query;
 mod records;
 pub mod secrets;
@@ -32,6 +33,8 @@ pub struct Carnet {
     clock: Arc<dyn Clock>,
     /// Wakes this process's job worker when a job is queued.
     jobs_waiting: Arc<tokio::sync::Notify>,
+    /// API keys read in the last second (see [`key_cache`]).
+    api_keys: Arc<key_cache::KeyCache>,
 }
 
 impl Carnet {
@@ -40,6 +43,7 @@ impl Carnet {
             db,
             clock,
             jobs_waiting: Arc::new(tokio::sync::Notify::new()),
+            api_keys: Arc::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use carnet_core::{ContactId, ContactInput, Role, Scope};
 use carnet_service::admin::NewUser;
-use carnet_service::{Carnet, SystemClock};
+use carnet_service::{Carnet, Clock, SystemClock};
 use carnet_store::contacts::{self, NewContact};
 use carnet_store::tenants::Tenant;
 use carnet_web::{AppState, WebConfig};
@@ -57,8 +57,21 @@ impl TestApp {
     }
 
     pub async fn with_config(backend: Backend, config: WebConfig) -> TestApp {
+        Self::with_clock_and_config(backend, Arc::new(SystemClock), config).await
+    }
+
+    /// An application whose service reads the time from `clock`.
+    pub async fn with_clock(backend: Backend, clock: Arc<dyn Clock>) -> TestApp {
+        Self::with_clock_and_config(backend, clock, WebConfig::default()).await
+    }
+
+    async fn with_clock_and_config(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        config: WebConfig,
+    ) -> TestApp {
         let db = TestDb::new(backend).await;
-        let carnet = Carnet::new(db.db.clone(), Arc::new(SystemClock));
+        let carnet = Carnet::new(db.db.clone(), clock);
         let router = carnet_web::router(AppState::new(carnet.clone(), config));
         TestApp { db, carnet, router }
     }

@@ -1,13 +1,18 @@
 //! Every API error is a problem+json with the right status, naming the field at fault.
 
 use carnet_core::Scope;
+use carnet_service::key_cache::KEY_CACHE_TTL;
+use carnet_service::{Carnet, Clock, SystemClock};
 use carnet_testkit::{Backend, TestApp, on_both_backends};
 use carnet_web::WebConfig;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 
 on_both_backends!(
     bad_input_is_a_clear_4xx,
     authentication_and_scopes,
+    api_keys_revoked_elsewhere_stop_within_the_cache_ttl,
     routes_and_methods,
     read_only_mode,
     operations_endpoints
@@ -235,6 +240,86 @@ async fn authentication_and_scopes(backend: Backend) {
             .last_used_at
             .is_some(),
         "use is recorded"
+    );
+    app.finish().await;
+}
+
+/// A clock the test moves by hand.
+struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    fn advance(&self, by: TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A server keeps the keys it read for [`KEY_CACHE_TTL`]: a key revoked by another process
+/// (the CLI, another server) stops working there once that time has passed, and the key's
+/// last use is still recorded once a minute.
+async fn api_keys_revoked_elsewhere_stop_within_the_cache_ttl(backend: Backend) {
+    let clock = Arc::new(ManualClock(Mutex::new(SystemClock.now())));
+    let app = TestApp::with_clock(backend, clock.clone()).await;
+    let (_, key) = app.tenant_with_key("acme", &[Scope::Read]).await;
+    let t0 = clock.now();
+    let last_used = || async {
+        let keys = app.carnet.list_api_keys("acme").await.unwrap();
+        keys[0].last_used_at
+    };
+
+    assert_eq!(
+        app.api(&key, "GET", "/api/v1/contacts", None).await.status,
+        200
+    );
+    assert_eq!(last_used().await, Some(t0));
+    // Half a minute later (the key read again): the use is not recorded again yet.
+    clock.advance(TimeDelta::seconds(30));
+    assert_eq!(
+        app.api(&key, "GET", "/api/v1/contacts", None).await.status,
+        200
+    );
+    assert_eq!(last_used().await, Some(t0));
+    clock.advance(TimeDelta::seconds(31));
+    assert_eq!(
+        app.api(&key, "GET", "/api/v1/contacts", None).await.status,
+        200
+    );
+    let t1 = clock.now();
+    assert_eq!(last_used().await, Some(t1));
+
+    // Revoked by another process: this server still trusts its copy until the TTL is over.
+    let elsewhere = Carnet::new(app.db.db.clone(), Arc::new(SystemClock));
+    let id = elsewhere.list_api_keys("acme").await.unwrap()[0].id;
+    elsewhere.revoke_api_key("acme", id).await.unwrap();
+    clock.advance(KEY_CACHE_TTL - TimeDelta::milliseconds(1));
+    assert_eq!(
+        app.api(&key, "GET", "/api/v1/contacts", None).await.status,
+        200
+    );
+    clock.advance(TimeDelta::milliseconds(1));
+    assert_problem(&app.api(&key, "GET", "/api/v1/contacts", None).await, 401);
+    // A wrong secret behind a cached prefix is refused like any other.
+    let (_, other) = app
+        .carnet
+        .create_api_key("acme", "other", &[Scope::Read])
+        .await
+        .unwrap();
+    assert_eq!(
+        app.api(&other, "GET", "/api/v1/contacts", None)
+            .await
+            .status,
+        200
+    );
+    let last = if other.ends_with('x') { 'y' } else { 'x' };
+    let forged = format!("{}{last}", &other[..other.len() - 1]);
+    assert_problem(
+        &app.api(&forged, "GET", "/api/v1/contacts", None).await,
+        401,
     );
     app.finish().await;
 }
