@@ -207,19 +207,29 @@ impl ContactInput {
 
     /// Folded e-mail addresses, for exact-match filters and de-duplication.
     pub fn email_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.emails.iter().map(|e| e.value.to_lowercase()).collect();
-        keys.sort();
-        keys.dedup();
-        keys
+        email_keys(&self.emails)
     }
 
     /// Folded tags, for exact-match filters.
     pub fn tag_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.tags.iter().map(|t| fold(t)).collect();
-        keys.sort();
-        keys.dedup();
-        keys
+        tag_keys(&self.tags)
     }
+}
+
+/// Lowercased addresses, sorted, each once: the keys of the e-mail index.
+pub fn email_keys(emails: &[LabeledValue]) -> Vec<String> {
+    let mut keys: Vec<String> = emails.iter().map(|e| e.value.to_lowercase()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Folded tags, sorted, each once: the keys of the tag index.
+pub fn tag_keys(tags: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = tags.iter().map(|t| fold(t)).collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 impl Contact {

@@ -109,7 +109,7 @@ impl Carnet {
             return Ok(current);
         }
         let now = self.now();
-        let updated = contacts::update(&mut tx, id, current.version, &after, now)
+        let updated = contacts::update(&mut tx, &current, &after, now)
             .await?
             .ok_or(ServiceError::PreconditionFailed {
                 expected: etag(current.version),

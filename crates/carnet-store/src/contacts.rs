@@ -6,7 +6,7 @@ use crate::params::{
 };
 use crate::search::{self, Candidates, like_contains};
 use crate::tx::{TenantTx, Tx, on_conn};
-use carnet_core::contact::{Contact, ContactInput, LabeledValue};
+use carnet_core::contact::{Contact, ContactInput, LabeledValue, email_keys, tag_keys};
 use carnet_core::{ContactId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -567,15 +567,15 @@ pub async fn find_by_emails(
     Ok(found)
 }
 
-/// Replaces the writable fields when the stored version is still `version`;
-/// `None` when the contact changed meanwhile (or does not exist).
+/// Replaces the writable fields of `current` (as read in this transaction) when the stored
+/// version is still its version; `None` when the contact changed meanwhile (or is gone).
 pub async fn update(
     tx: &mut TenantTx,
-    id: ContactId,
-    version: i64,
+    current: &Contact,
     input: &ContactInput,
     now: DateTime<Utc>,
 ) -> Result<Option<Contact>> {
+    let (id, version) = (current.id, current.version);
     let tenant = tx.tenant().0;
     let sql = format!(
             "UPDATE contacts SET first_name = $3, last_name = $4, emails = $5, phones = $6, company_id = $7,
@@ -594,7 +594,7 @@ pub async fn update(
             .await?
     });
     if row.is_some() {
-        write_index_rows(tx, id, input, IndexRows::Replace).await?;
+        write_index_rows(tx, id, input, IndexRows::ChangedFrom(current)).await?;
     }
     Ok(row.map(Contact::from))
 }
@@ -626,40 +626,44 @@ pub async fn set_trashed(
     Ok(row.map(Contact::from))
 }
 
-/// Whether a contact's e-mail and tag index rows are written for the first time.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum IndexRows {
+/// Whether a contact's e-mail and tag index rows are written for the first time, or over
+/// those of the contact as it was.
+#[derive(Clone, Copy)]
+enum IndexRows<'a> {
     New,
-    Replace,
+    ChangedFrom(&'a Contact),
 }
 
 async fn write_index_rows(
     tx: &mut TenantTx,
     id: ContactId,
     input: &ContactInput,
-    mode: IndexRows,
+    mode: IndexRows<'_>,
 ) -> Result<()> {
     let tenant = tx.tenant().0;
-    // A new contact has no index rows yet: two deletes saved per created contact.
-    if mode == IndexRows::Replace {
-        on_conn!(&mut tx.tx, |c| {
-            for table in [IndexTable::Emails, IndexTable::Tags] {
+    for table in [IndexTable::Emails, IndexTable::Tags] {
+        let keys = table.keys(&input.emails, &input.tags);
+        // A new contact has no index rows yet; a changed one keeps those whose keys did not
+        // change (most edits touch neither its e-mails nor its tags).
+        if let IndexRows::ChangedFrom(before) = mode {
+            if table.keys(&before.emails, &before.tags) == keys {
+                continue;
+            }
+            on_conn!(&mut tx.tx, |c| {
                 sqlx::query(&format!(
                     "DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2",
                     table.name()
                 ))
                 .bind(tenant)
                 .bind(id.0)
-                .execute(&mut *c)
+                .execute(c)
                 .await?;
-            }
-        });
+            });
+        }
+        let rows: Vec<(Uuid, String)> = keys.into_iter().map(|k| (id.0, k)).collect();
+        insert_keys(tx, table, &rows).await?;
     }
-    let keys = |list: Vec<String>| -> Vec<(Uuid, String)> {
-        list.into_iter().map(|k| (id.0, k)).collect()
-    };
-    insert_keys(tx, IndexTable::Emails, &keys(input.email_keys())).await?;
-    insert_keys(tx, IndexTable::Tags, &keys(input.tag_keys())).await
+    Ok(())
 }
 
 /// The exact-match index tables beside `contacts`.
@@ -674,6 +678,14 @@ impl IndexTable {
         match self {
             IndexTable::Emails => "contact_emails",
             IndexTable::Tags => "contact_tags",
+        }
+    }
+
+    /// The keys a contact with these e-mails and tags has in this table.
+    fn keys(self, emails: &[LabeledValue], tags: &[String]) -> Vec<String> {
+        match self {
+            IndexTable::Emails => email_keys(emails),
+            IndexTable::Tags => tag_keys(tags),
         }
     }
 

@@ -708,7 +708,7 @@ impl Carnet {
             if fields.is_empty() {
                 continue;
             }
-            match contacts::update(tx, target.id, current.version, &target.input, now).await? {
+            match contacts::update(tx, current, &target.input, now).await? {
                 Some(_) => events.push(audit_event(ctx, "update", target.id, fields, now)),
                 None => {
                     failed.insert(t);

@@ -292,7 +292,8 @@ async fn search_follows_every_write(backend: Backend) {
     assert_eq!(search(&app, &tenant, &["xpo"]).await, vec![apart]);
 
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
-    contacts::update(&mut tx, id, 1, &input("Xavière"), chrono::Utc::now())
+    let current = contacts::get(&mut tx, id).await.unwrap().unwrap();
+    contacts::update(&mut tx, &current, &input("Xavière"), chrono::Utc::now())
         .await
         .unwrap()
         .unwrap();
@@ -304,7 +305,8 @@ async fn search_follows_every_write(backend: Backend) {
     // renamed contact moves in the order, a trashed one leaves the search for the trash's.
     let renamed = |name: &str| ContactInput::from_json(&json!({"last_name": name})).unwrap();
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
-    contacts::update(&mut tx, apart, 1, &renamed("Aupon"), chrono::Utc::now())
+    let current = contacts::get(&mut tx, apart).await.unwrap().unwrap();
+    contacts::update(&mut tx, &current, &renamed("Aupon"), chrono::Utc::now())
         .await
         .unwrap()
         .unwrap();
@@ -581,7 +583,8 @@ async fn runs_inside_names_emails_and_phones_find_what_a_scan_finds(backend: Bac
     let renamed = ContactInput::from_json(&json!({"last_name": "Boisdubois", "first_name": "Luc",
         "emails": [{"value": "luc@boisdubois.fr"}]}))
     .unwrap();
-    contacts::update(&mut tx, ids[2], 1, &renamed, chrono::Utc::now())
+    let current = contacts::get(&mut tx, ids[2]).await.unwrap().unwrap();
+    contacts::update(&mut tx, &current, &renamed, chrono::Utc::now())
         .await
         .unwrap()
         .unwrap();

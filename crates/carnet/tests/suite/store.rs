@@ -288,16 +288,16 @@ async fn optimistic_update_refuses_stale_versions(backend: Backend) {
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
     let id = ContactId::new();
     let now = chrono::Utc::now();
-    carnet_store::contacts::insert(&mut tx, id, &input, None, now)
+    let v1 = carnet_store::contacts::insert(&mut tx, id, &input, None, now)
         .await
         .unwrap();
-    let v2 = carnet_store::contacts::update(&mut tx, id, 1, &input, now)
+    let v2 = carnet_store::contacts::update(&mut tx, &v1, &input, now)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(v2.version, 2);
     assert!(
-        carnet_store::contacts::update(&mut tx, id, 1, &input, now)
+        carnet_store::contacts::update(&mut tx, &v1, &input, now)
             .await
             .unwrap()
             .is_none()
