@@ -78,7 +78,7 @@ impl Carnet {
         id: ActivityId,
     ) -> ServiceResult<Activity> {
         ctx.require_read()?;
-        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        let mut tx = self.db.tenant_read_single(ctx.tenant).await?;
         activities::get(&mut tx, id)
             .await?
             .filter(|a| a.deleted_at.is_none())

@@ -72,7 +72,7 @@ impl Carnet {
         in_trash_too: bool,
     ) -> ServiceResult<Contact> {
         ctx.require_read()?;
-        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        let mut tx = self.db.tenant_read_single(ctx.tenant).await?;
         contacts::get(&mut tx, id)
             .await?
             .filter(|c| in_trash_too || c.deleted_at.is_none())

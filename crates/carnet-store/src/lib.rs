@@ -26,7 +26,7 @@ pub mod users;
 pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
 pub use error::StoreError;
 pub use migrate::{MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all};
-pub use tx::{TenantTx, Tx};
+pub use tx::{SqliteTx, TenantTx, Tx};
 
 /// Results of the storage layer.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -3,12 +3,43 @@
 use crate::Result;
 use crate::db::Db;
 use carnet_core::TenantId;
-use sqlx::{PgPool, Postgres, Sqlite, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
+use std::ops::{Deref, DerefMut};
 
 /// A transaction on either backend.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A SQLite connection in a transaction, or without one for a read of a single statement.
+pub enum SqliteTx {
+    Transaction(Transaction<'static, Sqlite>),
+    /// One statement reads one snapshot by itself: no `BEGIN` and no `ROLLBACK` to send to
+    /// the connection's thread (each a hand-over between threads, the largest cost of a
+    /// point read on SQLite).
+    Single(PoolConnection<Sqlite>),
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            SqliteTx::Transaction(t) => t,
+            SqliteTx::Single(c) => c,
+        }
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            SqliteTx::Transaction(t) => t,
+            SqliteTx::Single(c) => c,
+        }
+    }
 }
 
 /// Runs `$body` with `$c` bound to the transaction's connection; expanded once per backend,
@@ -32,7 +63,8 @@ pub(crate) use on_conn;
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Transaction(t)) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Single(_)) => {}
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -65,7 +97,7 @@ impl Db {
     /// A control-plane transaction that may write.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
         })
     }
@@ -73,7 +105,7 @@ impl Db {
     /// A control-plane transaction that only reads (SQLite: served by the reader pool).
     pub async fn begin_read(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite { readers, .. } => Tx::Sqlite(readers.begin().await?),
+            Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
         })
     }
@@ -81,7 +113,7 @@ impl Db {
     /// A transaction on `tenant`'s data that may write.
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
         };
         Ok(TenantTx { tenant, tx })
@@ -90,11 +122,27 @@ impl Db {
     /// A transaction on `tenant`'s data that only reads (SQLite: served by the reader pool).
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { readers, .. } => Tx::Sqlite(readers.begin().await?),
+            Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
         };
         Ok(TenantTx { tenant, tx })
     }
+
+    /// For a read of `tenant`'s data in **one statement** (a record by its id): on SQLite a
+    /// reader connection outside any transaction, since one statement sees one snapshot by
+    /// itself; on PostgreSQL a transaction as [`Db::tenant_read`] (the tenant setting lives
+    /// in one). Reads of several statements that must agree take [`Db::tenant_read`].
+    pub async fn tenant_read_single(&self, tenant: TenantId) -> Result<TenantTx> {
+        let tx = match self {
+            Db::Sqlite { readers, .. } => Tx::Sqlite(SqliteTx::Single(readers.acquire().await?)),
+            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+        };
+        Ok(TenantTx { tenant, tx })
+    }
+}
+
+fn sqlite_tx(t: Transaction<'static, Sqlite>) -> Tx {
+    Tx::Sqlite(SqliteTx::Transaction(t))
 }
 
 /// Begins a PostgreSQL transaction with `statement`. Pooled connections are not checked

@@ -12,6 +12,7 @@ on_both_backends!(
     audit_log_is_append_only,
     schema_status_guards_start_up,
     optimistic_update_refuses_stale_versions,
+    single_statement_reads_take_no_snapshot_of_their_own,
     import_lookups_use_their_indexes,
     list_pages_use_their_sort_indexes,
     selective_filters_start_from_their_index,
@@ -279,6 +280,60 @@ async fn schema_status_guards_start_up(backend: Backend) {
         SchemaStatus::Empty
     );
     t.drop_db().await;
+}
+
+/// A read of one statement (`tenant_read_single`, used for records by id) takes no snapshot
+/// that outlives its statement: on SQLite it opens no transaction at all (the `BEGIN` and
+/// `ROLLBACK` it saves are two hand-overs to the connection's thread), so each statement sees
+/// what was committed before it, as on PostgreSQL. A `tenant_read` transaction on SQLite keeps
+/// the snapshot of its first read, which is what reads of several statements need.
+async fn single_statement_reads_take_no_snapshot_of_their_own(backend: Backend) {
+    use carnet_store::contacts;
+    let app = TestApp::new(backend).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let id = app.add_contacts(&tenant, "Durand", 1).await[0];
+    let name = |c: Option<carnet_core::contact::Contact>| c.unwrap().last_name.unwrap();
+
+    let mut single = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    let mut snapshot = app.db.db.tenant_read(tenant.id).await.unwrap();
+    assert_eq!(
+        name(contacts::get(&mut single, id).await.unwrap()),
+        "Durand"
+    );
+    assert_eq!(
+        name(contacts::get(&mut snapshot, id).await.unwrap()),
+        "Durand"
+    );
+
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    let current = contacts::get_for_update(&mut tx, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let renamed = ContactInput::from_json(&json!({"last_name": "Martin"})).unwrap();
+    contacts::update(&mut tx, &current, &renamed, chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        name(contacts::get(&mut single, id).await.unwrap()),
+        "Martin"
+    );
+    if backend == Backend::Sqlite {
+        assert_eq!(
+            name(contacts::get(&mut snapshot, id).await.unwrap()),
+            "Durand",
+            "a SQLite read transaction keeps its first snapshot"
+        );
+    }
+    // Another tenant's single read does not see the contact.
+    let other = app.carnet.create_tenant("other", "Other").await.unwrap();
+    let mut theirs = app.db.db.tenant_read_single(other.id).await.unwrap();
+    assert!(contacts::get(&mut theirs, id).await.unwrap().is_none());
+    drop((single, snapshot, theirs));
+    app.finish().await;
 }
 
 async fn optimistic_update_refuses_stale_versions(backend: Backend) {
