@@ -99,14 +99,36 @@ pub async fn insert(
     );
     let search = input.search_text();
     let rest = search_rest(&tx.tx, input, &search);
-    let row: Row = on_conn!(&mut tx.tx, |c| {
-        bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
-            .bind(created_by)
-            .bind(&rest)
-            .fetch_one(c)
-            .await?
-    });
-    write_index_rows(tx, id, input, IndexRows::New).await?;
+    let row: Row = match &mut tx.tx {
+        // PostgreSQL: the index rows in the same statement, one round trip instead of three
+        // (their foreign keys are checked at the statement's end, the contact then stored).
+        Tx::Postgres(c) => {
+            let sql = format!(
+                "WITH new AS ({sql}),
+                 emails AS (INSERT INTO contact_emails (tenant_id, contact_id, email_key)
+                     SELECT $1, $2, * FROM unnest($18::text[])),
+                 tags AS (INSERT INTO contact_tags (tenant_id, contact_id, tag_key)
+                     SELECT $1, $2, * FROM unnest($19::text[]))
+                 SELECT * FROM new"
+            );
+            bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
+                .bind(created_by)
+                .bind(&rest)
+                .bind(input.email_keys())
+                .bind(input.tag_keys())
+                .fetch_one(&mut **c)
+                .await?
+        }
+        Tx::Sqlite(c) => {
+            let row = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
+                .bind(created_by)
+                .bind(&rest)
+                .fetch_one(&mut **c)
+                .await?;
+            write_index_rows(tx, id, input, IndexRows::New).await?;
+            row
+        }
+    };
     Ok(row.into())
 }
 
