@@ -589,8 +589,9 @@ pub async fn find_by_emails(
     Ok(found)
 }
 
-/// Replaces the writable fields of `current` (as read in this transaction) when the stored
-/// version is still its version; `None` when the contact changed meanwhile (or is gone).
+/// Replaces the writable fields of `current` when the stored version is still its version
+/// (so that its stored e-mails and tags are still `current`'s); `None` when the contact
+/// changed meanwhile (or is gone).
 pub async fn update(
     tx: &mut TenantTx,
     current: &Contact,
