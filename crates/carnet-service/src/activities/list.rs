@@ -141,7 +141,8 @@ impl Carnet {
     ) -> ServiceResult<ActivityPage> {
         ctx.require_read()?;
         let after = params.cursor.as_ref().map(|c| (c.at, c.i));
-        let mut tx = self.db.tenant_read(ctx.tenant).await?;
+        // One statement: a page of activities (a contact's timeline among them).
+        let mut tx = self.db.tenant_read_single(ctx.tenant).await?;
         let mut data = activities::list(&mut tx, &params.query(after, params.limit + 1)).await?;
         let more = data.len() > params.limit as usize;
         data.truncate(params.limit as usize);
