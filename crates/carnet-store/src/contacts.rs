@@ -105,11 +105,11 @@ pub async fn insert(
         Tx::Postgres(c) => {
             let sql = format!(
                 "WITH new AS ({sql}),
-                 emails AS (INSERT INTO contact_emails (tenant_id, contact_id, email_key)
-                     SELECT $1, $2, * FROM unnest($18::text[])),
-                 tags AS (INSERT INTO contact_tags (tenant_id, contact_id, tag_key)
-                     SELECT $1, $2, * FROM unnest($19::text[]))
-                 SELECT * FROM new"
+                 emails AS ({} SELECT $1, $2, * FROM unnest($18::text[])),
+                 tags AS ({} SELECT $1, $2, * FROM unnest($19::text[]))
+                 SELECT * FROM new",
+                IndexTable::Emails.insert_into(),
+                IndexTable::Tags.insert_into()
             );
             bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
@@ -712,11 +712,13 @@ impl IndexTable {
         }
     }
 
-    fn key_column(self) -> &'static str {
-        match self {
+    /// `INSERT INTO <table> (tenant_id, contact_id, <key column>)`, for every writer of rows.
+    fn insert_into(self) -> String {
+        let key = match self {
             IndexTable::Emails => "email_key",
             IndexTable::Tags => "tag_key",
-        }
+        };
+        format!("INSERT INTO {} (tenant_id, contact_id, {key})", self.name())
     }
 }
 
@@ -731,9 +733,8 @@ async fn insert_keys(tx: &mut TenantTx, table: IndexTable, keys: &[(Uuid, String
         let (ids, values): (Vec<Uuid>, Vec<&str>) =
             keys.iter().map(|(id, k)| (*id, k.as_str())).unzip();
         sqlx::query(&format!(
-            "INSERT INTO {} (tenant_id, contact_id, {}) SELECT $1, * FROM unnest($2::uuid[], $3::text[])",
-            table.name(),
-            table.key_column()
+            "{} SELECT $1, * FROM unnest($2::uuid[], $3::text[])",
+            table.insert_into()
         ))
         .bind(tenant)
         .bind(&ids)
@@ -746,9 +747,8 @@ async fn insert_keys(tx: &mut TenantTx, table: IndexTable, keys: &[(Uuid, String
         let sql = positional(
             &tx.tx,
             &format!(
-                "INSERT INTO {} (tenant_id, contact_id, {}) VALUES {}",
-                table.name(),
-                table.key_column(),
+                "{} VALUES {}",
+                table.insert_into(),
                 values_rows(chunk.len(), "(?, ?, ?)")
             ),
         );
