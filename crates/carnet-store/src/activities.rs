@@ -168,11 +168,18 @@ pub async fn get_for_update(tx: &mut TenantTx, id: ActivityId) -> Result<Option<
 
 async fn get_with(tx: &mut TenantTx, id: ActivityId, sql: &str) -> Result<Option<Activity>> {
     let tenant = tx.tenant().0;
-    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(sql)
-        .bind(tenant)
-        .bind(id.0)
-        .fetch_optional(c)
-        .await?);
+    let row = loop {
+        let outcome: Result<Option<Row>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
+            sqlx::query_as(sql)
+                .bind(tenant)
+                .bind(id.0)
+                .fetch_optional(c)
+                .await
+        });
+        if let Some(row) = tx.settle(outcome, Option::is_none).await? {
+            break row;
+        }
+    };
     row.map(Activity::try_from).transpose()
 }
 
@@ -262,11 +269,16 @@ pub struct ActivityQuery {
 /// timeline), else from `activities_starts`.
 pub async fn list(tx: &mut TenantTx, q: &ActivityQuery) -> Result<Vec<Activity>> {
     let b = list_sql(tx.tenant().0, q);
-    let rows: Vec<Row> = on_conn!(&mut tx.tx, |c| {
-        bind_params!(sqlx::query_as(&b.sql), &b.params)
-            .fetch_all(c)
-            .await?
-    });
+    let rows = loop {
+        let outcome: Result<Vec<Row>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
+            bind_params!(sqlx::query_as(&b.sql), &b.params)
+                .fetch_all(c)
+                .await
+        });
+        if let Some(rows) = tx.settle(outcome, Vec::is_empty).await? {
+            break rows;
+        }
+    };
     activities(rows)
 }
 

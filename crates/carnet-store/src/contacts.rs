@@ -429,11 +429,18 @@ pub async fn get_for_update(tx: &mut TenantTx, id: ContactId) -> Result<Option<C
 
 async fn get_with(tx: &mut TenantTx, id: ContactId, sql: &str) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
-    let row: Option<Row> = on_conn!(&mut tx.tx, |c| sqlx::query_as(sql)
-        .bind(tenant)
-        .bind(id.0)
-        .fetch_optional(c)
-        .await?);
+    let row = loop {
+        let outcome: Result<Option<Row>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
+            sqlx::query_as(sql)
+                .bind(tenant)
+                .bind(id.0)
+                .fetch_optional(c)
+                .await
+        });
+        if let Some(row) = tx.settle(outcome, Option::is_none).await? {
+            break row;
+        }
+    };
     Ok(row.map(Contact::from))
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Only this crate knows which backend it runs on. Tenant data can only be reached through a
 //! [`TenantTx`], a transaction bound to one tenant; on PostgreSQL that binding also sets the
-//! `app.tenant_id` used by row-level security.
+//! `app.tenant_id` used by row-level security (for the transaction, or for the connection's
+//! session in a read of one statement: see [`Db::tenant_read_single`]).
 
 mod db;
 mod error;
@@ -26,7 +27,7 @@ pub mod users;
 pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
 pub use error::StoreError;
 pub use migrate::{MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all};
-pub use tx::{SqliteTx, TenantTx, Tx};
+pub use tx::{PgSingle, PgTx, SqliteTx, TenantTx, Tx};
 
 /// Results of the storage layer.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -4,13 +4,13 @@ use crate::Result;
 use crate::db::Db;
 use carnet_core::TenantId;
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
 
 /// A transaction on either backend.
 pub enum Tx {
     Sqlite(SqliteTx),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgTx),
 }
 
 /// A SQLite connection in a transaction, or without one for a read of a single statement.
@@ -42,6 +42,45 @@ impl DerefMut for SqliteTx {
     }
 }
 
+/// A PostgreSQL connection in a transaction, or without one for a read of a single statement.
+pub enum PgTx {
+    Transaction(Transaction<'static, Postgres>),
+    /// A read of one statement in autocommit, under the tenant the connection's session
+    /// already holds (see [`Db::tenant_read_single`]): one round trip on the request's path
+    /// instead of two, and no `ROLLBACK` after it.
+    Single(PgSingle),
+}
+
+/// The connection of a [`PgTx::Single`] and what its read has done to it so far.
+pub struct PgSingle {
+    conn: PoolConnection<Postgres>,
+    pool: PgPool,
+    /// This read set the session's tenant: an empty answer is now the true one.
+    tenant_set: bool,
+    /// Fresh connections still to try when the server dropped the one in hand.
+    retries: u32,
+}
+
+impl Deref for PgTx {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match self {
+            PgTx::Transaction(t) => t,
+            PgTx::Single(s) => &s.conn,
+        }
+    }
+}
+
+impl DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            PgTx::Transaction(t) => t,
+            PgTx::Single(s) => &mut s.conn,
+        }
+    }
+}
+
 /// Runs `$body` with `$c` bound to the transaction's connection; expanded once per backend,
 /// so the same SQL text and binds serve both.
 macro_rules! on_conn {
@@ -65,7 +104,8 @@ impl Tx {
         match self {
             Tx::Sqlite(SqliteTx::Transaction(t)) => t.commit().await?,
             Tx::Sqlite(SqliteTx::Single(_)) => {}
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(PgTx::Transaction(t)) => t.commit().await?,
+            Tx::Postgres(PgTx::Single(_)) => {}
         }
         Ok(())
     }
@@ -91,6 +131,40 @@ impl TenantTx {
     pub fn control(&mut self) -> &mut Tx {
         &mut self.tx
     }
+
+    /// Settles the `outcome` of a read of one statement: `Some` when it is the answer, `None`
+    /// when the read must run again. Only a PostgreSQL [`PgTx::Single`] runs one again:
+    /// - after an answer `empty` says is empty, once, with the session's tenant set to this
+    ///   one, if the session held another tenant, whose row-level security hid this tenant's
+    ///   rows. (A non-empty answer is right whatever the session held: the read's own
+    ///   `tenant_id` filter and the policy both passed, so the two tenants are one.)
+    /// - after the server dropped the connection (a restart, a failover), on a fresh one.
+    pub(crate) async fn settle<T>(
+        &mut self,
+        outcome: std::result::Result<T, sqlx::Error>,
+        empty: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>> {
+        let Tx::Postgres(PgTx::Single(single)) = &mut self.tx else {
+            return Ok(Some(outcome?));
+        };
+        match outcome {
+            Err(e) if single.retries > 0 && connection_lost(&e) => {
+                single.retries -= 1;
+                single.conn = single.pool.acquire().await?;
+                single.tenant_set = false;
+                Ok(None)
+            }
+            Ok(answer) if empty(&answer) && !single.tenant_set => {
+                let (held_ours, _): (bool, String) = sqlx::query_as(SESSION_TENANT)
+                    .bind(self.tenant.0.to_string())
+                    .fetch_one(&mut *single.conn)
+                    .await?;
+                single.tenant_set = true;
+                Ok(held_ours.then_some(answer))
+            }
+            other => Ok(Some(other?)),
+        }
+    }
 }
 
 impl Db {
@@ -98,7 +172,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
+            Db::Postgres(pool) => begin_pg(pool, BEGIN_NO_TENANT.to_owned()).await?,
         })
     }
 
@@ -106,7 +180,7 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, "BEGIN".to_owned()).await?),
+            Db::Postgres(pool) => begin_pg(pool, BEGIN_NO_TENANT.to_owned()).await?,
         })
     }
 
@@ -114,7 +188,7 @@ impl Db {
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+            Db::Postgres(pool) => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
     }
@@ -123,19 +197,30 @@ impl Db {
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+            Db::Postgres(pool) => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
     }
 
-    /// For a read of `tenant`'s data in **one statement** (a record by its id): on SQLite a
-    /// reader connection outside any transaction, since one statement sees one snapshot by
-    /// itself; on PostgreSQL a transaction as [`Db::tenant_read`] (the tenant setting lives
-    /// in one). Reads of several statements that must agree take [`Db::tenant_read`].
+    /// For a read of `tenant`'s data in **one statement** (a record by its id, a page of
+    /// activities) outside any transaction, since one statement sees one snapshot by itself.
+    /// Reads of several statements that must agree take [`Db::tenant_read`].
+    ///
+    /// On PostgreSQL the read runs under the tenant the connection's *session* holds, and
+    /// its result goes through [`TenantTx::settle`], which sets the session's tenant and runs
+    /// the read again when it found nothing. So every such read **must filter on
+    /// `tenant_id` itself**: row-level security then only ever hides rows, and a session left
+    /// on another tenant makes a read find nothing, never another tenant's rows. Transactions
+    /// set their own tenant, or none, for themselves (`begin_for`, `BEGIN_NO_TENANT`).
     pub async fn tenant_read_single(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { readers, .. } => Tx::Sqlite(SqliteTx::Single(readers.acquire().await?)),
-            Db::Postgres(pool) => Tx::Postgres(begin_pg(pool, begin_for(tenant)).await?),
+            Db::Postgres(pool) => Tx::Postgres(PgTx::Single(PgSingle {
+                conn: pool.acquire().await?,
+                pool: pool.clone(),
+                tenant_set: false,
+                retries: pool.options().get_max_connections(),
+            })),
         };
         Ok(TenantTx { tenant, tx })
     }
@@ -150,13 +235,13 @@ fn sqlite_tx(t: Transaction<'static, Sqlite>) -> Tx {
 /// (restart, failover) fails here, before any work was done, is closed by the pool, and the
 /// next one is tried; after a restart every idle connection may be dead, hence one attempt
 /// more than the pool holds.
-async fn begin_pg(pool: &PgPool, statement: String) -> Result<Transaction<'static, Postgres>> {
+async fn begin_pg(pool: &PgPool, statement: String) -> Result<Tx> {
     let mut attempts = pool.options().get_max_connections() + 1;
     loop {
         attempts -= 1;
         match pool.begin_with(statement.clone()).await {
             Err(e) if attempts > 0 && connection_lost(&e) => continue,
-            other => return Ok(other?),
+            other => return Ok(Tx::Postgres(PgTx::Transaction(other?))),
         }
     }
 }
@@ -178,3 +263,14 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 fn begin_for(tenant: TenantId) -> String {
     format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
 }
+
+/// PostgreSQL: whether the connection's session held the tenant `$1` (the materialized part
+/// reads it before anything else runs), and the session's tenant set to `$1`.
+const SESSION_TENANT: &str =
+    "WITH held AS MATERIALIZED (SELECT current_setting('app.tenant_id', true) AS tenant)
+     SELECT held.tenant IS NOT DISTINCT FROM $1, set_config('app.tenant_id', $1, false) FROM held";
+
+/// PostgreSQL: `BEGIN` for the control plane, with no tenant for this transaction, whatever
+/// a single read ([`Db::tenant_read_single`]) left in the connection's session: tenant rows
+/// stay hidden from it.
+const BEGIN_NO_TENANT: &str = "BEGIN; SELECT set_config('app.tenant_id', '', true)";

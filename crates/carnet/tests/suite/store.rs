@@ -168,6 +168,17 @@ async fn dropped_postgres_connections_are_replaced() {
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 0);
     drop(tx);
+    let killed = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    );
+    assert!(killed.fetch_one(&mut c).await.unwrap() >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // A read of one statement takes no transaction: its statement meets the dead connection.
+    let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    let missing = carnet_store::contacts::get(&mut tx, ContactId::new()).await;
+    assert!(missing.unwrap().is_none());
+    drop(tx);
     let mut tx = app.db.db.begin_read().await.unwrap();
     assert!(
         carnet_store::tenants::by_slug(&mut tx, "acme")
@@ -178,6 +189,100 @@ async fn dropped_postgres_connections_are_replaced() {
     drop(tx);
     c.close().await.unwrap();
     app.finish().await;
+}
+
+/// On PostgreSQL a read of one statement runs outside a transaction, under the tenant the
+/// connection's session holds, and sets it only when it found nothing: a session left on
+/// another tenant must make it find its own rows all the same and never the other's, and
+/// must not leak into the control plane's transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_holds() {
+    use carnet_store::activities::{self, ActivityQuery};
+    use carnet_store::{Tx, contacts};
+    let app = TestApp::new(Backend::Postgres).await;
+    let (a, key_a) = app.tenant_with_key("tenant-a", &[Scope::Write]).await;
+    let (b, key_b) = app.tenant_with_key("tenant-b", &[Scope::Write]).await;
+    let ours = app.add_contacts(&a, "Durand", 1).await[0];
+    let theirs = app.add_contacts(&b, "Martin", 1).await[0];
+    for (key, contact) in [(&key_a, ours), (&key_b, theirs)] {
+        let body = json!({"kind": "call", "subject": "Appel", "starts_at": "2026-12-01T09:00:00Z",
+                          "contact_id": contact.to_string()});
+        let res = app.api(key, "POST", "/api/v1/activities", Some(body)).await;
+        assert_eq!(res.status, 201);
+    }
+    let timeline = |contact: ContactId| ActivityQuery {
+        limit: 10,
+        contact_id: Some(contact),
+        ..Default::default()
+    };
+
+    // Every connection of the pool reads for tenant A at once: their sessions now hold A.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut tx = app.db.db.tenant_read_single(a.id).await.unwrap();
+        assert!(contacts::get(&mut tx, ours).await.unwrap().is_some());
+        held.push(tx);
+    }
+    drop(held);
+    // The control plane's transactions see no tenant's rows on any of them.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut tx = app.db.db.begin_read().await.unwrap();
+        let Tx::Postgres(c) = &mut tx else {
+            unreachable!()
+        };
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "a control-plane transaction sees no tenant");
+        held.push(tx);
+    }
+    drop(held);
+
+    // Reads for tenant B on connections whose session holds tenant A.
+    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
+    session_on(&mut tx, a.id).await;
+    assert!(
+        contacts::get(&mut tx, ours).await.unwrap().is_none(),
+        "tenant A's contact through tenant B's read, the session on A"
+    );
+    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
+    session_on(&mut tx, a.id).await;
+    let found = contacts::get(&mut tx, theirs).await.unwrap().unwrap();
+    assert_eq!(found.last_name.as_deref(), Some("Martin"));
+    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
+    session_on(&mut tx, a.id).await;
+    assert!(
+        activities::list(&mut tx, &timeline(ours))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
+    session_on(&mut tx, a.id).await;
+    let listed = activities::list(&mut tx, &timeline(theirs)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].contact_id, Some(theirs));
+    drop(tx);
+    app.finish().await;
+}
+
+/// Sets the session's tenant of a PostgreSQL single read's connection, as a read for `tenant`
+/// would have left it.
+async fn session_on(tx: &mut carnet_store::TenantTx, tenant: carnet_core::TenantId) {
+    use carnet_store::{PgTx, Tx};
+    let Tx::Postgres(PgTx::Single(_)) = tx.control() else {
+        panic!("a single read runs outside a transaction")
+    };
+    let Tx::Postgres(c) = tx.control() else {
+        unreachable!()
+    };
+    sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
+        .bind(tenant.to_string())
+        .execute(&mut **c)
+        .await
+        .unwrap();
 }
 
 /// `n` transactions open at once, so that the pool holds `n` connections.
