@@ -102,7 +102,7 @@ pub async fn by_prefix_in_active_tenant(db: &Db, prefix: &str) -> Result<Option<
                 .fetch_optional(readers)
                 .await?
         }
-        Db::Postgres(pool) => {
+        Db::Postgres { pool, .. } => {
             sqlx::query_as(&sql)
                 .bind(prefix)
                 .fetch_optional(pool)

@@ -1,11 +1,13 @@
 //! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
 
+use crate::pg_readers::{MAX_READERS, PgReaders};
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Executor, PgPool, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The PostgreSQL role Carnet serves requests as: it owns nothing, so row-level security applies.
@@ -38,7 +40,12 @@ pub enum Db {
         writer: SqlitePool,
         readers: SqlitePool,
     },
-    Postgres(PgPool),
+    /// A pool for transactions, and connections for reads of one statement
+    /// ([`Db::tenant_read_single`]).
+    Postgres {
+        pool: PgPool,
+        readers: Arc<PgReaders>,
+    },
 }
 
 /// Connection pool figures for `/metrics`.
@@ -129,6 +136,7 @@ impl Db {
     async fn open_postgres(url: &str) -> Result<Db> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let readers = Arc::new(PgReaders::new(options.clone()));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
@@ -143,13 +151,13 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres { pool, readers })
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres { .. } => Backend::Postgres,
         }
     }
 
@@ -157,12 +165,12 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         match self {
             Db::Sqlite { readers, .. } => readers.execute("SELECT 1").await.map(drop)?,
-            Db::Postgres(pool) => pool.execute("SELECT 1").await.map(drop)?,
+            Db::Postgres { pool, .. } => pool.execute("SELECT 1").await.map(drop)?,
         }
         Ok(())
     }
 
-    /// Figures of the pool that serves writes (the only pool on PostgreSQL).
+    /// Figures of each pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, PoolStats)> {
         fn stats<DB: sqlx::Database>(p: &sqlx::Pool<DB>) -> PoolStats {
             PoolStats {
@@ -175,7 +183,16 @@ impl Db {
             Db::Sqlite { writer, readers } => {
                 vec![("writer", stats(writer)), ("readers", stats(readers))]
             }
-            Db::Postgres(pool) => vec![("main", stats(pool))],
+            Db::Postgres { pool, readers } => {
+                let size = u32::try_from(readers.size()).unwrap_or(u32::MAX);
+                let lent = u32::try_from(readers.lent()).unwrap_or(u32::MAX);
+                let single = PoolStats {
+                    size,
+                    idle: size.saturating_sub(lent),
+                    max: MAX_READERS,
+                };
+                vec![("main", stats(pool)), ("single_reads", single)]
+            }
         }
     }
 
@@ -186,7 +203,10 @@ impl Db {
                 readers.close().await;
                 writer.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres { pool, readers } => {
+                readers.close().await;
+                pool.close().await;
+            }
         }
     }
 }

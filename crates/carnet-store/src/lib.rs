@@ -10,6 +10,7 @@ mod db;
 mod error;
 mod migrate;
 mod params;
+mod pg_readers;
 mod search;
 mod tx;
 

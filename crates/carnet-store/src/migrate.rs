@@ -237,7 +237,7 @@ impl crate::Db {
                 let mut c = readers.acquire().await?;
                 status_of(&SQLITE, applied_sqlite(&mut c).await?)
             }
-            crate::Db::Postgres(pool) => {
+            crate::Db::Postgres { pool, .. } => {
                 let mut c = pool.acquire().await?;
                 status_of(&POSTGRES, applied_postgres(&mut c).await?)
             }

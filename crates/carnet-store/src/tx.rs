@@ -2,10 +2,12 @@
 
 use crate::Result;
 use crate::db::Db;
+use crate::pg_readers::{PgReader, PgReaders};
 use carnet_core::TenantId;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// A transaction on either backend.
 pub enum Tx {
@@ -53,11 +55,11 @@ pub enum PgTx {
 
 /// The connection of a [`PgTx::Single`] and what its read has done to it so far.
 pub struct PgSingle {
-    conn: PoolConnection<Postgres>,
-    pool: PgPool,
+    conn: PgReader,
+    readers: Arc<PgReaders>,
     /// This read set the session's tenant: an empty answer is now the true one.
     tenant_set: bool,
-    /// Fresh connections still to try when the server dropped the one in hand.
+    /// New connections still to open when the server dropped the one in hand.
     retries: u32,
 }
 
@@ -147,10 +149,13 @@ impl TenantTx {
         let Tx::Postgres(PgTx::Single(single)) = &mut self.tx else {
             return Ok(Some(outcome?));
         };
+        if outcome.is_ok() {
+            single.conn.completed();
+        }
         match outcome {
             Err(e) if single.retries > 0 && connection_lost(&e) => {
                 single.retries -= 1;
-                single.conn = single.pool.acquire().await?;
+                single.readers.reconnect(&mut single.conn).await?;
                 single.tenant_set = false;
                 Ok(None)
             }
@@ -159,6 +164,7 @@ impl TenantTx {
                     .bind(self.tenant.0.to_string())
                     .fetch_one(&mut *single.conn)
                     .await?;
+                single.conn.completed();
                 single.tenant_set = true;
                 Ok(held_ours.then_some(answer))
             }
@@ -172,7 +178,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
-            Db::Postgres(pool) => begin_pg(pool, BEGIN_NO_TENANT.to_owned()).await?,
+            Db::Postgres { pool, .. } => begin_pg(pool, "BEGIN".to_owned()).await?,
         })
     }
 
@@ -180,7 +186,7 @@ impl Db {
     pub async fn begin_read(&self) -> Result<Tx> {
         Ok(match self {
             Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
-            Db::Postgres(pool) => begin_pg(pool, BEGIN_NO_TENANT.to_owned()).await?,
+            Db::Postgres { pool, .. } => begin_pg(pool, "BEGIN".to_owned()).await?,
         })
     }
 
@@ -188,7 +194,7 @@ impl Db {
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
-            Db::Postgres(pool) => begin_pg(pool, begin_for(tenant)).await?,
+            Db::Postgres { pool, .. } => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
     }
@@ -197,7 +203,7 @@ impl Db {
     pub async fn tenant_read(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { readers, .. } => sqlite_tx(readers.begin().await?),
-            Db::Postgres(pool) => begin_pg(pool, begin_for(tenant)).await?,
+            Db::Postgres { pool, .. } => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
     }
@@ -210,16 +216,17 @@ impl Db {
     /// its result goes through [`TenantTx::settle`], which sets the session's tenant and runs
     /// the read again when it found nothing. So every such read **must filter on
     /// `tenant_id` itself**: row-level security then only ever hides rows, and a session left
-    /// on another tenant makes a read find nothing, never another tenant's rows. Transactions
-    /// set their own tenant, or none, for themselves (`begin_for`, `BEGIN_NO_TENANT`).
+    /// on another tenant makes a read find nothing, never another tenant's rows. These
+    /// connections serve single reads only (`pg_readers`): no transaction meets a session's
+    /// tenant.
     pub async fn tenant_read_single(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
             Db::Sqlite { readers, .. } => Tx::Sqlite(SqliteTx::Single(readers.acquire().await?)),
-            Db::Postgres(pool) => Tx::Postgres(PgTx::Single(PgSingle {
-                conn: pool.acquire().await?,
-                pool: pool.clone(),
+            Db::Postgres { readers, .. } => Tx::Postgres(PgTx::Single(PgSingle {
+                conn: readers.acquire().await?,
+                readers: Arc::clone(readers),
                 tenant_set: false,
-                retries: pool.options().get_max_connections(),
+                retries: 1,
             })),
         };
         Ok(TenantTx { tenant, tx })
@@ -269,8 +276,3 @@ fn begin_for(tenant: TenantId) -> String {
 const SESSION_TENANT: &str =
     "WITH held AS MATERIALIZED (SELECT current_setting('app.tenant_id', true) AS tenant)
      SELECT held.tenant IS NOT DISTINCT FROM $1, set_config('app.tenant_id', $1, false) FROM held";
-
-/// PostgreSQL: `BEGIN` for the control plane, with no tenant for this transaction, whatever
-/// a single read ([`Db::tenant_read_single`]) left in the connection's session: tenant rows
-/// stay hidden from it.
-const BEGIN_NO_TENANT: &str = "BEGIN; SELECT set_config('app.tenant_id', '', true)";

@@ -388,6 +388,8 @@ async fn operations_endpoints(backend: Backend) {
     assert_eq!(ready.json["schema"], "current");
     app.api(&key, "GET", "/api/v1/contacts", None).await;
     app.api(&key, "GET", "/api/v1/contacts?limit=0", None).await;
+    let missing = format!("/api/v1/contacts/{}", carnet_core::ContactId::new());
+    assert_eq!(app.api(&key, "GET", &missing, None).await.status, 404);
     let metrics = app.send("GET", "/metrics", &[], None).await;
     assert_eq!(metrics.status, 200);
     assert!(
@@ -416,6 +418,27 @@ async fn operations_endpoints(backend: Backend) {
         "{text}"
     );
     assert!(text.contains("carnet_db_pool_connections{pool="), "{text}");
+    // Each pool by name; on PostgreSQL the connections for reads of one statement (a record
+    // by its id) beside the main pool, the one a read just took back idle.
+    let pools: &[&str] = match backend {
+        Backend::Sqlite => &["writer", "readers"],
+        Backend::Postgres => &["main", "single_reads"],
+    };
+    for pool in pools {
+        assert!(
+            text.contains(&format!("carnet_db_pool_max{{pool=\"{pool}\"}}")),
+            "{pool}: {text}"
+        );
+    }
+    if backend == Backend::Postgres {
+        for line in [
+            r#"carnet_db_pool_connections{pool="single_reads"} 1"#,
+            r#"carnet_db_pool_idle{pool="single_reads"} 1"#,
+            r#"carnet_db_pool_max{pool="single_reads"} 16"#,
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
+    }
 
     // Readiness fails, with a problem, once the database is gone.
     app.db.db.close().await;

@@ -168,6 +168,11 @@ async fn dropped_postgres_connections_are_replaced() {
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 0);
     drop(tx);
+    // A connection for single reads, idle when the server drops it.
+    let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    let missing = carnet_store::contacts::get(&mut tx, ContactId::new()).await;
+    assert!(missing.unwrap().is_none());
+    drop(tx);
     let killed = sqlx::query_scalar::<_, i64>(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
@@ -216,7 +221,9 @@ async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_
         ..Default::default()
     };
 
-    // Every connection of the pool reads for tenant A at once: their sessions now hold A.
+    // Every connection for single reads reads for tenant A at once: their sessions now hold
+    // A. (They serve single reads only; the control plane's transactions must never meet
+    // a session's tenant.)
     let mut held = Vec::new();
     for _ in 0..16 {
         let mut tx = app.db.db.tenant_read_single(a.id).await.unwrap();
@@ -264,6 +271,58 @@ async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_
     let listed = activities::list(&mut tx, &timeline(theirs)).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].contact_id, Some(theirs));
+    drop(tx);
+    app.finish().await;
+}
+
+/// A connection for single reads goes back for another read only when its exchange
+/// completed: one whose request was dropped mid-read is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_single_reads_reuse_only_connections_left_between_exchanges() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let id = app.add_contacts(&tenant, "Durand", 1).await[0];
+    async fn backend_pid(tx: &mut carnet_store::TenantTx) -> i32 {
+        let carnet_store::Tx::Postgres(c) = tx.control() else {
+            unreachable!()
+        };
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut **c)
+            .await
+            .unwrap()
+    }
+    // Reads one after another take the first connection, as long as it is reusable.
+    let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    let first = backend_pid(&mut tx).await;
+    assert!(
+        carnet_store::contacts::get(&mut tx, id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(tx);
+    let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    assert_eq!(
+        backend_pid(&mut tx).await,
+        first,
+        "a completed read's connection"
+    );
+    // A read given up while the server works on it.
+    let carnet_store::Tx::Postgres(c) = tx.control() else {
+        unreachable!()
+    };
+    let slow = sqlx::query("SELECT pg_sleep(2)").execute(&mut **c);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), slow).await;
+    assert!(gave_up.is_err());
+    drop(tx);
+    let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
+    let found = carnet_store::contacts::get(&mut tx, id).await.unwrap();
+    assert_eq!(found.unwrap().last_name.as_deref(), Some("Durand"));
+    assert_ne!(
+        backend_pid(&mut tx).await,
+        first,
+        "a connection left mid-exchange is replaced"
+    );
     drop(tx);
     app.finish().await;
 }
