@@ -1,10 +1,10 @@
 //! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
 
-use crate::pg_readers::{MAX_READERS, PgReaders};
+use crate::single_reads::Readers;
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, PgPool, SqlitePool};
+use sqlx::{Executor, PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -35,16 +35,18 @@ pub enum Backend {
 /// One handle over the database, cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// One writer connection (SQLite allows one writer at a time) and a pool of readers.
+    /// One writer connection (SQLite allows one writer at a time), a pool of readers, and
+    /// connections for reads of one statement ([`Db::tenant_read_single`]).
     Sqlite {
         writer: SqlitePool,
         readers: SqlitePool,
+        single_reads: Arc<Readers<SqliteConnection>>,
     },
     /// A pool for transactions, and connections for reads of one statement
     /// ([`Db::tenant_read_single`]).
     Postgres {
         pool: PgPool,
-        readers: Arc<PgReaders>,
+        single_reads: Arc<Readers<PgConnection>>,
     },
 }
 
@@ -125,18 +127,24 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", WRITER_CACHE))
             .await?;
+        let read_only = options.read_only(true).pragma("cache_size", READER_CACHE);
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .connect_with(options.read_only(true).pragma("cache_size", READER_CACHE))
+            .connect_with(read_only.clone())
             .await?;
-        Ok(Db::Sqlite { writer, readers })
+        let single_reads = Arc::new(Readers::new(read_only, SQLITE_SINGLE_READS));
+        Ok(Db::Sqlite {
+            writer,
+            readers,
+            single_reads,
+        })
     }
 
     async fn open_postgres(url: &str) -> Result<Db> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
-        let readers = Arc::new(PgReaders::new(options.clone()));
+        let single_reads = Arc::new(Readers::new(options.clone(), PG_SINGLE_READS));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
@@ -151,7 +159,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres { pool, readers })
+        Ok(Db::Postgres { pool, single_reads })
     }
 
     pub fn backend(&self) -> Backend {
@@ -179,19 +187,30 @@ impl Db {
                 max: p.options().get_max_connections(),
             }
         }
-        match self {
-            Db::Sqlite { writer, readers } => {
-                vec![("writer", stats(writer)), ("readers", stats(readers))]
+        fn single<C: crate::single_reads::Open>(r: &Readers<C>) -> PoolStats {
+            let size = u32::try_from(r.size()).unwrap_or(u32::MAX);
+            let lent = u32::try_from(r.lent()).unwrap_or(u32::MAX);
+            PoolStats {
+                size,
+                idle: size.saturating_sub(lent),
+                max: r.max(),
             }
-            Db::Postgres { pool, readers } => {
-                let size = u32::try_from(readers.size()).unwrap_or(u32::MAX);
-                let lent = u32::try_from(readers.lent()).unwrap_or(u32::MAX);
-                let single = PoolStats {
-                    size,
-                    idle: size.saturating_sub(lent),
-                    max: MAX_READERS,
-                };
-                vec![("main", stats(pool)), ("single_reads", single)]
+        }
+        match self {
+            Db::Sqlite {
+                writer,
+                readers,
+                single_reads,
+            } => vec![
+                ("writer", stats(writer)),
+                ("readers", stats(readers)),
+                ("single_reads", single(single_reads)),
+            ],
+            Db::Postgres { pool, single_reads } => {
+                vec![
+                    ("main", stats(pool)),
+                    ("single_reads", single(single_reads)),
+                ]
             }
         }
     }
@@ -199,12 +218,17 @@ impl Db {
     /// Closes every connection (tests and shutdown).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { writer, readers } => {
+            Db::Sqlite {
+                writer,
+                readers,
+                single_reads,
+            } => {
+                single_reads.close().await;
                 readers.close().await;
                 writer.close().await;
             }
-            Db::Postgres { pool, readers } => {
-                readers.close().await;
+            Db::Postgres { pool, single_reads } => {
+                single_reads.close().await;
                 pool.close().await;
             }
         }
@@ -220,6 +244,11 @@ pub(crate) fn ensure_data_dir(dir: &Path) -> Result<()> {
         ))
     })
 }
+
+/// Connections for reads of one statement, besides the pools'. SQLite's readers share the
+/// machine's cores with the server: as many as its reader pool.
+const PG_SINGLE_READS: u32 = 16;
+const SQLITE_SINGLE_READS: u32 = 4;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes
 /// touch (the 2 MiB default made imports slow down as the database grew); each reader's

@@ -10,8 +10,8 @@ mod db;
 mod error;
 mod migrate;
 mod params;
-mod pg_readers;
 mod search;
+mod single_reads;
 mod tx;
 
 pub mod activities;

@@ -2,9 +2,8 @@
 
 use crate::Result;
 use crate::db::Db;
-use crate::pg_readers::{PgReader, PgReaders};
+use crate::single_reads::{Reader, Readers};
 use carnet_core::TenantId;
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -20,8 +19,9 @@ pub enum SqliteTx {
     Transaction(Transaction<'static, Sqlite>),
     /// One statement reads one snapshot by itself: no `BEGIN` and no `ROLLBACK` to send to
     /// the connection's thread (each a hand-over between threads, the largest cost of a
-    /// point read on SQLite).
-    Single(PoolConnection<Sqlite>),
+    /// point read on SQLite), and no test of the connection when it is given back
+    /// (`single_reads`).
+    Single(Reader<SqliteConnection>),
 }
 
 impl Deref for SqliteTx {
@@ -55,8 +55,8 @@ pub enum PgTx {
 
 /// The connection of a [`PgTx::Single`] and what its read has done to it so far.
 pub struct PgSingle {
-    conn: PgReader,
-    readers: Arc<PgReaders>,
+    conn: Reader<PgConnection>,
+    readers: Arc<Readers<PgConnection>>,
     /// This read set the session's tenant: an empty answer is now the true one.
     tenant_set: bool,
     /// New connections still to open when the server dropped the one in hand.
@@ -146,8 +146,15 @@ impl TenantTx {
         outcome: std::result::Result<T, sqlx::Error>,
         empty: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        let Tx::Postgres(PgTx::Single(single)) = &mut self.tx else {
-            return Ok(Some(outcome?));
+        let single = match &mut self.tx {
+            Tx::Postgres(PgTx::Single(single)) => single,
+            Tx::Sqlite(SqliteTx::Single(reader)) => {
+                if outcome.is_ok() {
+                    reader.completed();
+                }
+                return Ok(Some(outcome?));
+            }
+            _ => return Ok(Some(outcome?)),
         };
         if outcome.is_ok() {
             single.conn.completed();
@@ -217,14 +224,16 @@ impl Db {
     /// the read again when it found nothing. So every such read **must filter on
     /// `tenant_id` itself**: row-level security then only ever hides rows, and a session left
     /// on another tenant makes a read find nothing, never another tenant's rows. These
-    /// connections serve single reads only (`pg_readers`): no transaction meets a session's
+    /// connections serve single reads only (`single_reads`): no transaction meets a session's
     /// tenant.
     pub async fn tenant_read_single(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { readers, .. } => Tx::Sqlite(SqliteTx::Single(readers.acquire().await?)),
-            Db::Postgres { readers, .. } => Tx::Postgres(PgTx::Single(PgSingle {
-                conn: readers.acquire().await?,
-                readers: Arc::clone(readers),
+            Db::Sqlite { single_reads, .. } => {
+                Tx::Sqlite(SqliteTx::Single(single_reads.acquire().await?))
+            }
+            Db::Postgres { single_reads, .. } => Tx::Postgres(PgTx::Single(PgSingle {
+                conn: single_reads.acquire().await?,
+                readers: Arc::clone(single_reads),
                 tenant_set: false,
                 retries: 1,
             })),

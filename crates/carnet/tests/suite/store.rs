@@ -13,6 +13,7 @@ on_both_backends!(
     schema_status_guards_start_up,
     optimistic_update_refuses_stale_versions,
     single_statement_reads_take_no_snapshot_of_their_own,
+    single_reads_reuse_only_connections_left_between_exchanges,
     import_lookups_use_their_indexes,
     list_pages_use_their_sort_indexes,
     selective_filters_start_from_their_index,
@@ -277,50 +278,78 @@ async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_
 
 /// A connection for single reads goes back for another read only when its exchange
 /// completed: one whose request was dropped mid-read is replaced.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_single_reads_reuse_only_connections_left_between_exchanges() {
-    let app = TestApp::new(Backend::Postgres).await;
+async fn single_reads_reuse_only_connections_left_between_exchanges(backend: Backend) {
+    use carnet_store::{SqliteTx, TenantTx, Tx};
+    let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let id = app.add_contacts(&tenant, "Durand", 1).await[0];
-    async fn backend_pid(tx: &mut carnet_store::TenantTx) -> i32 {
-        let carnet_store::Tx::Postgres(c) = tx.control() else {
-            unreachable!()
-        };
-        sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut **c)
-            .await
-            .unwrap()
+    // A mark left on the connection itself (a setting of its session), and read back.
+    async fn mark(tx: &mut TenantTx, mark: i64) {
+        match tx.control() {
+            Tx::Postgres(c) => {
+                sqlx::query("SELECT set_config('carnet.test_mark', $1, false)")
+                    .bind(mark.to_string())
+                    .execute(&mut **c)
+                    .await
+                    .unwrap();
+            }
+            Tx::Sqlite(c) => {
+                assert!(matches!(c, SqliteTx::Single(_)), "no transaction");
+                sqlx::query(&format!("PRAGMA cache_size = {mark}"))
+                    .execute(&mut **c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    async fn marked(tx: &mut TenantTx) -> i64 {
+        match tx.control() {
+            Tx::Postgres(c) => {
+                let m: String = sqlx::query_scalar(
+                    "SELECT coalesce(current_setting('carnet.test_mark', true), '0')",
+                )
+                .fetch_one(&mut **c)
+                .await
+                .unwrap();
+                m.parse().unwrap_or(0)
+            }
+            Tx::Sqlite(c) => sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut **c)
+                .await
+                .unwrap(),
+        }
     }
     // Reads one after another take the first connection, as long as it is reusable.
     let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
-    let first = backend_pid(&mut tx).await;
-    assert!(
-        carnet_store::contacts::get(&mut tx, id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    mark(&mut tx, 4321).await;
+    let found = carnet_store::contacts::get(&mut tx, id).await.unwrap();
+    assert!(found.is_some());
     drop(tx);
     let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
-    assert_eq!(
-        backend_pid(&mut tx).await,
-        first,
-        "a completed read's connection"
-    );
-    // A read given up while the server works on it.
-    let carnet_store::Tx::Postgres(c) = tx.control() else {
-        unreachable!()
+    assert_eq!(marked(&mut tx).await, 4321, "a completed read's connection");
+    // A read given up while the database works on it.
+    let slow = match backend {
+        Backend::Postgres => "SELECT pg_sleep(2)",
+        Backend::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000000)
+             SELECT count(*) FROM n"
+        }
     };
-    let slow = sqlx::query("SELECT pg_sleep(2)").execute(&mut **c);
-    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), slow).await;
-    assert!(gave_up.is_err());
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(50), async {
+        match tx.control() {
+            Tx::Postgres(c) => sqlx::query(slow).execute(&mut **c).await.map(drop),
+            Tx::Sqlite(c) => sqlx::query(slow).execute(&mut **c).await.map(drop),
+        }
+    })
+    .await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
     drop(tx);
     let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
     let found = carnet_store::contacts::get(&mut tx, id).await.unwrap();
     assert_eq!(found.unwrap().last_name.as_deref(), Some("Durand"));
     assert_ne!(
-        backend_pid(&mut tx).await,
-        first,
+        marked(&mut tx).await,
+        4321,
         "a connection left mid-exchange is replaced"
     );
     drop(tx);

@@ -1,0 +1,183 @@
+//! Connections for reads of one statement ([`crate::Db::tenant_read_single`]), kept apart
+//! from sqlx's pools.
+//!
+//! sqlx tests every connection given back to its pool with a round trip (PostgreSQL: a
+//! `Sync` and its `ReadyForQuery`; SQLite: a command to the connection's thread and its
+//! answer). For a transaction that is one exchange more among several; for a read of one
+//! statement it is one of two: half the messages and wake-ups of the hottest requests (a
+//! record by its id, a contact's timeline). These connections go back to their set without
+//! it. What the test guards against, a connection left in the middle of an exchange (its
+//! request dropped while it waited), is told apart instead: a connection is in use from the
+//! moment it is lent mutably until its user says the exchange completed
+//! ([`Reader::completed`]); one given back while in use is replaced, never reused.
+
+use crate::Result;
+use crate::db::APP_ROLE;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{Mutex as Lent, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+
+/// A connection being opened.
+pub type Opening<'a, C> = Pin<Box<dyn Future<Output = Result<C>> + Send + 'a>>;
+
+/// A connection as single reads need it, opened from its backend's options.
+pub trait Open: Connection + Sized {
+    fn open(options: &Self::Options) -> Opening<'_, Self>;
+}
+
+impl Open for PgConnection {
+    /// As Carnet's role, which row-level security applies to.
+    fn open(options: &PgConnectOptions) -> Opening<'_, Self> {
+        Box::pin(async move {
+            let mut conn = options.connect().await?;
+            conn.execute(format!("SET ROLE {APP_ROLE}").as_str())
+                .await?;
+            Ok(conn)
+        })
+    }
+}
+
+impl Open for SqliteConnection {
+    fn open(options: &SqliteConnectOptions) -> Opening<'_, Self> {
+        Box::pin(async move { Ok(options.connect().await?) })
+    }
+}
+
+/// The connections for single reads, each in its slot, and the permits that bound the loans.
+#[derive(Debug)]
+pub struct Readers<C: Open> {
+    options: C::Options,
+    max: u32,
+    slots: Mutex<Vec<Arc<Lent<Slot<C>>>>>,
+    permits: Arc<Semaphore>,
+}
+
+/// One connection, and whether it was left in the middle of an exchange.
+#[derive(Debug)]
+struct Slot<C> {
+    conn: C,
+    in_use: bool,
+}
+
+/// A connection lent for one read, back in its slot when dropped.
+pub struct Reader<C> {
+    slot: OwnedMutexGuard<Slot<C>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<C: Open> Readers<C> {
+    /// At most `max` connections, opened as reads need them.
+    pub(crate) fn new(options: C::Options, max: u32) -> Readers<C> {
+        Readers {
+            options,
+            max,
+            slots: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max as usize)),
+        }
+    }
+
+    /// A free connection, or a new one when none is free or the free one was left in use;
+    /// waits while the most allowed are lent. (With a permit in hand at most `max - 1`
+    /// slots are taken, so a full set of slots always has a free one.)
+    pub(crate) async fn acquire(&self) -> Result<Reader<C>> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let free = self
+            .lock()
+            .iter()
+            .find_map(|slot| Arc::clone(slot).try_lock_owned().ok());
+        let slot = match free {
+            Some(mut slot) => {
+                if slot.in_use {
+                    slot.conn = C::open(&self.options).await?;
+                    slot.in_use = false;
+                }
+                slot
+            }
+            None => {
+                let slot = Arc::new(Lent::new(Slot {
+                    conn: C::open(&self.options).await?,
+                    in_use: false,
+                }));
+                self.lock().push(Arc::clone(&slot));
+                slot.lock_owned().await
+            }
+        };
+        Ok(Reader {
+            slot,
+            _permit: permit,
+        })
+    }
+
+    /// Replaces the lent connection with a new one (the server dropped it: a restart, a
+    /// failover), within the same loan.
+    pub(crate) async fn reconnect(&self, reader: &mut Reader<C>) -> Result<()> {
+        reader.slot.conn = C::open(&self.options).await?;
+        reader.slot.in_use = false;
+        Ok(())
+    }
+
+    /// Connections open now.
+    pub(crate) fn size(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Connections lent now.
+    pub(crate) fn lent(&self) -> usize {
+        self.max as usize - self.permits.available_permits()
+    }
+
+    /// The most connections open at once.
+    pub(crate) fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Refuses new loans and closes the connections (one still lent closes when given back).
+    pub(crate) async fn close(&self) {
+        self.permits.close();
+        let slots = std::mem::take(&mut *self.lock());
+        for slot in slots {
+            if let Ok(slot) = Arc::try_unwrap(slot) {
+                // A connection that fails to say goodbye is gone all the same.
+                let _ = slot.into_inner().conn.close().await;
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Lent<Slot<C>>>>> {
+        // The vector stays whole whatever a panicking holder did: a push or a take.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<C> Reader<C> {
+    /// The exchange begun since the connection was last lent mutably completed: the
+    /// connection may serve another read.
+    pub(crate) fn completed(&mut self) {
+        self.slot.in_use = false;
+    }
+}
+
+impl<C> Deref for Reader<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.slot.conn
+    }
+}
+
+impl<C> DerefMut for Reader<C> {
+    /// Lending the connection mutably begins an exchange: until [`Reader::completed`], the
+    /// connection may hold half of one, and the next loan of its slot opens a new one.
+    fn deref_mut(&mut self) -> &mut C {
+        self.slot.in_use = true;
+        &mut self.slot.conn
+    }
+}
