@@ -119,14 +119,25 @@ pub async fn insert(
                 .fetch_one(&mut **c)
                 .await?
         }
+        // SQLite: the index rows in statements of the same command, one hand-over to the
+        // connection's thread instead of three (a command runs every statement it holds:
+        // hence `fetch_all`, where `fetch_one` would stop at the contact's row).
         Tx::Sqlite(c) => {
-            let row = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
+            let sql = format!(
+                "{sql};
+                 {} SELECT $1, $2, value FROM json_each($18);
+                 {} SELECT $1, $2, value FROM json_each($19)",
+                IndexTable::Emails.insert_into(),
+                IndexTable::Tags.insert_into()
+            );
+            let rows: Vec<Row> = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
                 .bind(&rest)
-                .fetch_one(&mut **c)
+                .bind(Json(input.email_keys()))
+                .bind(Json(input.tag_keys()))
+                .fetch_all(&mut **c)
                 .await?;
-            write_index_rows(tx, id, input, IndexRows::New).await?;
-            row
+            rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)?
         }
     };
     Ok(row.into())
@@ -624,7 +635,7 @@ pub async fn update(
             .await?
     });
     if row.is_some() {
-        write_index_rows(tx, id, input, IndexRows::ChangedFrom(current)).await?;
+        write_index_rows(tx, id, input, current).await?;
     }
     Ok(row.map(Contact::from))
 }
@@ -656,40 +667,31 @@ pub async fn set_trashed(
     Ok(row.map(Contact::from))
 }
 
-/// Whether a contact's e-mail and tag index rows are written for the first time, or over
-/// those of the contact as it was.
-#[derive(Clone, Copy)]
-enum IndexRows<'a> {
-    New,
-    ChangedFrom(&'a Contact),
-}
-
+/// Rewrites a changed contact's e-mail and tag index rows, over those of the contact as it
+/// was `before`. Those whose keys did not change are kept (most edits touch neither its
+/// e-mails nor its tags). (A new contact's are written with it: [`insert`].)
 async fn write_index_rows(
     tx: &mut TenantTx,
     id: ContactId,
     input: &ContactInput,
-    mode: IndexRows<'_>,
+    before: &Contact,
 ) -> Result<()> {
     let tenant = tx.tenant().0;
     for table in [IndexTable::Emails, IndexTable::Tags] {
         let keys = table.keys(&input.emails, &input.tags);
-        // A new contact has no index rows yet; a changed one keeps those whose keys did not
-        // change (most edits touch neither its e-mails nor its tags).
-        if let IndexRows::ChangedFrom(before) = mode {
-            if table.keys(&before.emails, &before.tags) == keys {
-                continue;
-            }
-            on_conn!(&mut tx.tx, |c| {
-                sqlx::query(&format!(
-                    "DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2",
-                    table.name()
-                ))
-                .bind(tenant)
-                .bind(id.0)
-                .execute(c)
-                .await?;
-            });
+        if table.keys(&before.emails, &before.tags) == keys {
+            continue;
         }
+        on_conn!(&mut tx.tx, |c| {
+            sqlx::query(&format!(
+                "DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2",
+                table.name()
+            ))
+            .bind(tenant)
+            .bind(id.0)
+            .execute(c)
+            .await?;
+        });
         let rows: Vec<(Uuid, String)> = keys.into_iter().map(|k| (id.0, k)).collect();
         insert_keys(tx, table, &rows).await?;
     }

@@ -127,13 +127,16 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", WRITER_CACHE))
             .await?;
-        let read_only = options.read_only(true).pragma("cache_size", READER_CACHE);
+        let read_only = options.read_only(true);
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .connect_with(read_only.clone())
+            .connect_with(read_only.clone().pragma("cache_size", READER_CACHE))
             .await?;
-        let single_reads = Arc::new(Readers::new(read_only, SQLITE_SINGLE_READS));
+        let single_reads = Arc::new(Readers::new(
+            read_only.pragma("cache_size", SINGLE_READ_CACHE),
+            SQLITE_SINGLE_READS,
+        ));
         Ok(Db::Sqlite {
             writer,
             readers,
@@ -255,6 +258,9 @@ const SQLITE_SINGLE_READS: u32 = 4;
 /// serves lists and searches. Pages are only allocated as they are used.
 const WRITER_CACHE: &str = "-65536";
 const READER_CACHE: &str = "-16384";
+/// A read of one statement walks a few pages of one index: the upper levels, which a small
+/// cache keeps, and a leaf, which the operating system's cache serves.
+const SINGLE_READ_CACHE: &str = "-4096";
 
 /// Durable SQLite settings: WAL, foreign keys, `synchronous=FULL`, a busy timeout.
 pub(crate) fn sqlite_options(path: &Path) -> SqliteConnectOptions {

@@ -106,8 +106,10 @@ impl<C: Open> Readers<C> {
                     conn: C::open(&self.options).await?,
                     in_use: false,
                 }));
-                self.lock().push(Arc::clone(&slot));
-                slot.lock_owned().await
+                // Taken before others can see it: this never waits.
+                let taken = Arc::clone(&slot).lock_owned().await;
+                self.lock().push(slot);
+                taken
             }
         };
         Ok(Reader {
