@@ -225,8 +225,10 @@ async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_
     // Every connection for single reads reads for tenant A at once: their sessions now hold
     // A. (They serve single reads only; the control plane's transactions must never meet
     // a session's tenant.)
+    let stats = app.db.db.pool_stats();
+    let single_reads = stats.iter().find(|(name, _)| *name == "single_reads");
     let mut held = Vec::new();
-    for _ in 0..16 {
+    for _ in 0..single_reads.unwrap().1.max {
         let mut tx = app.db.db.tenant_read_single(a.id).await.unwrap();
         assert!(contacts::get(&mut tx, ours).await.unwrap().is_some());
         held.push(tx);
