@@ -2,7 +2,8 @@
 
 For each backend: the raw baselines (pgbench on PostgreSQL; bench/baseline on SQLite), then
 for each size a tenant seeded up to that many contacts (and as many activities), a fresh `carnet serve` (time to ready,
-idle RSS) and the scenarios under wrk at 1 and 16 connections, an export and a CSV import
+idle RSS) and the scenarios under wrk at 1 and 16 connections (the first, `healthz`, is the
+server's own floor: the same HTTP stack with no database), an export and a CSV import
 through the API, and the server's RSS after all that. Appends a Markdown report to
 bench/results/http.md. Figures are recorded, never asserted.
 """
@@ -29,7 +30,7 @@ CARNET = os.path.join(ROOT, "target", "release", "carnet")
 BASELINE = os.path.join(ROOT, "target", "release", "sqlite-baseline")
 LOAD = os.path.join(ROOT, "bench", "http", "load.lua")
 RESULTS = os.path.join(ROOT, "bench", "results", "http.md")
-SCENARIOS = ["get", "create", "update", "list", "search-name", "search-rare", "timeline",
+SCENARIOS = ["healthz", "get", "create", "update", "list", "search-name", "search-rare", "timeline",
              "activity"]
 # Common demo names (thousands of matches at 1M) and their fragments.
 NAME_TERMS = ["martin", "dubois", "smith", "lefevre", "camille", "garcon", "chevalier", "eloise"]
@@ -312,6 +313,13 @@ def section(name, size, seed_s, ready_s, idle, loaded, peak, rows, base, export,
         base_s = f"{baseline:,.0f}" if baseline else ""
         out.append(f"| {scenario} | {conns} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                    f"{r['errors'] + r['non_2xx']} | {base_s} | {ratio} |")
+    floor = {conns: r["rps"] for _, scenario, conns, r in rows if scenario == "healthz"}
+    gets = {conns: r["rps"] for _, scenario, conns, r in rows if scenario == "get"}
+    if floor and gets:
+        out += ["", "Against the server's own floor (`healthz`: the same HTTP stack, load tool and "
+                "machine, no database): get by id " + ", ".join(
+                    f"{gets[c] / floor[c]:.2f} × at {c} connection{'s' if c > 1 else ''}"
+                    for c in sorted(gets) if c in floor) + "."]
     exp_s, exp_rows, exp_rss = export
     imp_rows, imp_s = imp
     out += ["", f"Export (CSV, API): {exp_rows:,} rows in {exp_s:.1f} s = {exp_rows / exp_s:,.0f} rows/s, "

@@ -46,7 +46,10 @@ end
 
 function request()
   counter = counter + 1
-  if scenario == "get" then
+  if scenario == "healthz" then
+    -- The server's own floor: no database, no authentication, a fixed body.
+    return wrk.format("GET", "/healthz")
+  elseif scenario == "get" then
     return wrk.format("GET", "/api/v1/contacts/" .. ids[math.random(#ids)])
   elseif scenario == "create" then
     local body = string.format(
