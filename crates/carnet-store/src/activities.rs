@@ -2,7 +2,7 @@
 
 use crate::Result;
 use crate::params::{MAX_PARAMS, Param, SqlBuilder, bind_params, positional, values_rows};
-use crate::tx::{TenantTx, Tx, on_conn};
+use crate::tx::{TenantTx, Tx, on_conn, row_by_id};
 use carnet_core::activity::{Activity, ActivityInput, ActivityKind};
 use carnet_core::{ActivityId, ContactId, UserId};
 use chrono::{DateTime, Utc};
@@ -167,19 +167,7 @@ pub async fn get_for_update(tx: &mut TenantTx, id: ActivityId) -> Result<Option<
 }
 
 async fn get_with(tx: &mut TenantTx, id: ActivityId, sql: &str) -> Result<Option<Activity>> {
-    let tenant = tx.tenant().0;
-    let row = loop {
-        let outcome: Result<Option<Row>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
-            sqlx::query_as(sql)
-                .bind(tenant)
-                .bind(id.0)
-                .fetch_optional(c)
-                .await
-        });
-        if let Some(row) = tx.settle(outcome, Option::is_none).await? {
-            break row;
-        }
-    };
+    let row: Option<Row> = row_by_id(tx, id.0, sql).await?;
     row.map(Activity::try_from).transpose()
 }
 

@@ -5,7 +5,7 @@ use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
 use crate::search::{self, Candidates, like_contains};
-use crate::tx::{TenantTx, Tx, on_conn};
+use crate::tx::{TenantTx, Tx, on_conn, row_by_id};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue, email_keys, tag_keys};
 use carnet_core::{ContactId, UserId};
 use chrono::{DateTime, Utc};
@@ -439,19 +439,7 @@ pub async fn get_for_update(tx: &mut TenantTx, id: ContactId) -> Result<Option<C
 }
 
 async fn get_with(tx: &mut TenantTx, id: ContactId, sql: &str) -> Result<Option<Contact>> {
-    let tenant = tx.tenant().0;
-    let row = loop {
-        let outcome: Result<Option<Row>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
-            sqlx::query_as(sql)
-                .bind(tenant)
-                .bind(id.0)
-                .fetch_optional(c)
-                .await
-        });
-        if let Some(row) = tx.settle(outcome, Option::is_none).await? {
-            break row;
-        }
-    };
+    let row: Option<Row> = row_by_id(tx, id.0, sql).await?;
     Ok(row.map(Contact::from))
 }
 

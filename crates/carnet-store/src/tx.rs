@@ -180,6 +180,30 @@ impl TenantTx {
     }
 }
 
+/// The row of `tenant`'s record `id` that `sql` reads (`$1` the tenant, `$2` the id), if any;
+/// in a single read, settled as [`TenantTx::settle`] says.
+pub(crate) async fn row_by_id<R>(tx: &mut TenantTx, id: uuid::Uuid, sql: &str) -> Result<Option<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let tenant = tx.tenant().0;
+    loop {
+        let outcome: std::result::Result<Option<R>, sqlx::Error> = on_conn!(&mut tx.tx, |c| {
+            sqlx::query_as(sql)
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(c)
+                .await
+        });
+        if let Some(row) = tx.settle(outcome, Option::is_none).await? {
+            return Ok(row);
+        }
+    }
+}
+
 impl Db {
     /// A control-plane transaction that may write.
     pub async fn begin(&self) -> Result<Tx> {
