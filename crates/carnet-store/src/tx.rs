@@ -141,6 +141,9 @@ impl TenantTx {
     ///   rows. (A non-empty answer is right whatever the session held: the read's own
     ///   `tenant_id` filter and the policy both passed, so the two tenants are one.)
     /// - after the server dropped the connection (a restart, a failover), on a fresh one.
+    ///
+    /// A single read's connection (either backend) is marked free for the next read once its
+    /// statement answered (`single_reads`).
     pub(crate) async fn settle<T>(
         &mut self,
         outcome: std::result::Result<T, sqlx::Error>,
