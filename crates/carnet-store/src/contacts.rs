@@ -99,17 +99,14 @@ pub async fn insert(
     );
     let search = input.search_text();
     let rest = search_rest(&tx.tx, input, &search);
+    let emails = IndexTable::Emails.insert_new(&tx.tx, "$18");
+    let tags = IndexTable::Tags.insert_new(&tx.tx, "$19");
     let row: Row = match &mut tx.tx {
         // PostgreSQL: the index rows in the same statement, one round trip instead of three
         // (their foreign keys are checked at the statement's end, the contact then stored).
         Tx::Postgres(c) => {
             let sql = format!(
-                "WITH new AS ({sql}),
-                 emails AS ({} SELECT $1, $2, * FROM unnest($18::text[])),
-                 tags AS ({} SELECT $1, $2, * FROM unnest($19::text[]))
-                 SELECT * FROM new",
-                IndexTable::Emails.insert_into(),
-                IndexTable::Tags.insert_into()
+                "WITH new AS ({sql}), emails AS ({emails}), tags AS ({tags}) SELECT * FROM new"
             );
             bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
@@ -123,13 +120,7 @@ pub async fn insert(
         // connection's thread instead of three (a command runs every statement it holds:
         // hence `fetch_all`, where `fetch_one` would stop at the contact's row).
         Tx::Sqlite(c) => {
-            let sql = format!(
-                "{sql};
-                 {} SELECT $1, $2, value FROM json_each($18);
-                 {} SELECT $1, $2, value FROM json_each($19)",
-                IndexTable::Emails.insert_into(),
-                IndexTable::Tags.insert_into()
-            );
+            let sql = format!("{sql}; {emails}; {tags}");
             let rows: Vec<Row> = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
                 .bind(&rest)
@@ -716,6 +707,16 @@ impl IndexTable {
             IndexTable::Tags => "tag_key",
         };
         format!("INSERT INTO {} (tenant_id, contact_id, {key})", self.name())
+    }
+
+    /// The `INSERT` of a new contact's rows (`$1` the tenant, `$2` the contact) from the
+    /// keys bound at `keys`: a text array on PostgreSQL, a JSON array on SQLite.
+    fn insert_new(self, tx: &Tx, keys: &str) -> String {
+        let source = match tx {
+            Tx::Postgres(_) => format!("unnest({keys}::text[]) AS k(value)"),
+            Tx::Sqlite(_) => format!("json_each({keys})"),
+        };
+        format!("{} SELECT $1, $2, value FROM {source}", self.insert_into())
     }
 }
 

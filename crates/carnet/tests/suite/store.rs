@@ -157,13 +157,7 @@ async fn dropped_postgres_connections_are_replaced() {
         unreachable!()
     };
     let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
-    )
-    .fetch_one(&mut c)
-    .await
-    .unwrap();
+    let killed = terminate_other_connections(&mut c).await;
     assert!(killed >= 4, "{killed}");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
@@ -174,11 +168,7 @@ async fn dropped_postgres_connections_are_replaced() {
     let missing = carnet_store::contacts::get(&mut tx, ContactId::new()).await;
     assert!(missing.unwrap().is_none());
     drop(tx);
-    let killed = sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
-    );
-    assert!(killed.fetch_one(&mut c).await.unwrap() >= 1);
+    assert!(terminate_other_connections(&mut c).await >= 1);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // A read of one statement takes no transaction: its statement meets the dead connection.
     let mut tx = app.db.db.tenant_read_single(tenant.id).await.unwrap();
@@ -251,26 +241,22 @@ async fn postgres_single_reads_answer_for_their_own_tenant_whatever_the_session_
     drop(held);
 
     // Reads for tenant B on connections whose session holds tenant A.
-    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
-    session_on(&mut tx, a.id).await;
+    let mut tx = read_on_session_of(&app, b.id, a.id).await;
     assert!(
         contacts::get(&mut tx, ours).await.unwrap().is_none(),
         "tenant A's contact through tenant B's read, the session on A"
     );
-    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
-    session_on(&mut tx, a.id).await;
+    let mut tx = read_on_session_of(&app, b.id, a.id).await;
     let found = contacts::get(&mut tx, theirs).await.unwrap().unwrap();
     assert_eq!(found.last_name.as_deref(), Some("Martin"));
-    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
-    session_on(&mut tx, a.id).await;
+    let mut tx = read_on_session_of(&app, b.id, a.id).await;
     assert!(
         activities::list(&mut tx, &timeline(ours))
             .await
             .unwrap()
             .is_empty()
     );
-    let mut tx = app.db.db.tenant_read_single(b.id).await.unwrap();
-    session_on(&mut tx, a.id).await;
+    let mut tx = read_on_session_of(&app, b.id, a.id).await;
     let listed = activities::list(&mut tx, &timeline(theirs)).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].contact_id, Some(theirs));
@@ -358,21 +344,35 @@ async fn single_reads_reuse_only_connections_left_between_exchanges(backend: Bac
     app.finish().await;
 }
 
-/// Sets the session's tenant of a PostgreSQL single read's connection, as a read for `tenant`
-/// would have left it.
-async fn session_on(tx: &mut carnet_store::TenantTx, tenant: carnet_core::TenantId) {
+/// A single read for `reader` on a connection whose session holds `session`'s tenant, as a
+/// read for `session` would have left it.
+async fn read_on_session_of(
+    app: &TestApp,
+    reader: carnet_core::TenantId,
+    session: carnet_core::TenantId,
+) -> carnet_store::TenantTx {
     use carnet_store::{PgTx, Tx};
-    let Tx::Postgres(PgTx::Single(_)) = tx.control() else {
+    let mut tx = app.db.db.tenant_read_single(reader).await.unwrap();
+    let Tx::Postgres(c @ PgTx::Single(_)) = tx.control() else {
         panic!("a single read runs outside a transaction")
     };
-    let Tx::Postgres(c) = tx.control() else {
-        unreachable!()
-    };
     sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
-        .bind(tenant.to_string())
+        .bind(session.to_string())
         .execute(&mut **c)
         .await
         .unwrap();
+    tx
+}
+
+/// Ends every other connection to the test's database; how many there were.
+async fn terminate_other_connections(owner: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(owner)
+    .await
+    .unwrap()
 }
 
 /// `n` transactions open at once, so that the pool holds `n` connections.
