@@ -1,10 +1,11 @@
 //! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
 
+use crate::group_commit::GroupWriter;
 use crate::single_reads::Readers;
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, Executor, PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -35,10 +36,11 @@ pub enum Backend {
 /// One handle over the database, cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Db {
-    /// One writer connection (SQLite allows one writer at a time), a pool of readers, and
-    /// connections for reads of one statement ([`Db::tenant_read_single`]).
+    /// One writer connection (SQLite allows one writer at a time) whose transactions share
+    /// their commits when they queue for it ([`crate::group_commit`]), a pool of readers,
+    /// and connections for reads of one statement ([`Db::tenant_read_single`]).
     Sqlite {
-        writer: SqlitePool,
+        writer: Arc<GroupWriter>,
         readers: SqlitePool,
         single_reads: Arc<Readers<SqliteConnection>>,
     },
@@ -119,14 +121,15 @@ impl Db {
             )));
         }
         let options = sqlite_options(path).create_if_missing(create);
+        let writer = Arc::new(GroupWriter::new(
+            options
+                .clone()
+                .pragma("cache_size", WRITER_CACHE)
+                .connect()
+                .await?,
+        ));
         // No check before each acquire: a connection to a local file does not go stale, and
         // the check costs a round trip to the connection's thread per transaction.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options.clone().pragma("cache_size", WRITER_CACHE))
-            .await?;
         let read_only = options.read_only(true);
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
@@ -190,6 +193,13 @@ impl Db {
                 max: p.options().get_max_connections(),
             }
         }
+        fn writer_stats(w: &GroupWriter) -> PoolStats {
+            PoolStats {
+                size: 1,
+                idle: u32::from(w.idle()),
+                max: 1,
+            }
+        }
         fn single<C: crate::single_reads::Open>(r: &Readers<C>) -> PoolStats {
             let size = u32::try_from(r.size()).unwrap_or(u32::MAX);
             let lent = u32::try_from(r.lent()).unwrap_or(u32::MAX);
@@ -205,7 +215,7 @@ impl Db {
                 readers,
                 single_reads,
             } => vec![
-                ("writer", stats(writer)),
+                ("writer", writer_stats(writer)),
                 ("readers", stats(readers)),
                 ("single_reads", single(single_reads)),
             ],
@@ -215,6 +225,15 @@ impl Db {
                     ("single_reads", single(single_reads)),
                 ]
             }
+        }
+    }
+
+    /// How many write transactions wait for SQLite's writer (none on PostgreSQL, whose
+    /// transactions wait for a connection of the pool instead).
+    pub fn writers_waiting(&self) -> usize {
+        match self {
+            Db::Sqlite { writer, .. } => writer.waiting(),
+            Db::Postgres { .. } => 0,
         }
     }
 

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// The schema is not the one this build expects; the text says what to do.
     #[error("{0}")]
     Schema(String),
+    /// A write's commit failed, or the commit it shared with other writes (SQLite's
+    /// [`crate::group_commit`]) did: none of them is stored.
+    #[error("the write was not stored: {0}")]
+    NotDurable(String),
     /// A stored value could not be read back (corrupted or hand-edited row).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -8,6 +8,7 @@
 
 mod db;
 mod error;
+mod group_commit;
 mod migrate;
 mod params;
 mod search;

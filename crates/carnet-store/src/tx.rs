@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::db::Db;
+use crate::group_commit::GroupTx;
 use crate::single_reads::{Reader, Readers};
 use carnet_core::TenantId;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
@@ -16,7 +17,10 @@ pub enum Tx {
 
 /// A SQLite connection in a transaction, or without one for a read of a single statement.
 pub enum SqliteTx {
+    /// A read on one of the readers.
     Transaction(Transaction<'static, Sqlite>),
+    /// A write on the writer, whose commit it may share (`group_commit`).
+    Write(GroupTx),
     /// One statement reads one snapshot by itself: no `BEGIN` and no `ROLLBACK` to send to
     /// the connection's thread (each a hand-over between threads, the largest cost of a
     /// point read on SQLite), and no test of the connection when it is given back
@@ -30,6 +34,7 @@ impl Deref for SqliteTx {
     fn deref(&self) -> &SqliteConnection {
         match self {
             SqliteTx::Transaction(t) => t,
+            SqliteTx::Write(w) => w,
             SqliteTx::Single(c) => c,
         }
     }
@@ -39,6 +44,7 @@ impl DerefMut for SqliteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         match self {
             SqliteTx::Transaction(t) => t,
+            SqliteTx::Write(w) => w,
             SqliteTx::Single(c) => c,
         }
     }
@@ -105,6 +111,7 @@ impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(SqliteTx::Transaction(t)) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Write(w)) => w.commit().await?,
             Tx::Sqlite(SqliteTx::Single(_)) => {}
             Tx::Postgres(PgTx::Transaction(t)) => t.commit().await?,
             Tx::Postgres(PgTx::Single(_)) => {}
@@ -211,7 +218,7 @@ impl Db {
     /// A control-plane transaction that may write.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
+            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::Write(writer.begin().await?)),
             Db::Postgres { pool, .. } => begin_pg(pool, "BEGIN".to_owned()).await?,
         })
     }
@@ -227,7 +234,7 @@ impl Db {
     /// A transaction on `tenant`'s data that may write.
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { writer, .. } => sqlite_tx(writer.begin().await?),
+            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::Write(writer.begin().await?)),
             Db::Postgres { pool, .. } => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })

@@ -60,6 +60,116 @@ async fn sqlite_is_durable_and_checks_foreign_keys() {
     t.drop_db().await;
 }
 
+/// SQLite: write transactions queued for the writer share its commit. Each one's commit
+/// returns only once the shared commit is done, readers see none of their writes before it,
+/// and one that fails or is given up takes only its own writes with it.
+#[tokio::test]
+async fn sqlite_writes_queued_for_the_writer_share_its_commit() {
+    use carnet_store::Tx;
+    use tokio::sync::oneshot;
+    async fn insert(tx: &mut Tx, slug: &str) -> Result<(), sqlx::Error> {
+        let Tx::Sqlite(conn) = tx else {
+            panic!("sqlite")
+        };
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES (?, ?, ?, 'now', 'now')",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(slug)
+        .bind(slug)
+        .execute(&mut **conn)
+        .await
+        .map(drop)
+    }
+    let t = TestDb::new(Backend::Sqlite).await;
+    let queued = |n: usize| {
+        let db = t.db.clone();
+        async move {
+            while db.writers_waiting() < n {
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let visible = || {
+        let db = t.db.clone();
+        async move {
+            let mut tx = db.begin_read().await.unwrap();
+            let Tx::Sqlite(conn) = &mut tx else {
+                panic!("sqlite")
+            };
+            let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM tenants ORDER BY slug")
+                .fetch_all(&mut **conn)
+                .await
+                .unwrap();
+            slugs
+        }
+    };
+
+    let mut a = t.db.begin().await.unwrap();
+    insert(&mut a, "a").await.unwrap();
+    // B commits; C is given up; D fails on a duplicate; E commits when told to.
+    let db = t.db.clone();
+    let b = tokio::spawn(async move {
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "b").await.unwrap();
+        tx.commit().await
+    });
+    queued(1).await;
+    let db = t.db.clone();
+    let c = tokio::spawn(async move {
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "c").await.unwrap();
+    });
+    queued(2).await;
+    let db = t.db.clone();
+    let d = tokio::spawn(async move {
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "d").await.unwrap();
+        insert(&mut tx, "a").await
+    });
+    queued(3).await;
+    let (wrote, wrote_rx) = oneshot::channel();
+    let (go, go_rx) = oneshot::channel::<()>();
+    let db = t.db.clone();
+    let e = tokio::spawn(async move {
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "e").await.unwrap();
+        wrote.send(()).unwrap();
+        go_rx.await.unwrap();
+        tx.commit().await
+    });
+    queued(4).await;
+
+    let a = tokio::spawn(a.commit());
+    wrote_rx.await.unwrap();
+    c.await.unwrap();
+    assert!(
+        d.await.unwrap().is_err(),
+        "a duplicate slug fails D's statement"
+    );
+    assert!(
+        !a.is_finished() && !b.is_finished(),
+        "A's and B's commits wait for the commit they share with E"
+    );
+    assert_eq!(
+        visible().await,
+        Vec::<String>::new(),
+        "nothing committed yet"
+    );
+    go.send(()).unwrap();
+    for commit in [a, b, e] {
+        commit.await.unwrap().unwrap();
+    }
+    assert_eq!(visible().await, ["a", "b", "e"], "C and D left nothing");
+    assert_eq!(t.db.writers_waiting(), 0);
+    // The writer is free again: a lone transaction commits by itself.
+    let mut f = t.db.begin().await.unwrap();
+    insert(&mut f, "f").await.unwrap();
+    f.commit().await.unwrap();
+    assert_eq!(visible().await, ["a", "b", "e", "f"]);
+    t.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_without_tenant_sees_no_rows() {
     let app = TestApp::new(Backend::Postgres).await;
