@@ -316,16 +316,12 @@ struct BatchCounts {
     rejected: Vec<RejectedRow>,
 }
 
-/// An import that writes while it reads: each batch is looked up and resolved in a read
-/// transaction, then written in a write transaction (and task) of its own while the next
-/// batch is looked up and resolved. Batches commit in file order, each with its checkpoint,
-/// so that a crash leaves a prefix of the file imported, as when batches run one after the
-/// other. A batch whose keys or contacts a batch still in flight writes waits until that one
-/// has committed, and looks its keys up then: later rows of a file see what earlier ones
-/// did, whatever the batch.
-///
-/// PostgreSQL writes [`IN_FLIGHT`] batches at once; SQLite, with its one writer, one, while
-/// the next batch is resolved on a reader.
+/// A PostgreSQL import: each batch is looked up and resolved in turn, then written in a
+/// transaction (and task) of its own while the next batch is resolved and written. Batches
+/// commit in file order, each with its checkpoint, so that a crash leaves a prefix of the
+/// file imported, as when batches run one after the other. A batch whose keys or contacts
+/// a batch still in flight writes first waits until that one has committed, and looks its
+/// keys up then: later rows of a file see what earlier ones did, whatever the batch.
 struct Pipeline<'a> {
     carnet: Carnet,
     ctx: TenantContext,
@@ -335,8 +331,6 @@ struct Pipeline<'a> {
     checkpoint: Option<&'a mut Checkpoint>,
     /// Batches being written, oldest first.
     in_flight: VecDeque<InFlight>,
-    /// How many batches may be written at once.
-    writers: usize,
 }
 
 /// A batch being written.
@@ -358,16 +352,32 @@ impl Pipeline<'_> {
         while let Some(batch) = batches.recv().await {
             let rows = batch.len() as u64;
             let (keyed, refused) = split_refused(batch);
-            let res = self.resolve(keyed, &mut owners, &mut progress).await?;
+            let mut tx = self.carnet.db.tenant_write(self.ctx.tenant).await?;
+            let wanted: Vec<Key> = keyed.iter().filter_map(|r| r.key.clone()).collect();
+            if wanted.iter().any(|k| self.writes(k)) {
+                self.drain(&mut progress).await?;
+            }
+            let mut stored = lookup(&mut tx, wanted.iter().cloned()).await?;
+            if stored.values().any(|c| self.writes(&Key::Id(c.id.0))) {
+                self.drain(&mut progress).await?;
+                stored = lookup(&mut tx, wanted.into_iter()).await?;
+            }
+            let res = self
+                .carnet
+                .resolve(
+                    &mut tx,
+                    &self.ctx,
+                    keyed,
+                    &stored,
+                    self.options,
+                    &mut owners,
+                )
+                .await?;
             let mut keys = HashSet::new();
             for target in &res.targets {
                 keys.insert(Key::Id(target.id.0));
                 keys.extend(target.input.email_keys().into_iter().map(Key::Email));
             }
-            while self.in_flight.len() >= self.writers {
-                self.finish_oldest(&mut progress).await?;
-            }
-            let mut tx = self.carnet.db.tenant_write(self.ctx.tenant).await?;
             let (carnet, ctx, options) = (self.carnet.clone(), self.ctx.clone(), self.options);
             let write = tokio::spawn(async move {
                 let counts = carnet.write_batch(&mut tx, &ctx, res, options).await?;
@@ -379,35 +389,13 @@ impl Pipeline<'_> {
                 keys,
                 write,
             });
+            if self.in_flight.len() >= IN_FLIGHT {
+                self.finish_oldest(&mut progress).await?;
+            }
         }
         self.drain(&mut progress).await?;
         self.report.rejected.sort_by_key(|r| r.row);
         Ok(self.report)
-    }
-
-    /// Looks a batch's keys up and resolves it in a read transaction begun once every batch
-    /// in flight that writes one of its keys or stored contacts has committed.
-    async fn resolve(
-        &mut self,
-        keyed: Vec<PreparedRow>,
-        owners: &mut HashMap<Uuid, bool>,
-        progress: &mut impl FnMut(&ImportReport),
-    ) -> ServiceResult<Resolution> {
-        let wanted: Vec<Key> = keyed.iter().filter_map(|r| r.key.clone()).collect();
-        if wanted.iter().any(|k| self.writes(k)) {
-            self.drain(progress).await?;
-        }
-        let mut read = self.carnet.db.tenant_read(self.ctx.tenant).await?;
-        let mut stored = lookup(&mut read, wanted.iter().cloned()).await?;
-        if stored.values().any(|c| self.writes(&Key::Id(c.id.0))) {
-            drop(read);
-            self.drain(progress).await?;
-            read = self.carnet.db.tenant_read(self.ctx.tenant).await?;
-            stored = lookup(&mut read, wanted.into_iter()).await?;
-        }
-        self.carnet
-            .resolve(&mut read, &self.ctx, keyed, &stored, self.options, owners)
-            .await
     }
 
     /// Whether a batch in flight writes this e-mail or contact.
@@ -470,9 +458,9 @@ impl Carnet {
     /// [`Carnet::import_contacts`], carrying on from `report` (what earlier runs did) and,
     /// given a checkpoint, committing the job's progress with each batch.
     ///
-    /// Batches are written while the next ones are resolved, each in its own transaction,
-    /// and committed in order (see [`Pipeline`]); a dry run has one transaction, where
-    /// batches are written one after the other.
+    /// On PostgreSQL, [`IN_FLIGHT`] batches are written at once, each in its own
+    /// transaction, and committed in order (see [`Pipeline`]); SQLite has one writer, and a
+    /// dry run one transaction: there, batches are written one after the other.
     pub(crate) async fn import_rows(
         &self,
         ctx: &TenantContext,
@@ -484,8 +472,9 @@ impl Carnet {
     ) -> ServiceResult<ImportReport> {
         ctx.require_write()?;
         let batches = read_ahead(rows.into_iter(), options.match_key);
-        if options.dry_run {
-            self.dry_run(ctx, batches, options, report, progress).await
+        if options.dry_run || self.db.backend() == Backend::Sqlite {
+            self.import_in_turn(ctx, batches, options, report, checkpoint, progress)
+                .await
         } else {
             let pipeline = Pipeline {
                 carnet: self.clone(),
@@ -494,23 +483,20 @@ impl Carnet {
                 report,
                 checkpoint,
                 in_flight: VecDeque::new(),
-                writers: match self.db.backend() {
-                    Backend::Sqlite => 1,
-                    Backend::Postgres => IN_FLIGHT,
-                },
             };
             pipeline.run(batches, progress).await
         }
     }
 
-    /// A dry run: batches one after the other in one transaction, rolled back at the end
-    /// (a dry run saves no checkpoint: it writes nothing to carry on from).
-    async fn dry_run(
+    /// Batches one after the other, each committed with its checkpoint (a dry run's single
+    /// transaction is rolled back at the end).
+    async fn import_in_turn(
         &self,
         ctx: &TenantContext,
         mut batches: mpsc::Receiver<Vec<Prepared>>,
         options: ImportOptions,
         mut report: ImportReport,
+        mut checkpoint: Option<&mut Checkpoint>,
         mut progress: impl FnMut(&ImportReport),
     ) -> ServiceResult<ImportReport> {
         let mut owners = HashMap::new();
@@ -523,10 +509,19 @@ impl Carnet {
                 .resolve(&mut tx, ctx, keyed, &stored, options, &mut owners)
                 .await?;
             let counts = self.write_batch(&mut tx, ctx, res, options).await?;
+            let first = report.rejected.len();
             report.add(rows, refused, counts);
+            if !options.dry_run {
+                if let Some(cp) = checkpoint.as_deref_mut() {
+                    self.save_checkpoint(&mut tx, cp, &report, first).await?;
+                    report.rejected.truncate(first);
+                }
+                tx.commit().await?;
+                tx = self.db.tenant_write(ctx.tenant).await?;
+            }
             progress(&report);
         }
-        // Dropping the transaction rolls it back.
+        // A dry run's single transaction is dropped here, which rolls it back.
         drop(tx);
         report.rejected.sort_by_key(|r| r.row);
         Ok(report)
