@@ -102,29 +102,15 @@ impl GroupWriter {
 
     /// A write transaction: the writer, in a transaction of its own or in the open one.
     pub async fn begin(&self) -> Result<GroupTx> {
-        let mut held = {
+        let held = {
             let _waiting = Waiting::on(&self.waiting);
             self.writer.clone().lock_owned().await
         };
-        if held.closed {
-            return Err(StoreError::Config("the database is closed".into()));
-        }
-        settle_undo(&mut held).await;
-        let (outcome, joined) = match &held.open {
-            Some(outcome) => {
-                let outcome = outcome.clone();
-                held.conn.execute(SAVEPOINT).await?;
-                held.undo = Undo::Savepoint;
-                (outcome, true)
-            }
-            None => {
-                held.conn.execute("BEGIN").await?;
-                let outcome = Arc::new(Outcome::new());
-                held.open = Some(outcome.clone());
-                held.undo = Undo::Transaction;
-                (outcome, false)
-            }
-        };
+        // On a task of its own, so that a request given up meanwhile cannot leave the
+        // connection's state half changed.
+        let (held, outcome, joined) = tokio::spawn(enter(held))
+            .await
+            .map_err(|e| StoreError::NotDurable(format!("beginning a write: {e}")))??;
         Ok(GroupTx {
             held,
             writer: self.writer.clone(),
@@ -144,6 +130,30 @@ impl GroupWriter {
             commit_open(&mut held).await;
         }
         held.closed = true;
+    }
+}
+
+/// Begins a transaction on the held writer, or joins the open one.
+async fn enter(
+    mut held: OwnedMutexGuard<Writer>,
+) -> Result<(OwnedMutexGuard<Writer>, Arc<Outcome>, bool)> {
+    if held.closed {
+        return Err(StoreError::Config("the database is closed".into()));
+    }
+    settle_undo(&mut held).await;
+    match held.open.clone() {
+        Some(outcome) => {
+            held.conn.execute(SAVEPOINT).await?;
+            held.undo = Undo::Savepoint;
+            Ok((held, outcome, true))
+        }
+        None => {
+            held.conn.execute("BEGIN").await?;
+            let outcome = Arc::new(Outcome::new());
+            held.open = Some(outcome.clone());
+            held.undo = Undo::Transaction;
+            Ok((held, outcome, false))
+        }
     }
 }
 
@@ -215,8 +225,16 @@ pub struct GroupTx {
 }
 
 impl GroupTx {
-    /// Commits: returns once the writes are durable, shared commit or not.
+    /// Commits: returns once the writes are durable, shared commit or not. The commit runs
+    /// on a task of its own: a request given up meanwhile does not stop it halfway, which
+    /// would leave the other members without an answer.
     pub async fn commit(self) -> Result<()> {
+        tokio::spawn(self.finish())
+            .await
+            .map_err(|e| StoreError::NotDurable(format!("commit task: {e}")))?
+    }
+
+    async fn finish(self) -> Result<()> {
         let GroupTx {
             mut held,
             writer,
