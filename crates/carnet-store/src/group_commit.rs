@@ -108,7 +108,7 @@ impl GroupWriter {
         };
         // On a task of its own, so that a request given up meanwhile cannot leave the
         // connection's state half changed.
-        let (held, outcome, joined) = tokio::spawn(enter(held))
+        let (held, outcome) = tokio::spawn(enter(held))
             .await
             .map_err(|e| StoreError::NotDurable(format!("beginning a write: {e}")))??;
         Ok(GroupTx {
@@ -116,7 +116,6 @@ impl GroupWriter {
             writer: self.writer.clone(),
             waiting: self.waiting.clone(),
             outcome,
-            joined,
         })
     }
 
@@ -136,7 +135,7 @@ impl GroupWriter {
 /// Begins a transaction on the held writer, or joins the open one.
 async fn enter(
     mut held: OwnedMutexGuard<Writer>,
-) -> Result<(OwnedMutexGuard<Writer>, Arc<Outcome>, bool)> {
+) -> Result<(OwnedMutexGuard<Writer>, Arc<Outcome>)> {
     if held.closed {
         return Err(StoreError::Config("the database is closed".into()));
     }
@@ -145,14 +144,14 @@ async fn enter(
         Some(outcome) => {
             held.conn.execute(SAVEPOINT).await?;
             held.undo = Undo::Savepoint;
-            Ok((held, outcome, true))
+            Ok((held, outcome))
         }
         None => {
             held.conn.execute("BEGIN").await?;
             let outcome = Arc::new(Outcome::new());
             held.open = Some(outcome.clone());
             held.undo = Undo::Transaction;
-            Ok((held, outcome, false))
+            Ok((held, outcome))
         }
     }
 }
@@ -214,14 +213,13 @@ async fn commit_open(held: &mut Writer) {
 ///
 /// While it writes, the writer's state already says how to undo it, so that dropping it
 /// (an error, a request given up) leaves that to the next transaction; its commit clears it.
+/// That state also tells whether it joined another's transaction: a savepoint to undo.
 pub struct GroupTx {
     /// The writer, held until the transaction commits or is dropped.
     held: OwnedMutexGuard<Writer>,
     writer: Arc<Mutex<Writer>>,
     waiting: Arc<AtomicUsize>,
     outcome: Arc<Outcome>,
-    /// Began inside another transaction's, in a savepoint.
-    joined: bool,
 }
 
 impl GroupTx {
@@ -240,9 +238,8 @@ impl GroupTx {
             writer,
             waiting,
             outcome,
-            joined,
         } = self;
-        if joined {
+        if held.undo == Undo::Savepoint {
             held.conn.execute(RELEASE).await?;
         }
         held.undo = Undo::Nothing;

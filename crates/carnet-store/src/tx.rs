@@ -2,7 +2,7 @@
 
 use crate::Result;
 use crate::db::Db;
-use crate::group_commit::GroupTx;
+use crate::group_commit::{GroupTx, GroupWriter};
 use crate::single_reads::{Reader, Readers};
 use carnet_core::TenantId;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
@@ -156,19 +156,16 @@ impl TenantTx {
         outcome: std::result::Result<T, sqlx::Error>,
         empty: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        let single = match &mut self.tx {
-            Tx::Postgres(PgTx::Single(single)) => single,
-            Tx::Sqlite(SqliteTx::Single(reader)) => {
-                if outcome.is_ok() {
-                    reader.completed();
-                }
-                return Ok(Some(outcome?));
-            }
-            _ => return Ok(Some(outcome?)),
-        };
         if outcome.is_ok() {
-            single.conn.completed();
+            match &mut self.tx {
+                Tx::Sqlite(SqliteTx::Single(reader)) => reader.completed(),
+                Tx::Postgres(PgTx::Single(single)) => single.conn.completed(),
+                _ => {}
+            }
         }
+        let Tx::Postgres(PgTx::Single(single)) = &mut self.tx else {
+            return Ok(Some(outcome?));
+        };
         match outcome {
             Err(e) if single.retries > 0 && connection_lost(&e) => {
                 single.retries -= 1;
@@ -218,7 +215,7 @@ impl Db {
     /// A control-plane transaction that may write.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::Write(writer.begin().await?)),
+            Db::Sqlite { writer, .. } => sqlite_write(writer).await?,
             Db::Postgres { pool, .. } => begin_pg(pool, "BEGIN".to_owned()).await?,
         })
     }
@@ -234,7 +231,7 @@ impl Db {
     /// A transaction on `tenant`'s data that may write.
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(SqliteTx::Write(writer.begin().await?)),
+            Db::Sqlite { writer, .. } => sqlite_write(writer).await?,
             Db::Postgres { pool, .. } => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
@@ -274,6 +271,11 @@ impl Db {
         };
         Ok(TenantTx { tenant, tx })
     }
+}
+
+/// A write transaction on SQLite's writer.
+async fn sqlite_write(writer: &GroupWriter) -> Result<Tx> {
+    Ok(Tx::Sqlite(SqliteTx::Write(writer.begin().await?)))
 }
 
 fn sqlite_tx(t: Transaction<'static, Sqlite>) -> Tx {
