@@ -17,7 +17,8 @@ on_both_backends!(
     import_lookups_use_their_indexes,
     list_pages_use_their_sort_indexes,
     selective_filters_start_from_their_index,
-    seeding_writes_every_contact_and_its_audit_event
+    seeding_writes_every_contact_and_its_audit_event,
+    deleting_a_contact_takes_its_index_rows
 );
 
 #[tokio::test]
@@ -739,6 +740,101 @@ async fn import_lookups_use_their_indexes(backend: Backend) {
             "{name} scans: {plan}"
         );
     }
+}
+
+/// A contact's index rows (e-mail and tag keys; PostgreSQL's search row) have no foreign
+/// key to it (migration 0010): deleting the contact removes them by a trigger, and only its.
+async fn deleting_a_contact_takes_its_index_rows(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, key) = app.tenant_with_key("acme", &[Scope::Write]).await;
+    let mut ids = Vec::new();
+    for name in ["Gone", "Kept"] {
+        let res = app
+            .api(
+                &key,
+                "POST",
+                "/api/v1/contacts",
+                Some(json!({
+                    "last_name": name,
+                    "emails": [{"value": format!("{name}@a.fr")}, {"value": format!("{name}@b.fr")}],
+                    "tags": ["vip", "client"],
+                })),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{:?}", res.json);
+        ids.push(uuid::Uuid::parse_str(res.json["id"].as_str().unwrap()).unwrap());
+    }
+    let (gone, kept) = (ids[0], ids[1]);
+    let tables: &[&str] = match backend {
+        Backend::Sqlite => &["contact_emails", "contact_tags"],
+        Backend::Postgres => &["contact_emails", "contact_tags", "contact_search"],
+    };
+    let (before, after) = match &app.db.owner {
+        DbLocation::DataDir(d) => {
+            let url = format!("sqlite://{}", d.join("carnet.sqlite").display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let count_all = async |c: &mut sqlx::SqliteConnection| {
+                let mut n: Vec<i64> = Vec::new();
+                for table in tables {
+                    for id in [gone, kept] {
+                        let sql = format!("SELECT count(*) FROM {table} WHERE contact_id = ?");
+                        n.push(
+                            sqlx::query_scalar(&sql)
+                                .bind(id)
+                                .fetch_one(&mut *c)
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                }
+                n
+            };
+            let before = count_all(&mut c).await;
+            sqlx::query("DELETE FROM contacts WHERE id = ?")
+                .bind(gone)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            (before, count_all(&mut c).await)
+        }
+        DbLocation::Url(u) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            let count_all = async |c: &mut sqlx::PgConnection| {
+                let mut n: Vec<i64> = Vec::new();
+                for table in tables {
+                    for id in [gone, kept] {
+                        let sql = format!("SELECT count(*) FROM {table} WHERE contact_id = $1");
+                        n.push(
+                            sqlx::query_scalar(&sql)
+                                .bind(id)
+                                .fetch_one(&mut *c)
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                }
+                n
+            };
+            let before = count_all(&mut c).await;
+            sqlx::query("DELETE FROM contacts WHERE id = $1")
+                .bind(gone)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            (before, count_all(&mut c).await)
+        }
+    };
+    // Per table: the deleted contact's rows, then the kept one's.
+    let (emails, tags, search) = ((2, 2), (2, 2), (1, 1));
+    let mut want_before = vec![emails.0, emails.1, tags.0, tags.1];
+    let mut want_after = vec![0, emails.1, 0, tags.1];
+    if backend == Backend::Postgres {
+        want_before.extend([search.0, search.1]);
+        want_after.extend([0, search.1]);
+    }
+    assert_eq!(before, want_before);
+    assert_eq!(after, want_after);
+    app.finish().await;
 }
 
 /// The bulk seeder (multi-row statements, a commit per 5,000) writes exactly what it says,
