@@ -5,7 +5,9 @@ pub(crate) mod import;
 mod list;
 
 pub use export::ContactPages;
-pub use import::{ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, RejectedRow};
+pub use import::{
+    ImportMode, ImportOptions, ImportReport, ImportRow, MatchKey, RejectedRow, batch_rows,
+};
 pub use list::{DEFAULT_LIMIT, ListParams, MAX_LIMIT, Page, SORT_FIELDS};
 
 use crate::context::TenantContext;

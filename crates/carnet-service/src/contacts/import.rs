@@ -18,13 +18,23 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// Rows written per transaction: a crash loses at most one batch, which a re-run redoes.
-const BATCH: usize = 1000;
+/// Rows an import writes per transaction on a backend: a crash loses at most one batch,
+/// which a re-run redoes. A batch's fixed costs (its lookup, statements, checkpoint and
+/// commit) are spread over its rows; its rows are held in memory a few batches at a time
+/// (read ahead, resolved, written). Measured at 300,000 rows (bench/results/import.md):
+/// SQLite 2,500 rows ~10 % faster than 1,000 and as fast as 5,000, which holds 35 MB more;
+/// PostgreSQL 4,000 rows, two in flight, ~10 % faster than 1,000 rows, three in flight.
+pub fn batch_rows(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 2500,
+        Backend::Postgres => 4000,
+    }
+}
 
 /// How many batches a PostgreSQL import writes at once (see [`Pipeline`]); with the one
-/// being looked up, an import holds at most four of the pool's sixteen connections. Two
-/// gave 19,400 rows/s at a million rows, three 22,100, four 21,000 (bench/results/import.md).
-const IN_FLIGHT: usize = 3;
+/// being looked up, an import holds at most three of the pool's sixteen connections. At
+/// 4,000 rows a batch, two in flight beat three (bench/results/import.md).
+const IN_FLIGHT: usize = 2;
 
 /// What to do with each row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,13 +230,40 @@ impl Resolution {
     }
 }
 
-/// A row read and checked off the writing path: its key, and its contact as a new contact
-/// (`full`) and as changes to an existing one (`incoming`: it may lack a name).
+/// A row read and checked off the writing path: its key and its contact.
 struct PreparedRow {
     row: u64,
     key: Option<Key>,
-    full: Result<ContactInput, ValidationErrors>,
-    incoming: Result<ContactInput, ValidationErrors>,
+    contact: RowContact,
+}
+
+/// A row's contact, kept once: whole, when the row could create a contact (the same values
+/// then change an existing one), else as changes only, with why it cannot create one (it
+/// may lack a name, which a stored contact it matches already has).
+enum RowContact {
+    Whole(ContactInput),
+    ChangesOnly {
+        not_new: ValidationErrors,
+        changes: Result<ContactInput, ValidationErrors>,
+    },
+}
+
+impl RowContact {
+    /// The row as a new contact.
+    fn into_new(self) -> Result<ContactInput, ValidationErrors> {
+        match self {
+            RowContact::Whole(input) => Ok(input),
+            RowContact::ChangesOnly { not_new, .. } => Err(not_new),
+        }
+    }
+
+    /// The row as changes to an existing contact.
+    fn into_changes(self) -> Result<ContactInput, ValidationErrors> {
+        match self {
+            RowContact::Whole(input) => Ok(input),
+            RowContact::ChangesOnly { changes, .. } => changes,
+        }
+    }
 }
 
 /// What the reading thread hands over: a prepared row, or one refused before any lookup.
@@ -244,16 +281,17 @@ fn prepare(row: ImportRow, match_key: MatchKey) -> Prepared {
         Ok(key) => key,
         Err(errors) => return Prepared::Refused(rejections(row.row, errors)),
     };
-    let full = ContactInput::from_json(&row.body);
-    let incoming = match &full {
-        Ok(input) => Ok(input.clone()),
-        Err(_) => partial(&row.body),
+    let contact = match ContactInput::from_json(&row.body) {
+        Ok(input) => RowContact::Whole(input),
+        Err(not_new) => RowContact::ChangesOnly {
+            not_new,
+            changes: partial(&row.body),
+        },
     };
     Prepared::Row(PreparedRow {
         row: row.row,
         key,
-        full,
-        incoming,
+        contact,
     })
 }
 
@@ -262,17 +300,18 @@ fn prepare(row: ImportRow, match_key: MatchKey) -> Prepared {
 fn read_ahead(
     rows: impl Iterator<Item = Result<ImportRow, RejectedRow>> + Send + 'static,
     match_key: MatchKey,
+    batch_rows: usize,
 ) -> mpsc::Receiver<Vec<Prepared>> {
     let (send, receive) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::with_capacity(batch_rows);
         for row in rows {
             batch.push(match row {
                 Ok(row) => prepare(row, match_key),
                 Err(rejected) => Prepared::Refused(vec![rejected]),
             });
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if batch.len() == batch_rows {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
                 // The receiver is gone when the import failed: stop reading.
                 if send.blocking_send(full).is_err() {
                     return;
@@ -471,8 +510,9 @@ impl Carnet {
         progress: impl FnMut(&ImportReport),
     ) -> ServiceResult<ImportReport> {
         ctx.require_write()?;
-        let batches = read_ahead(rows.into_iter(), options.match_key);
-        if options.dry_run || self.db.backend() == Backend::Sqlite {
+        let backend = self.db.backend();
+        let batches = read_ahead(rows.into_iter(), options.match_key, batch_rows(backend));
+        if options.dry_run || backend == Backend::Sqlite {
             self.import_in_turn(ctx, batches, options, report, checkpoint, progress)
                 .await
         } else {
@@ -572,7 +612,7 @@ impl Carnet {
                 (None, ImportMode::Update) => {
                     res.reject(row.row, key_field, "matches no contact of this workspace")
                 }
-                (Some(t), _) => match merge(&res.targets[t].input, row.incoming) {
+                (Some(t), _) => match merge(&res.targets[t].input, row.contact.into_changes()) {
                     Ok(Some(after)) => {
                         res.targets[t].input = after;
                         res.register_emails(t, stored);
@@ -584,7 +624,10 @@ impl Carnet {
                         .push((row.row, RowOutcome::Rejected(rejections(row.row, errors)))),
                 },
                 (None, _) => {
-                    let input = match self.new_input(tx, ctx, row.full, owners).await? {
+                    let input = match self
+                        .new_input(tx, ctx, row.contact.into_new(), owners)
+                        .await?
+                    {
                         Ok(input) => input,
                         Err(errors) => {
                             res.outcomes
