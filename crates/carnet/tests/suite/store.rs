@@ -769,60 +769,43 @@ async fn deleting_a_contact_takes_its_index_rows(backend: Backend) {
         Backend::Sqlite => &["contact_emails", "contact_tags"],
         Backend::Postgres => &["contact_emails", "contact_tags", "contact_search"],
     };
-    let (before, after) = match &app.db.owner {
-        DbLocation::DataDir(d) => {
-            let url = format!("sqlite://{}", d.join("carnet.sqlite").display());
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            let count_all = async |c: &mut sqlx::SqliteConnection| {
-                let mut n: Vec<i64> = Vec::new();
-                for table in tables {
-                    for id in [gone, kept] {
-                        let sql = format!("SELECT count(*) FROM {table} WHERE contact_id = ?");
-                        n.push(
-                            sqlx::query_scalar(&sql)
-                                .bind(id)
-                                .fetch_one(&mut *c)
-                                .await
-                                .unwrap(),
-                        );
-                    }
+    // Each table's rows of the deleted contact and of the kept one, before and after the
+    // deletion, on the owner's connection of either backend (`$1` binds on both).
+    macro_rules! counts_around_delete {
+        ($connect:expr) => {{
+            let mut conn = $connect.await.unwrap();
+            let mut rounds: Vec<Vec<i64>> = Vec::new();
+            for delete in [false, true] {
+                if delete {
+                    sqlx::query("DELETE FROM contacts WHERE id = $1")
+                        .bind(gone)
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
                 }
-                n
-            };
-            let before = count_all(&mut c).await;
-            sqlx::query("DELETE FROM contacts WHERE id = ?")
-                .bind(gone)
-                .execute(&mut c)
-                .await
-                .unwrap();
-            (before, count_all(&mut c).await)
-        }
-        DbLocation::Url(u) => {
-            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
-            let count_all = async |c: &mut sqlx::PgConnection| {
-                let mut n: Vec<i64> = Vec::new();
+                let mut counts = Vec::new();
                 for table in tables {
                     for id in [gone, kept] {
                         let sql = format!("SELECT count(*) FROM {table} WHERE contact_id = $1");
-                        n.push(
-                            sqlx::query_scalar(&sql)
-                                .bind(id)
-                                .fetch_one(&mut *c)
-                                .await
-                                .unwrap(),
-                        );
+                        let n: i64 = sqlx::query_scalar(&sql)
+                            .bind(id)
+                            .fetch_one(&mut conn)
+                            .await
+                            .unwrap();
+                        counts.push(n);
                     }
                 }
-                n
-            };
-            let before = count_all(&mut c).await;
-            sqlx::query("DELETE FROM contacts WHERE id = $1")
-                .bind(gone)
-                .execute(&mut c)
-                .await
-                .unwrap();
-            (before, count_all(&mut c).await)
+                rounds.push(counts);
+            }
+            (rounds[0].clone(), rounds[1].clone())
+        }};
+    }
+    let (before, after) = match &app.db.owner {
+        DbLocation::DataDir(d) => {
+            let url = format!("sqlite://{}", d.join("carnet.sqlite").display());
+            counts_around_delete!(sqlx::SqliteConnection::connect(&url))
         }
+        DbLocation::Url(u) => counts_around_delete!(sqlx::PgConnection::connect(u)),
     };
     // Per table: the deleted contact's rows, then the kept one's.
     let (emails, tags, search) = ((2, 2), (2, 2), (1, 1));
