@@ -48,21 +48,33 @@ impl Default for WebConfig {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares. Each middleware a request passes and each handler takes its
+/// own copy, so it is one shared pointer (one count to change, not one per part).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub carnet: Carnet,
-    pub config: Arc<WebConfig>,
-    pub metrics: Arc<Metrics>,
+    pub config: WebConfig,
+    pub metrics: Metrics,
 }
 
 impl AppState {
     pub fn new(carnet: Carnet, config: WebConfig) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             carnet,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-        }
+            config,
+            metrics: Metrics::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 

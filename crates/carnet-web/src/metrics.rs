@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -21,27 +21,45 @@ struct Histogram {
     sum: f64,
 }
 
+/// One route's figures under one method.
+#[derive(Default)]
+struct RouteFigures {
+    /// Requests by response status.
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
 /// Counters and histograms kept in memory; exported as Prometheus text.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// By method, then route template: a request finds its figures from borrowed text, and
+    /// a method's or route's name is copied only the first time it is seen.
+    routes: Mutex<BTreeMap<String, BTreeMap<String, RouteFigures>>>,
+}
+
+/// The value of `key`, made on its first use (the key copied only then).
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> Option<&'m mut V> {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key)
 }
 
 impl Metrics {
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut r) = self.requests.lock() {
-            *r.entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
-        }
-        if let Ok(mut l) = self.latency.lock() {
-            let h = l.entry((method.to_owned(), route.to_owned())).or_default();
-            h.count += 1;
-            h.sum += seconds;
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if seconds <= *bound {
-                    h.counts[i] += 1;
-                }
+        // A panic while the lock was held left at worst one request half counted.
+        let mut methods = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(figures) = entry(&mut methods, method).and_then(|routes| entry(routes, route))
+        else {
+            return;
+        };
+        *figures.statuses.entry(status).or_default() += 1;
+        let h = &mut figures.latency;
+        h.count += 1;
+        h.sum += seconds;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
             }
         }
     }
@@ -53,43 +71,50 @@ impl Metrics {
             "# HELP carnet_http_requests_total HTTP requests by method, route and status.\n",
         );
         out.push_str("# TYPE carnet_http_requests_total counter\n");
-        if let Ok(r) = self.requests.lock() {
-            for ((method, route, status), n) in r.iter() {
+        let methods = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let by_route = || {
+            methods.iter().flat_map(|(method, routes)| {
+                routes
+                    .iter()
+                    .map(move |(route, figures)| (method, escape(route), figures))
+            })
+        };
+        for (method, route, figures) in by_route() {
+            for (status, n) in &figures.statuses {
                 let _ = writeln!(
                     out,
-                    "carnet_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                    escape(route)
+                    "carnet_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
                 );
             }
         }
         out.push_str("# HELP carnet_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE carnet_http_request_duration_seconds histogram\n");
-        if let Ok(l) = self.latency.lock() {
-            for ((method, route), h) in l.iter() {
-                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-                for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                    let _ = writeln!(
-                        out,
-                        "carnet_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                    );
-                }
+        for (method, route, figures) in by_route() {
+            let h = &figures.latency;
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (bound, n) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(
                     out,
-                    "carnet_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "carnet_http_request_duration_seconds_sum{{{labels}}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "carnet_http_request_duration_seconds_count{{{labels}}} {}",
-                    h.count
+                    "carnet_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
                 );
             }
+            let _ = writeln!(
+                out,
+                "carnet_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "carnet_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "carnet_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
+        drop(methods);
         for (metric, help) in [
             (
                 "carnet_db_pool_connections",
@@ -119,17 +144,14 @@ fn escape(label: &str) -> String {
 /// Times every routed request and counts it under its route template (never the raw path,
 /// so ids do not explode the label set).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_owned();
+    // Both kept without copying their text (a shared string, a method's name).
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let start = Instant::now();
     let res = next.run(req).await;
     state.metrics.observe(
-        &method,
-        &route,
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         res.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
