@@ -90,11 +90,15 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<Contact> {
     let tenant = tx.tenant().0;
+    let (rowid, next_rowid) = match &tx.tx {
+        Tx::Sqlite(_) => ("rowid, ", format!("{SQLITE_NEXT_ROWID}, ")),
+        Tx::Postgres(_) => ("", String::new()),
+    };
     let sql = format!(
-            "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+            "INSERT INTO contacts ({rowid}tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
                  tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by,
                  search_rest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)
+             VALUES ({next_rowid}$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)
              RETURNING {COLUMNS}"
     );
     let search = input.search_text();
@@ -132,6 +136,25 @@ pub async fn insert(
         }
     };
     Ok(row.into())
+}
+
+/// SQLite: the rowid the next contact of tenant `$1` takes, one past the highest of the
+/// tenant's block of rowids (migration 0011: its search index is searched by block). `NULL`
+/// for a tenant without a block, which the migration's trigger then refuses.
+const SQLITE_NEXT_ROWID: &str = "(SELECT coalesce((SELECT max(c.rowid) FROM contacts c \
+     WHERE c.rowid BETWEEN b.block << 40 AND (b.block << 40) + 1099511627775), b.block << 40) + 1 \
+     FROM contact_rowid_blocks b WHERE b.tenant_id = $1)";
+
+/// SQLite: the first of the rowids the next contacts of `tenant` take, one after another
+/// ([`SQLITE_NEXT_ROWID`]), for statements that write several.
+async fn sqlite_next_rowid(c: &mut sqlx::SqliteConnection, tenant: Uuid) -> Result<i64> {
+    let next: Option<i64> = sqlx::query_scalar(&format!("SELECT {SQLITE_NEXT_ROWID}"))
+        .bind(tenant)
+        .fetch_one(c)
+        .await?;
+    next.ok_or_else(|| {
+        crate::StoreError::Corrupt(format!("tenant {tenant} has no block of contact rowids"))
+    })
 }
 
 /// The rest text PostgreSQL's search table indexes ([`search::rest_text`]) of the contact
@@ -176,7 +199,7 @@ pub async fn insert_many(
     let tenant = tx.tenant().0;
     match &mut tx.tx {
         Tx::Postgres(c) => insert_many_pg(c, tenant, contacts, created_by, now).await?,
-        Tx::Sqlite(_) => insert_many_values(tx, tenant, contacts, created_by, now).await?,
+        Tx::Sqlite(c) => insert_many_values(c, tenant, contacts, created_by, now).await?,
     }
     let emails: Vec<(Uuid, String)> = contacts
         .iter()
@@ -190,34 +213,39 @@ pub async fn insert_many(
     insert_keys(tx, IndexTable::Tags, &tags).await
 }
 
-/// SQLite: the contacts of [`insert_many`] in multi-row `VALUES` statements.
+/// SQLite: the contacts of [`insert_many`] in multi-row `VALUES` statements, with rowids
+/// in their tenant's block one after another.
 async fn insert_many_values(
-    tx: &mut TenantTx,
+    c: &mut sqlx::SqliteConnection,
     tenant: Uuid,
     contacts: &[NewContact<'_>],
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    const WIDTH: usize = 17;
+    const WIDTH: usize = 18;
+    let mut rowid = sqlite_next_rowid(c, tenant).await?;
     for chunk in contacts.chunks(MAX_PARAMS / WIDTH) {
-        let sql = positional(
-            &tx.tx,
-            &format!(
-                "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-                     tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
-                 VALUES {}",
-                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
-            ),
+        let sql = format!(
+            "INSERT INTO contacts (rowid, tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
+                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
+             VALUES {}",
+            values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
         );
-        on_conn!(&mut tx.tx, |c| {
-            let mut q = sqlx::query(&sql);
-            for n in chunk {
-                q = bind_row!(q, tenant, n.id, n.input, n.input.search_text(), now)
-                    .bind(now)
-                    .bind(created_by);
-            }
-            q.execute(c).await?;
-        });
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = bind_row!(
+                q.bind(rowid),
+                tenant,
+                n.id,
+                n.input,
+                n.input.search_text(),
+                now
+            )
+            .bind(now)
+            .bind(created_by);
+            rowid += 1;
+        }
+        q.execute(&mut *c).await?;
     }
     Ok(())
 }
@@ -267,12 +295,17 @@ pub async fn archive_page(
 /// Writes archived contacts back as they were (ids, versions, times, trash), with their
 /// index rows: restoring a tenant archive.
 pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Result<()> {
-    const WIDTH: usize = 19;
+    // One more on SQLite: the rowid, in the tenant's block.
+    const WIDTH: usize = 20;
     let tenant = tx.tenant().0;
     let inputs: Vec<(ContactId, ContactInput)> = contacts
         .iter()
         .map(|a| (a.contact.id, a.contact.input()))
         .collect();
+    let (mut rowid, rowid_column, rowid_value) = match &mut tx.tx {
+        Tx::Sqlite(c) => (Some(sqlite_next_rowid(c, tenant).await?), "rowid, ", "?, "),
+        Tx::Postgres(_) => (None, "", ""),
+    };
     for (chunk, inputs) in contacts
         .chunks(MAX_PARAMS / WIDTH)
         .zip(inputs.chunks(MAX_PARAMS / WIDTH))
@@ -280,16 +313,23 @@ pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Re
         let sql = positional(
             &tx.tx,
             &format!(
-                "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-                     tags, custom, owner_id, search_text, sort_last, sort_first, created_at, version, updated_at,
-                     deleted_at, created_by)
+                "INSERT INTO contacts ({rowid_column}tenant_id, id, first_name, last_name, emails, phones, company_id,
+                     job_title, tags, custom, owner_id, search_text, sort_last, sort_first, created_at, version,
+                     updated_at, deleted_at, created_by)
                  VALUES {}",
-                values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                values_rows(
+                    chunk.len(),
+                    &format!("({rowid_value}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                )
             ),
         );
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for (a, (id, input)) in chunk.iter().zip(inputs) {
+                if let Some(next) = rowid.as_mut() {
+                    q = q.bind(*next);
+                    *next += 1;
+                }
                 q = bind_row!(
                     q,
                     tenant,
@@ -950,6 +990,16 @@ pub async fn list_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<String> {
     }
 }
 
+/// How many of the tenant's contacts the trigram index gives for folded `terms` (at most
+/// 200,001: the search's cap and one); `None` when it cannot look them up (no term of three
+/// characters): for tests that a search reads its own tenant's matches and no other's.
+pub async fn index_matches(tx: &mut TenantTx, terms: &[String]) -> Result<Option<usize>> {
+    let tenant = tx.tenant().0;
+    Ok(search::matches(&mut tx.tx, tenant, terms)
+        .await?
+        .map(|found| found.count()))
+}
+
 /// How the database runs the first statement of a search, the look among the first
 /// [`search::WINDOW`] contacts in list order; `None` when [`list`] runs none for `q`.
 pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<String>> {
@@ -983,7 +1033,7 @@ async fn statements_for(tx: &mut TenantTx, q: &ListQuery) -> Result<Statements> 
     } else if let Some(page) = sorted_search(&mut tx.tx, q).await? {
         Some(page)
     } else {
-        search::candidates(&mut tx.tx, &q.terms).await?
+        search::candidates(&mut tx.tx, tenant, &q.terms).await?
     };
     if let Some(found) = &candidates
         && let Some(stretch) = name_stretch(tx, q, found).await?

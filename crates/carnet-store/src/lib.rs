@@ -28,7 +28,9 @@ pub mod users;
 
 pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
 pub use error::StoreError;
-pub use migrate::{MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all};
+pub use migrate::{
+    MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all, undo_to,
+};
 pub use tx::{PgSingle, PgTx, SqliteTx, TenantTx, Tx};
 
 /// Results of the storage layer.

@@ -143,9 +143,14 @@ pub async fn migrate(location: &DbLocation, dry_run: bool) -> Result<MigrateRepo
 
 /// Rolls every migration back (tests prove that down files undo their up files).
 pub async fn undo_all(location: &DbLocation) -> Result<()> {
+    undo_to(location, 0).await
+}
+
+/// Rolls back every migration after `version` (tests of a migration over older data).
+pub async fn undo_to(location: &DbLocation, version: i64) -> Result<()> {
     match owner_connection(location).await? {
-        OwnerConn::Sqlite(mut c, _) => SQLITE.undo(&mut c, 0).await?,
-        OwnerConn::Postgres(mut c) => POSTGRES.undo(&mut c, 0).await?,
+        OwnerConn::Sqlite(mut c, _) => SQLITE.undo(&mut c, version).await?,
+        OwnerConn::Postgres(mut c) => POSTGRES.undo(&mut c, version).await?,
     }
     Ok(())
 }

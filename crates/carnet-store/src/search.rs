@@ -53,14 +53,22 @@ const MIN_TERM_CHARS: usize = 3;
 /// The contacts a search starts from: every match of its terms that the index can look up.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Candidates {
-    /// SQLite: rowids of `contacts` (any tenant: the list query filters by tenant), as the
-    /// JSON array `json_each` reads, built by SQLite (one row back instead of one per match).
+    /// SQLite: rowids of the tenant's `contacts`, as the JSON array `json_each` reads, built
+    /// by SQLite (one row back instead of one per match).
     Rowids { count: usize, json: String },
     /// PostgreSQL: ids of the current tenant's contacts.
     Ids(Vec<Uuid>),
 }
 
 impl Candidates {
+    /// How many contacts these are.
+    pub(crate) fn count(&self) -> usize {
+        match self {
+            Candidates::Rowids { count, .. } => *count,
+            Candidates::Ids(ids) => ids.len(),
+        }
+    }
+
     /// A list of the candidates as one text parameter: a JSON array for SQLite's
     /// `json_each`, an array literal for PostgreSQL's `::uuid[]`.
     pub(crate) fn as_param(&self) -> String {
@@ -93,10 +101,26 @@ pub(crate) fn indexable(terms: &[String]) -> bool {
     terms.iter().any(|t| t.chars().count() >= MIN_TERM_CHARS)
 }
 
-/// The matches of folded `terms` when the index can find them and they are at most
-/// [`CANDIDATE_CAP`]; `None` when the list should walk its sort index instead (no term long
-/// enough for the index, or too many matches).
-pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<Candidates>> {
+/// The matches of folded `terms` among `tenant`'s contacts when the index can find them and
+/// they are at most [`CANDIDATE_CAP`]; `None` when the list should walk its sort index
+/// instead (no term long enough for the index, or too many matches).
+pub(crate) async fn candidates(
+    tx: &mut Tx,
+    tenant: Uuid,
+    terms: &[String],
+) -> Result<Option<Candidates>> {
+    Ok(matches(tx, tenant, terms)
+        .await?
+        .filter(|found| found.count() <= CANDIDATE_CAP))
+}
+
+/// The matches of folded `terms` among `tenant`'s contacts that the index gives, at most
+/// [`CANDIDATE_CAP`] + 1 of them; `None` when no term is long enough for the index.
+pub(crate) async fn matches(
+    tx: &mut Tx,
+    tenant: Uuid,
+    terms: &[String],
+) -> Result<Option<Candidates>> {
     let cap = i64::try_from(CANDIDATE_CAP + 1).unwrap_or(i64::MAX);
     let found = match tx {
         Tx::Sqlite(c) => {
@@ -107,12 +131,18 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
             if indexed.is_empty() {
                 return Ok(None);
             }
+            // The index holds every tenant's contacts; the tenant's own lie in its block of
+            // rowids (migration 0011), a range the index seeks to in each of its segments.
             let (count, json): (i64, String) = sqlx::query_as(
                 "SELECT count(*), json_group_array(rowid) FROM \
-                 (SELECT rowid FROM contact_search WHERE contact_search MATCH $1 LIMIT $2)",
+                 (SELECT rowid FROM contact_search WHERE contact_search MATCH $1 \
+                  AND rowid BETWEEN (SELECT block << 40 FROM contact_rowid_blocks WHERE tenant_id = $3) \
+                  AND (SELECT (block << 40) + 1099511627775 FROM contact_rowid_blocks WHERE tenant_id = $3) \
+                  LIMIT $2)",
             )
             .bind(fts_trigrams(&indexed))
             .bind(cap)
+            .bind(tenant)
             .fetch_one(&mut **c)
             .await?;
             Candidates::Rowids {
@@ -135,11 +165,7 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
             Candidates::Ids(ids)
         }
     };
-    let count = match &found {
-        Candidates::Rowids { count, .. } => *count,
-        Candidates::Ids(v) => v.len(),
-    };
-    Ok((count <= CANDIDATE_CAP).then_some(found))
+    Ok(Some(found))
 }
 
 /// SQLite: the contacts whose sort key starts with a term, read in order from the sort index
@@ -148,7 +174,7 @@ pub(crate) async fn candidates(tx: &mut Tx, terms: &[String]) -> Result<Option<C
 pub(crate) struct Stretch {
     pub from: String,
     pub to: String,
-    /// The matches whose rowid is not in the range (any tenant, as [`candidates`] gives).
+    /// The matches whose rowid is not in the range.
     pub rest: Candidates,
 }
 

@@ -14,9 +14,15 @@ on_both_backends!(
 async fn both_trees_give_the_same_tables_and_columns() {
     let sqlite = TestDb::new(Backend::Sqlite).await;
     let postgres = TestDb::new(Backend::Postgres).await;
-    let a = schema::columns(&sqlite.db).await.unwrap();
-    // The search index differs by nature: an FTS5 virtual table on SQLite (not listed), a
-    // table with a trigram index on PostgreSQL (migration 0004 says why).
+    // The search index differs by nature: an FTS5 virtual table on SQLite (not listed) with
+    // each tenant's block of rowids in it (migration 0011), a table with a trigram index on
+    // PostgreSQL (migration 0004 says why).
+    let a: Vec<_> = schema::columns(&sqlite.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(table, _)| table != "contact_rowid_blocks")
+        .collect();
     let b: Vec<_> = schema::columns(&postgres.db)
         .await
         .unwrap()

@@ -1013,3 +1013,176 @@ async fn selective_filters_start_from_their_index(backend: Backend) {
     drop(tx);
     app.finish().await;
 }
+
+/// An owner's connection to a SQLite test database.
+async fn sqlite_owner(t: &TestDb) -> sqlx::SqliteConnection {
+    let DbLocation::DataDir(dir) = &t.owner else {
+        panic!("sqlite test db")
+    };
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", dir.join("carnet.sqlite").display()))
+        .await
+        .unwrap()
+}
+
+/// SQLite: how many contacts lie outside their tenant's block of rowids (migration 0011),
+/// how many tenants have a block, and what the full-text index's own check says of it.
+async fn rowid_blocks(c: &mut sqlx::SqliteConnection) -> (i64, i64, Result<(), String>) {
+    let outside: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM contacts c
+         WHERE NOT EXISTS (SELECT 1 FROM contact_rowid_blocks b
+                           WHERE b.tenant_id = c.tenant_id AND b.block = c.rowid >> 40)",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    let blocks: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT b.block) FROM tenants t JOIN contact_rowid_blocks b ON b.tenant_id = t.id",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    let index =
+        sqlx::query("INSERT INTO contact_search (contact_search) VALUES ('integrity-check')")
+            .execute(&mut *c)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+    (outside, blocks, index)
+}
+
+/// SQLite: every way a contact is written (one by one, in bulk, restored from an archive)
+/// gives it a rowid in its tenant's block, whatever the other tenants write meanwhile, and
+/// a contact written without one is refused rather than stored where its tenant's searches
+/// would not look.
+#[tokio::test]
+async fn sqlite_contacts_lie_in_their_tenants_rowid_blocks() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let (a, key_a) = app.tenant_with_key("alpha", &[Scope::Write]).await;
+    let (b, key_b) = app.tenant_with_key("beta", &[Scope::Write]).await;
+    for round in 0..3 {
+        for (tenant, key) in [(&a, &key_a), (&b, &key_b)] {
+            let body = json!({"last_name": format!("Rond {round}"), "emails": [{"value": format!("r{round}@{}.fr", tenant.slug)}]});
+            let res = app.api(key, "POST", "/api/v1/contacts", Some(body)).await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            app.add_contacts(tenant, "Lot", 30).await;
+        }
+    }
+    let mut archive = std::io::Cursor::new(Vec::new());
+    app.carnet
+        .export_archive("alpha", &mut archive)
+        .await
+        .unwrap();
+    archive.set_position(0);
+    let report = app
+        .carnet
+        .restore_archive("gamma", None, archive)
+        .await
+        .unwrap();
+    assert_eq!(report.contacts, 93);
+
+    let mut c = sqlite_owner(&app.db).await;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(total, 3 * 93);
+    assert_eq!(rowid_blocks(&mut c).await, (0, 3, Ok(())));
+    let stray = sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, search_text, sort_last, sort_first, created_at, updated_at)
+         VALUES (?, ?, 'x', 'x', 'x', 'now', 'now')",
+    )
+    .bind(b.id.0)
+    .bind(uuid::Uuid::now_v7())
+    .execute(&mut c)
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        stray.contains("rowid must lie in its tenant's block"),
+        "{stray}"
+    );
+    c.close().await.unwrap();
+    app.finish().await;
+}
+
+/// SQLite: migration 0011 moves the contacts of a database written before it, tenants'
+/// rows interleaved, into their tenants' blocks, and rebuilds the search index over them:
+/// each tenant's search finds its contacts, and only its.
+#[tokio::test]
+async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
+    use carnet_store::contacts::{self, ListQuery, SortField};
+    let t = TestDb::new(Backend::Sqlite).await;
+    let app_tenants = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
+    t.db.close().await;
+    carnet_store::undo_to(&t.owner, 10).await.unwrap();
+    let mut c = sqlite_owner(&t).await;
+    for (n, tenant) in app_tenants.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, created_at, updated_at) VALUES (?, ?, 'T', 'now', 'now')",
+        )
+        .bind(tenant)
+        .bind(format!("t{n}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    // As the code before 0011 wrote them: SQLite's next rowid, the two tenants in turn.
+    for i in 0..40 {
+        let tenant = app_tenants[i % 2];
+        let name = if i % 2 == 0 { "pair" } else { "impair" };
+        sqlx::query(
+            "INSERT INTO contacts (tenant_id, id, last_name, search_text, sort_last, sort_first, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, '', '2026-11-27T00:00:00Z', '2026-11-27T00:00:00Z')",
+        )
+        .bind(tenant)
+        .bind(uuid::Uuid::now_v7())
+        .bind(name)
+        .bind(format!("{name} numero{i}"))
+        .bind(name)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    c.close().await.unwrap();
+
+    let report = carnet_store::migrate(&t.owner, false).await.unwrap();
+    assert_eq!(report.applied, vec![11]);
+    let mut c = sqlite_owner(&t).await;
+    assert_eq!(rowid_blocks(&mut c).await, (0, 2, Ok(())));
+    c.close().await.unwrap();
+
+    let db = carnet_store::Db::connect(&t.app).await.unwrap();
+    for (tenant, term, want) in [
+        (app_tenants[0], "pair", 20),
+        (app_tenants[1], "impair", 20),
+        (app_tenants[0], "impair", 0),
+        (app_tenants[0], "numero", 20),
+        (app_tenants[1], "numero1", 6),
+    ] {
+        let terms = vec![term.to_owned()];
+        let mut tx = db.tenant_read(carnet_core::TenantId(tenant)).await.unwrap();
+        assert_eq!(
+            contacts::index_matches(&mut tx, &terms).await.unwrap(),
+            Some(want),
+            "{term}"
+        );
+        let q = ListQuery {
+            sort: SortField::LastName,
+            descending: false,
+            after: None,
+            limit: 100,
+            terms,
+            tag: None,
+            company_id: None,
+            email: None,
+            trashed: false,
+        };
+        assert_eq!(
+            contacts::list(&mut tx, &q).await.unwrap().len(),
+            want,
+            "{term}"
+        );
+    }
+    db.close().await;
+    t.drop_db().await;
+}
