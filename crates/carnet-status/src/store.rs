@@ -56,6 +56,14 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// A transaction that will write, holding SQLite's write lock from its start. A deferred
+    /// one that reads first takes its snapshot then, and its first write fails at once
+    /// ("database is locked", whatever the busy timeout) if another connection (the prober,
+    /// the notifier) wrote in between; an immediate one waits for the lock instead.
+    async fn write_tx(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Makes the stored components those of the configuration (new ones operational,
     /// names, groups and order as configured); components no longer configured stay with
     /// their history but are not shown.
@@ -64,7 +72,7 @@ impl Store {
         components: &[ComponentConfig],
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE components SET position = -1")
             .execute(&mut *tx)
             .await?;
@@ -141,7 +149,7 @@ impl Store {
             automatic,
         } = *new;
         let id = uuid::Uuid::now_v7().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO incidents (id, name, status, impact, automatic, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -176,7 +184,7 @@ impl Store {
         body: &str,
         now: DateTime<Utc>,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let resolved_at = (status == IncidentStatus::Resolved).then_some(now);
         let changed = sqlx::query(
             "UPDATE incidents SET status = $1, updated_at = $2, resolved_at = $3 WHERE id = $4",
@@ -288,7 +296,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> sqlx::Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO maintenances (id, name, status, scheduled_for, scheduled_until, created_at, updated_at)
              VALUES ($1, $2, 'scheduled', $3, $4, $5, $5)",
@@ -323,7 +331,7 @@ impl Store {
         body: &str,
         now: DateTime<Utc>,
     ) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let changed =
             sqlx::query("UPDATE maintenances SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())
@@ -582,7 +590,7 @@ impl Store {
     /// Confirms the subscription of `token` (and ends older ones of the same address, so
     /// nobody gets each message twice). `false` for an unknown or ended token.
     pub async fn confirm_subscriber(&self, token: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let target: Option<String> = sqlx::query_scalar(
             "SELECT target FROM subscribers WHERE kind = 'email' AND secret = $1 AND unsubscribed_at IS NULL",
         )
@@ -786,4 +794,53 @@ async fn insert_update(
     .execute(tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction that reads and then writes does not fail when another connection wrote
+    /// after its read (as the prober does at any moment): it held the write lock from its
+    /// start, and the other write waited for its commit. A deferred transaction here failed
+    /// its write with "database is locked" (the status page answered 500).
+    #[tokio::test]
+    async fn a_read_then_write_transaction_survives_a_write_in_between() {
+        let dir = std::env::temp_dir().join(format!("carnet-status-{}", uuid::Uuid::now_v7()));
+        let store = Store::open(&dir).await.unwrap();
+        let now = Utc::now();
+        store
+            .add_email_subscriber("lea@example.test", "t1", &[], now)
+            .await
+            .unwrap();
+        let mut tx = store.write_tx().await.unwrap();
+        let read: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(read, 1);
+        let other = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .add_email_subscriber("zoe@example.test", "t2", &[], now)
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        sqlx::query("UPDATE subscribers SET confirmed_at = $1 WHERE secret = 't1'")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(total, 2);
+        store.pool.close().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
