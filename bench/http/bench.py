@@ -30,10 +30,18 @@ CARNET = os.path.join(ROOT, "target", "release", "carnet")
 BASELINE = os.path.join(ROOT, "target", "release", "sqlite-baseline")
 LOAD = os.path.join(ROOT, "bench", "http", "load.lua")
 RESULTS = os.path.join(ROOT, "bench", "results", "http.md")
-SCENARIOS = ["healthz", "get", "create", "update", "list", "search-name", "search-rare", "timeline",
-             "activity"]
+SCENARIOS = ["healthz", "get", "create", "update", "list", "search-name", "search-rare",
+             "search-neighbour", "timeline", "activity"]
 # Common demo names (thousands of matches at 1M) and their fragments.
 NAME_TERMS = ["martin", "dubois", "smith", "lefevre", "camille", "garcon", "chevalier", "eloise"]
+# The neighbour: a second, small workspace in the same database whose contacts bear none of
+# those names. `search-neighbour` searches them there: what one workspace's search costs
+# beside a large one (SQLite's full-text index holds every workspace's contacts).
+NEIGHBOUR_CONTACTS = 2000
+# The bench workspace's own contacts, in SQL.
+BENCH_TENANT = "tenant_id = (SELECT id FROM tenants WHERE slug = 'bench')"
+NEIGHBOUR_NAMES = [("Nikos", "Papadopoulos"), ("Eleni", "Georgiou"), ("Yannis", "Karagiannis"),
+                   ("Sofia", "Nikolaidou"), ("Kostas", "Vlachos")]
 
 
 def log(msg):
@@ -76,9 +84,10 @@ class Backend:
 
     def random_ids(self, n):
         if self.name == "sqlite":
-            rows = self.sample(f"SELECT id FROM contacts ORDER BY random() LIMIT {n}")
+            rows = self.sample(f"SELECT id FROM contacts WHERE {BENCH_TENANT} ORDER BY random() LIMIT {n}")
             return [str(uuid.UUID(bytes=r[0])) for r in rows]
-        return [r[0] for r in self.sample(f"SELECT id FROM contacts ORDER BY random() LIMIT {n}")]
+        return [r[0] for r in self.sample(
+            f"SELECT id FROM contacts WHERE {BENCH_TENANT} ORDER BY random() LIMIT {n}")]
 
     def baselines(self, seconds):
         """{(workload, connections): rate} measured on this machine now."""
@@ -230,6 +239,21 @@ def import_csv(server, key, rows, work):
     return secs
 
 
+def seed_neighbour(backend, work):
+    """The small workspace beside the bench's (NEIGHBOUR_CONTACTS contacts, imported from a
+    CSV); returns a read key of it."""
+    backend.carnet("tenant", "create", "--slug", "neighbour", "--name", "Neighbour")
+    path = os.path.join(work, "neighbour.csv")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("First Name,Last Name,E-mail Address\r\n")
+        for i in range(NEIGHBOUR_CONTACTS):
+            first, last = NEIGHBOUR_NAMES[i % len(NEIGHBOUR_NAMES)]
+            f.write(f"{first},{last},{first.lower()}.{last.lower()}{i}@geitonas.gr\r\n")
+    backend.carnet("import", "--tenant", "neighbour", "--file", path)
+    return backend.carnet("apikey", "create", "--tenant", "neighbour", "--name", "bench",
+                          "--scope", "read").strip().splitlines()[-1]
+
+
 def run_backend(name, sizes, seconds, pg_admin, report):
     work = tempfile.mkdtemp(prefix=f"carnet-http-{name}-")
     backend = Backend(name, work, pg_admin)
@@ -245,6 +269,7 @@ def run_backend(name, sizes, seconds, pg_admin, report):
         backend.carnet("tenant", "create", "--slug", "bench", "--name", "Bench")
         key = backend.carnet("apikey", "create", "--tenant", "bench", "--name", "bench",
                              "--scope", "read", "--scope", "write").strip().splitlines()[-1]
+        neighbour = seed_neighbour(backend, work)
         seeded = 0
         rows = []
         for size in sizes:
@@ -259,7 +284,7 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             with open(ids_file, "w") as f:
                 f.write("\n".join(backend.random_ids(2000)) + "\n")
             phones = backend.sample(
-                "SELECT phones FROM contacts ORDER BY random() LIMIT 200")
+                f"SELECT phones FROM contacts WHERE {BENCH_TENANT} ORDER BY random() LIMIT 200")
             rare = []
             for (p,) in phones:
                 digits = re.sub(r"\D", "", json.loads(p)[0]["value"]) if json.loads(p) else ""
@@ -278,12 +303,13 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             wrk(server, "get", 4, 2, ids_file, names_file, key)  # warm-up
             for scenario in SCENARIOS:
                 terms = rare_file if scenario == "search-rare" else names_file
+                who = neighbour if scenario == "search-neighbour" else key
                 for conns in (1, 16):
                     # Requests whose client wrk dropped at the end of the previous scenario
                     # still run to completion (each request finishes whole): let them, or
                     # they weigh on the first requests of this one.
                     time.sleep(3)
-                    r = wrk(server, scenario, conns, seconds, ids_file, terms, key)
+                    r = wrk(server, scenario, conns, seconds, ids_file, terms, who)
                     log(f"{name} {size} {scenario} c{conns}: {r}")
                     rows.append((size, scenario, conns, r))
             exp_s, exp_rows, exp_rss = export_csv(server, key)
