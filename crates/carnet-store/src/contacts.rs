@@ -1023,11 +1023,22 @@ enum Statements {
 
 /// The SQL of [`list`] past its window and its parameters: a search starts from its matches
 /// when the trigram index can give them (see [`search`]), on SQLite from a name's stretch
-/// and the other matches when that reads fewer; an e-mail filter starts from the e-mail
+/// alone when every match lies in it, or from the stretch and the other matches when that
+/// reads fewer; an e-mail filter starts from the e-mail
 /// index; a small trash, or a tag or company that few contacts have, from its index;
 /// anything else walks the list's sort index.
 async fn statements_for(tx: &mut TenantTx, q: &ListQuery) -> Result<Statements> {
     let tenant = tx.tenant().0;
+    if q.email.is_none()
+        && let Some(stretch) = whole_name_stretch(tx, q).await?
+    {
+        // No match outside the stretch: its page is the page.
+        return Ok(Statements::One(list_sql(
+            tenant,
+            q,
+            Start::Stretch(&stretch),
+        )));
+    }
     let candidates = if q.terms.is_empty() || q.email.is_some() {
         None
     } else if let Some(page) = sorted_search(&mut tx.tx, q).await? {
@@ -1066,6 +1077,22 @@ async fn name_stretch(
     match &mut tx.tx {
         Tx::Sqlite(c) => search::stretch(c, tenant, column, &q.terms, found).await,
         Tx::Postgres(_) => Ok(None),
+    }
+}
+
+/// SQLite, a search sorted by a name whose every match lies in that name's stretch of the
+/// sort index, told by counting ([`search::whole_stretch`]).
+async fn whole_name_stretch(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<search::Stretch>> {
+    let column = match q.sort {
+        SortField::LastName | SortField::FirstName => q.sort.column(),
+        SortField::CreatedAt | SortField::UpdatedAt => return Ok(None),
+    };
+    let tenant = tx.tenant().0;
+    match &mut tx.tx {
+        Tx::Sqlite(c) if !q.terms.is_empty() => {
+            search::whole_stretch(c, tenant, column, &q.terms).await
+        }
+        _ => Ok(None),
     }
 }
 

@@ -47,6 +47,14 @@ const STRETCH_FROM: usize = 2_000;
 /// search reads every match as before.
 const STRETCH_REST_CAP: usize = 2_000;
 
+/// SQLite: the rowids the index matches for the FTS5 query `$1` among the contacts of tenant
+/// `$3`, at most `$2`. The index holds every tenant's contacts; a tenant's own lie in its
+/// block of rowids (migration 0011), a range the index seeks to in each of its segments.
+const TENANT_MATCHES: &str = "SELECT rowid FROM contact_search WHERE contact_search MATCH $1 \
+     AND rowid BETWEEN (SELECT block << 40 FROM contact_rowid_blocks WHERE tenant_id = $3) \
+     AND (SELECT (block << 40) + 1099511627775 FROM contact_rowid_blocks WHERE tenant_id = $3) \
+     LIMIT $2";
+
 /// A trigram index holds no entry for a shorter term.
 const MIN_TERM_CHARS: usize = 3;
 
@@ -131,15 +139,9 @@ pub(crate) async fn matches(
             if indexed.is_empty() {
                 return Ok(None);
             }
-            // The index holds every tenant's contacts; the tenant's own lie in its block of
-            // rowids (migration 0011), a range the index seeks to in each of its segments.
-            let (count, json): (i64, String) = sqlx::query_as(
-                "SELECT count(*), json_group_array(rowid) FROM \
-                 (SELECT rowid FROM contact_search WHERE contact_search MATCH $1 \
-                  AND rowid BETWEEN (SELECT block << 40 FROM contact_rowid_blocks WHERE tenant_id = $3) \
-                  AND (SELECT (block << 40) + 1099511627775 FROM contact_rowid_blocks WHERE tenant_id = $3) \
-                  LIMIT $2)",
-            )
+            let (count, json): (i64, String) = sqlx::query_as(&format!(
+                "SELECT count(*), json_group_array(rowid) FROM ({TENANT_MATCHES})"
+            ))
             .bind(fts_trigrams(&indexed))
             .bind(cap)
             .bind(tenant)
@@ -225,6 +227,60 @@ pub(crate) async fn stretch(
         rest: Candidates::Rowids {
             count: rest.len(),
             json,
+        },
+    }))
+}
+
+/// SQLite, a search sorted by `column` (`sort_last` or `sort_first`) whose one indexed term
+/// starts the sort key of every one of its many matches (a last name searched in a list
+/// sorted by last name): its [`Stretch`], with no match outside, found by counting the
+/// stretch and the index's matches instead of reading both as [`stretch`] does (at a
+/// million contacts, 26,000 matches: two lists of rowids built, sent and compared). Every
+/// contact of the stretch holds the term (its sort key, folded as its search text is, starts
+/// with it), so equal counts are the same contacts. `None` when that does not hold: several
+/// indexed terms (a contact of the stretch may lack another), fewer than [`STRETCH_FROM`]
+/// contacts in the stretch, more than [`CANDIDATE_CAP`] matches, or matches outside it.
+pub(crate) async fn whole_stretch(
+    c: &mut sqlx::SqliteConnection,
+    tenant: Uuid,
+    column: &'static str,
+    terms: &[String],
+) -> Result<Option<Stretch>> {
+    let indexed: Vec<&String> = terms
+        .iter()
+        .filter(|t| t.chars().count() >= MIN_TERM_CHARS)
+        .collect();
+    let [term] = indexed.as_slice() else {
+        return Ok(None);
+    };
+    let Some(to) = prefix_end(term) else {
+        return Ok(None);
+    };
+    // The stretch first: for a rare term it is empty and costs one probe of the sort index.
+    let in_range: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
+    ))
+    .bind(tenant)
+    .bind(*term)
+    .bind(&to)
+    .fetch_one(&mut *c)
+    .await?;
+    if usize::try_from(in_range).map_or(true, |n| n < STRETCH_FROM) {
+        return Ok(None);
+    }
+    let cap = i64::try_from(CANDIDATE_CAP + 1).unwrap_or(i64::MAX);
+    let matches: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({TENANT_MATCHES})"))
+        .bind(fts_trigrams(&indexed))
+        .bind(cap)
+        .bind(tenant)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok((matches == in_range && matches < cap).then(|| Stretch {
+        from: (*term).clone(),
+        to,
+        rest: Candidates::Rowids {
+            count: 0,
+            json: "[]".to_owned(),
         },
     }))
 }

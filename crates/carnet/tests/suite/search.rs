@@ -246,6 +246,31 @@ async fn names_read_from_their_stretch_find_what_a_scan_finds(backend: Backend) 
             }
         }
     }
+    // A name no other contact holds anywhere (2,100 Noels, and no "noel" in any other text):
+    // its stretch is its matches, told by counting both, and read alone.
+    let expected = scan(&all, &["noel"], SortField::LastName, false);
+    assert_eq!(expected.len(), 2100);
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    let whole = contacts::list(&mut tx, &query(&["noel"], 100_000))
+        .await
+        .unwrap();
+    let ids: Vec<ContactId> = whole.iter().map(|c| c.id).collect();
+    assert_eq!(ids, expected);
+    let page = contacts::list(&mut tx, &query(&["noel"], 51))
+        .await
+        .unwrap();
+    let ids: Vec<ContactId> = page.iter().map(|c| c.id).collect();
+    assert_eq!(ids, expected[..51]);
+    if backend == Backend::Sqlite {
+        let plan = list_plan(&mut tx, &query(&["noel"], 51)).await.unwrap();
+        assert!(
+            plan.contains(
+                "USING INDEX contacts_sort_last (tenant_id=? AND sort_last>? AND sort_last<?)"
+            ) && !plan.contains("\n--\n"),
+            "one statement, on the stretch: {plan}"
+        );
+    }
+    drop(tx);
     // The trash's own search finds the trashed stretch members only.
     let mut in_trash = query(&["zola"], 100);
     in_trash.trashed = true;
