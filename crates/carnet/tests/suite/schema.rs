@@ -17,22 +17,19 @@ async fn both_trees_give_the_same_tables_and_columns() {
     // The search index differs by nature: an FTS5 virtual table on SQLite (not listed) with
     // each tenant's block of rowids in it (migration 0011), a table with a trigram index on
     // PostgreSQL (migration 0004 says why).
-    let a: Vec<_> = schema::columns(&sqlite.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|(table, _)| table != "contact_rowid_blocks")
-        .collect();
-    let b: Vec<_> = schema::columns(&postgres.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|(table, _)| table != "contact_search")
-        .collect();
+    let a = columns_except(&sqlite.db, "contact_rowid_blocks").await;
+    let b = columns_except(&postgres.db, "contact_search").await;
     assert!(a.len() > 40, "{a:?}");
     assert_eq!(a, b);
     sqlite.drop_db().await;
     postgres.drop_db().await;
+}
+
+/// The database's tables and columns, less those of `table`.
+async fn columns_except(db: &Db, table: &str) -> Vec<schema::Column> {
+    let mut columns = schema::columns(db).await.unwrap();
+    columns.retain(|(t, _)| t != table);
+    columns
 }
 
 async fn snapshot(
