@@ -1024,9 +1024,9 @@ enum Statements {
 /// The SQL of [`list`] past its window and its parameters: a search starts from its matches
 /// when the trigram index can give them (see [`search`]), on SQLite from a name's stretch
 /// alone when every match lies in it, or from the stretch and the other matches when that
-/// reads fewer; an e-mail filter starts from the e-mail
-/// index; a small trash, or a tag or company that few contacts have, from its index;
-/// anything else walks the list's sort index.
+/// reads fewer; an e-mail filter starts from the e-mail index; a small trash, or a tag or
+/// company that few contacts have, from its index; anything else walks the list's sort
+/// index.
 async fn statements_for(tx: &mut TenantTx, q: &ListQuery) -> Result<Statements> {
     let tenant = tx.tenant().0;
     if q.email.is_none()
@@ -1089,10 +1089,8 @@ async fn whole_name_stretch(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<s
     };
     let tenant = tx.tenant().0;
     match &mut tx.tx {
-        Tx::Sqlite(c) if !q.terms.is_empty() => {
-            search::whole_stretch(c, tenant, column, &q.terms).await
-        }
-        _ => Ok(None),
+        Tx::Sqlite(c) => search::whole_stretch(c, tenant, column, &q.terms).await,
+        Tx::Postgres(_) => Ok(None),
     }
 }
 
