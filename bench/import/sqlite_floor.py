@@ -3,8 +3,8 @@
 Copies every row a finished `carnet import` wrote (contacts with their rowids, their e-mail
 and tag index rows, their audit events) from IMPORTED into EMPTY, a freshly migrated
 database with the same schema (triggers and indexes included), with `INSERT ... SELECT` in
-transactions of BATCH contacts, under Carnet's own settings (WAL, synchronous=FULL, the writer's cache). No
-parsing, no validation, no binding: the rate SQLite reaches here bounds what any import of
+transactions of BATCH contacts, under Carnet's own settings (WAL, synchronous=FULL, the
+writer's cache). No parsing, no validation, no binding: the rate SQLite reaches here bounds what any import of
 these rows can reach on this machine, whatever the code around it.
 
 Usage: python3 sqlite_floor.py IMPORTED EMPTY [BATCH]; prints "ROWS SECONDS".
@@ -27,7 +27,7 @@ for table in ("tenants", "users", "memberships"):
 # contacts keep their rowids.
 db.execute("DELETE FROM contact_rowid_blocks")
 db.execute("INSERT INTO contact_rowid_blocks SELECT * FROM src.contact_rowid_blocks")
-columns = ", ".join(row[1] for row in db.execute("PRAGMA src.table_info(contacts)"))
+columns = [row[1] for row in db.execute("PRAGMA src.table_info(contacts)")]
 # Each contact's position, to copy it, its index rows and audit event in batches.
 db.execute(
     "CREATE TEMP TABLE batch_of AS"
@@ -41,7 +41,8 @@ for first in range(1, total + 1, batch):
     last = first + batch - 1
     db.execute("BEGIN")
     db.execute(
-        f"INSERT INTO contacts (rowid, {columns}) SELECT c.rowid, {', '.join('c.' + c for c in columns.split(', '))}"
+        f"INSERT INTO contacts (rowid, {', '.join(columns)})"
+        f" SELECT c.rowid, {', '.join('c.' + c for c in columns)}"
         " FROM batch_of b JOIN src.contacts c ON c.rowid = b.source_rowid WHERE b.n BETWEEN ? AND ?",
         (first, last),
     )

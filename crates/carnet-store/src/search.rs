@@ -202,8 +202,8 @@ pub(crate) async fn stretch(
         return Ok(None);
     };
     let in_range: String = sqlx::query_scalar(&format!(
-        "SELECT json_group_array(rowid) FROM contacts \
-         WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
+        "SELECT json_group_array(rowid) {}",
+        in_stretch(column)
     ))
     .bind(tenant)
     .bind(&from)
@@ -257,14 +257,12 @@ pub(crate) async fn whole_stretch(
         return Ok(None);
     };
     // The stretch first: for a rare term it is empty and costs one probe of the sort index.
-    let in_range: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
-    ))
-    .bind(tenant)
-    .bind(*term)
-    .bind(&to)
-    .fetch_one(&mut *c)
-    .await?;
+    let in_range: i64 = sqlx::query_scalar(&format!("SELECT count(*) {}", in_stretch(column)))
+        .bind(tenant)
+        .bind(*term)
+        .bind(&to)
+        .fetch_one(&mut *c)
+        .await?;
     if usize::try_from(in_range).map_or(true, |n| n < STRETCH_FROM) {
         return Ok(None);
     }
@@ -283,6 +281,12 @@ pub(crate) async fn whole_stretch(
             json: "[]".to_owned(),
         },
     }))
+}
+
+/// SQLite: the `FROM … WHERE` of a stretch, the contacts of tenant `$1` whose `column` lies
+/// from `$2` up to `$3` (read from that column's sort index).
+fn in_stretch(column: &str) -> String {
+    format!("FROM contacts WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3")
 }
 
 /// The least string above every string starting with `prefix` (its last character
