@@ -78,8 +78,7 @@ impl Carnet {
         id: ActivityId,
     ) -> ServiceResult<Activity> {
         ctx.require_read()?;
-        let mut tx = self.db.tenant_read_single(ctx.tenant).await?;
-        activities::get(&mut tx, id)
+        activities::by_id(&self.db, ctx.tenant, id)
             .await?
             .filter(|a| a.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("activity"))

@@ -74,8 +74,7 @@ impl Carnet {
         in_trash_too: bool,
     ) -> ServiceResult<Contact> {
         ctx.require_read()?;
-        let mut tx = self.db.tenant_read_single(ctx.tenant).await?;
-        contacts::get(&mut tx, id)
+        contacts::by_id(&self.db, ctx.tenant, id)
             .await?
             .filter(|c| in_trash_too || c.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("contact"))

@@ -1,11 +1,14 @@
 //! Activities repository: rows and keyset-paginated lists by start time, scoped to one tenant.
 
 use crate::Result;
+use crate::batched_reads::by_ids_sql;
+use crate::db::Db;
 use crate::params::{MAX_PARAMS, Param, SqlBuilder, bind_params, positional, values_rows};
-use crate::tx::{TenantTx, Tx, on_conn, row_by_id};
+use crate::tx::{TenantTx, Tx, on_conn, record_by_id, row_by_id};
 use carnet_core::activity::{Activity, ActivityInput, ActivityKind};
-use carnet_core::{ActivityId, ContactId, UserId};
+use carnet_core::{ActivityId, ContactId, TenantId, UserId};
 use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -149,10 +152,23 @@ pub async fn insert_many(
     Ok(())
 }
 
+/// An activity by its id (`$1` the tenant, `$2` the id).
+static BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM activities WHERE tenant_id = $1 AND id = $2"));
+
+/// Activities by id on PostgreSQL (`$2` the array of ids).
+static BY_IDS: LazyLock<String> = LazyLock::new(|| by_ids_sql(COLUMNS, "activities", "a"));
+
 /// The activity, whether in the trash or not; `None` if this tenant has no such activity.
 pub async fn get(tx: &mut TenantTx, id: ActivityId) -> Result<Option<Activity>> {
-    let sql = format!("SELECT {COLUMNS} FROM activities WHERE tenant_id = $1 AND id = $2");
-    get_with(tx, id, &sql).await
+    get_with(tx, id, &BY_ID).await
+}
+
+/// [`get`] outside any transaction, for a request that reads nothing else (as
+/// [`crate::contacts::by_id`]).
+pub async fn by_id(db: &Db, tenant: TenantId, id: ActivityId) -> Result<Option<Activity>> {
+    let row: Option<Row> = record_by_id(db, tenant, id.0, &BY_ID, &BY_IDS).await?;
+    row.map(Activity::try_from).transpose()
 }
 
 /// An activity about to be changed in this transaction: locked on PostgreSQL until the

@@ -1,17 +1,20 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
 use crate::Result;
+use crate::batched_reads::by_ids_sql;
+use crate::db::Db;
 use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
 use crate::search::{self, Candidates, like_contains};
-use crate::tx::{TenantTx, Tx, on_conn, row_by_id};
+use crate::tx::{TenantTx, Tx, on_conn, record_by_id, row_by_id};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue, email_keys, tag_keys};
-use carnet_core::{ContactId, UserId};
+use carnet_core::{ContactId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -449,10 +452,24 @@ fn json_text(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// A contact by its id (`$1` the tenant, `$2` the id).
+static BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2")
+});
+
+/// Contacts by id on PostgreSQL (`$2` the array of ids).
+static BY_IDS: LazyLock<String> = LazyLock::new(|| by_ids_sql(COLUMNS, "contacts", "c"));
+
 /// The contact, whether in the trash or not; `None` if this tenant has no such contact.
 pub async fn get(tx: &mut TenantTx, id: ContactId) -> Result<Option<Contact>> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = $1 AND c.id = $2");
-    get_with(tx, id, &sql).await
+    get_with(tx, id, &BY_ID).await
+}
+
+/// [`get`] outside any transaction, for a request that reads nothing else: on PostgreSQL it
+/// goes to the server with the reads of other contacts of this tenant that meet it.
+pub async fn by_id(db: &Db, tenant: TenantId, id: ContactId) -> Result<Option<Contact>> {
+    let row: Option<Row> = record_by_id(db, tenant, id.0, &BY_ID, &BY_IDS).await?;
+    Ok(row.map(Contact::from))
 }
 
 /// A contact about to be changed in this transaction: on PostgreSQL its row stays locked
@@ -483,11 +500,7 @@ fn get_many_sql(tx: &Tx, ids: usize) -> String {
             "SELECT {COLUMNS} FROM contacts c WHERE c.tenant_id = ? AND c.id IN ({})",
             placeholder_list(ids)
         ),
-        Tx::Postgres(_) => format!(
-            "SELECT {COLUMNS} FROM unnest($2::uuid[]) AS k(wanted)
-             CROSS JOIN LATERAL (SELECT {COLUMNS} FROM contacts c
-                                 WHERE c.tenant_id = $1 AND c.id = k.wanted) c"
-        ),
+        Tx::Postgres(_) => BY_IDS.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
 
+use crate::batched_reads::{BatchedReads, Batches};
 use crate::group_commit::GroupWriter;
 use crate::single_reads::Readers;
 use crate::{Result, StoreError};
@@ -44,11 +45,13 @@ pub enum Db {
         readers: SqlitePool,
         single_reads: Arc<Readers<SqliteConnection>>,
     },
-    /// A pool for transactions, and connections for reads of one statement
-    /// ([`Db::tenant_read_single`]).
+    /// A pool for transactions, connections for reads of one statement
+    /// ([`Db::tenant_read_single`]), and the reads by id waiting to go together on them
+    /// ([`crate::batched_reads`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
+        batches: Arc<Batches>,
     },
 }
 
@@ -165,7 +168,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres { pool, single_reads })
+        Ok(Db::Postgres {
+            pool,
+            single_reads,
+            batches: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -219,12 +226,23 @@ impl Db {
                 ("readers", stats(readers)),
                 ("single_reads", single(single_reads)),
             ],
-            Db::Postgres { pool, single_reads } => {
+            Db::Postgres {
+                pool, single_reads, ..
+            } => {
                 vec![
                     ("main", stats(pool)),
                     ("single_reads", single(single_reads)),
                 ]
             }
+        }
+    }
+
+    /// How many reads by id went to PostgreSQL in how many statements (`None` on SQLite,
+    /// whose reads go alone).
+    pub fn batched_reads(&self) -> Option<BatchedReads> {
+        match self {
+            Db::Sqlite { .. } => None,
+            Db::Postgres { batches, .. } => Some(batches.counts()),
         }
     }
 
@@ -249,7 +267,9 @@ impl Db {
                 readers.close().await;
                 writer.close().await;
             }
-            Db::Postgres { pool, single_reads } => {
+            Db::Postgres {
+                pool, single_reads, ..
+            } => {
                 single_reads.close().await;
                 pool.close().await;
             }

@@ -6,6 +6,7 @@
 //! `app.tenant_id` used by row-level security (for the transaction, or for the connection's
 //! session in a read of one statement: see [`Db::tenant_read_single`]).
 
+mod batched_reads;
 mod db;
 mod error;
 mod group_commit;
@@ -26,6 +27,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
+pub use batched_reads::BatchedReads;
 pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
 pub use error::StoreError;
 pub use migrate::{

@@ -1,10 +1,12 @@
 //! Transactions: [`Tx`] for the control plane, [`TenantTx`] for one tenant's data.
 
 use crate::Result;
+use crate::batched_reads::Joined;
 use crate::db::Db;
 use crate::group_commit::{GroupTx, GroupWriter};
 use crate::single_reads::{Reader, Readers};
 use carnet_core::TenantId;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -156,33 +158,80 @@ impl TenantTx {
         outcome: std::result::Result<T, sqlx::Error>,
         empty: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        if outcome.is_ok() {
-            match &mut self.tx {
-                Tx::Sqlite(SqliteTx::Single(reader)) => reader.completed(),
-                Tx::Postgres(PgTx::Single(single)) => single.conn.completed(),
-                _ => {}
+        match &mut self.tx {
+            Tx::Sqlite(SqliteTx::Single(reader)) => {
+                if outcome.is_ok() {
+                    reader.completed();
+                }
+                Ok(Some(outcome?))
             }
+            Tx::Postgres(PgTx::Single(single)) => single.settle(self.tenant, outcome, empty).await,
+            _ => Ok(Some(outcome?)),
         }
-        let Tx::Postgres(PgTx::Single(single)) = &mut self.tx else {
-            return Ok(Some(outcome?));
-        };
+    }
+}
+
+impl PgSingle {
+    /// A connection of `readers`, lent for one read.
+    async fn lend(readers: &Arc<Readers<PgConnection>>) -> Result<PgSingle> {
+        Ok(PgSingle {
+            conn: readers.acquire().await?,
+            readers: Arc::clone(readers),
+            tenant_set: false,
+            retries: 1,
+        })
+    }
+
+    /// [`TenantTx::settle`] for a read of `tenant`'s data on this connection.
+    async fn settle<T>(
+        &mut self,
+        tenant: TenantId,
+        outcome: std::result::Result<T, sqlx::Error>,
+        empty: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>> {
+        if outcome.is_ok() {
+            self.conn.completed();
+        }
         match outcome {
-            Err(e) if single.retries > 0 && connection_lost(&e) => {
-                single.retries -= 1;
-                single.readers.reconnect(&mut single.conn).await?;
-                single.tenant_set = false;
+            Err(e) if self.retries > 0 && connection_lost(&e) => {
+                self.retries -= 1;
+                self.readers.reconnect(&mut self.conn).await?;
+                self.tenant_set = false;
                 Ok(None)
             }
-            Ok(answer) if empty(&answer) && !single.tenant_set => {
+            Ok(answer) if empty(&answer) && !self.tenant_set => {
                 let (held_ours, _): (bool, String) = sqlx::query_as(SESSION_TENANT)
-                    .bind(self.tenant.0.to_string())
-                    .fetch_one(&mut *single.conn)
+                    .bind(tenant.0.to_string())
+                    .fetch_one(&mut *self.conn)
                     .await?;
-                single.conn.completed();
-                single.tenant_set = true;
+                self.conn.completed();
+                self.tenant_set = true;
                 Ok(held_ours.then_some(answer))
             }
             other => Ok(Some(other?)),
+        }
+    }
+}
+
+/// PostgreSQL: the rows `sql` reads for `tenant` (`$1` the tenant, `$2` an array of
+/// distinct `ids`, each row with its `id`), in a single read on a connection of `readers`,
+/// settled as [`TenantTx::settle`] says: when none is found, they are looked for again under
+/// this tenant (one row found says the session held it, and the others do not exist).
+pub(crate) async fn rows_by_ids(
+    readers: &Arc<Readers<PgConnection>>,
+    tenant: TenantId,
+    ids: &[uuid::Uuid],
+    sql: &str,
+) -> Result<Vec<PgRow>> {
+    let mut single = PgSingle::lend(readers).await?;
+    loop {
+        let outcome = sqlx::query(sql)
+            .bind(tenant.0)
+            .bind(ids)
+            .fetch_all(&mut *single.conn)
+            .await;
+        if let Some(rows) = single.settle(tenant, outcome, Vec::is_empty).await? {
+            return Ok(rows);
         }
     }
 }
@@ -209,6 +258,44 @@ where
             return Ok(row);
         }
     }
+}
+
+/// `tenant`'s record `id` as `single_sql` reads it alone (`$1` the tenant, `$2` the id), or,
+/// on PostgreSQL when a read of its kind is already on its way, as `batch_sql` reads it
+/// together with the others that wait for that one (`batched_reads`; `$2` an array of ids).
+/// Either way outside any transaction.
+pub(crate) async fn record_by_id<R>(
+    db: &Db,
+    tenant: TenantId,
+    id: uuid::Uuid,
+    single_sql: &str,
+    batch_sql: &'static str,
+) -> Result<Option<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, PgRow>
+        + Send
+        + Unpin,
+{
+    let mut place = None;
+    if let Db::Postgres {
+        single_reads,
+        batches,
+        ..
+    } = db
+    {
+        match batches.join(single_reads, tenant, batch_sql, id).await {
+            Joined::Answered(row) => return Ok(row.map(|r| R::from_row(&r)).transpose()?),
+            Joined::Alone(in_flight) => place = Some(in_flight),
+            Joined::Unanswered => {}
+        }
+    }
+    let mut tx = db.tenant_read_single(tenant).await?;
+    let row = row_by_id(&mut tx, id, single_sql).await;
+    // The connection back before the place: the reads that waited may want it.
+    drop(tx);
+    drop(place);
+    row
 }
 
 impl Db {
@@ -262,12 +349,9 @@ impl Db {
             Db::Sqlite { single_reads, .. } => {
                 Tx::Sqlite(SqliteTx::Single(single_reads.acquire().await?))
             }
-            Db::Postgres { single_reads, .. } => Tx::Postgres(PgTx::Single(PgSingle {
-                conn: single_reads.acquire().await?,
-                readers: Arc::clone(single_reads),
-                tenant_set: false,
-                retries: 1,
-            })),
+            Db::Postgres { single_reads, .. } => {
+                Tx::Postgres(PgTx::Single(PgSingle::lend(single_reads).await?))
+            }
         };
         Ok(TenantTx { tenant, tx })
     }

@@ -65,7 +65,11 @@ impl Metrics {
     }
 
     /// The exposition text, with the database pools' figures appended.
-    pub fn render(&self, pools: &[(&'static str, carnet_store::PoolStats)]) -> String {
+    pub fn render(
+        &self,
+        pools: &[(&'static str, carnet_store::PoolStats)],
+        batched: Option<carnet_store::BatchedReads>,
+    ) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP carnet_http_requests_total HTTP requests by method, route and status.\n",
@@ -131,6 +135,25 @@ impl Metrics {
                     _ => s.max,
                 };
                 let _ = writeln!(out, "{metric}{{pool=\"{pool}\"}} {v}");
+            }
+        }
+        if let Some(b) = batched {
+            for (metric, help, v) in [
+                (
+                    "carnet_db_batched_reads_total",
+                    "Reads by id sent to PostgreSQL together with others.",
+                    b.reads,
+                ),
+                (
+                    "carnet_db_read_batches_total",
+                    "Statements those reads went in.",
+                    b.statements,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {v}"
+                );
             }
         }
         out

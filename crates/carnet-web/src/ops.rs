@@ -52,7 +52,8 @@ fn unavailable(detail: &str) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state.carnet.db().pool_stats());
+    let db = state.carnet.db();
+    let body = state.metrics.render(&db.pool_stats(), db.batched_reads());
     (
         [(
             header::CONTENT_TYPE,

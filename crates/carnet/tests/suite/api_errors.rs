@@ -437,6 +437,19 @@ async fn operations_endpoints(backend: Backend) {
     ] {
         assert!(text.contains(&line), "{line}: {text}");
     }
+    // PostgreSQL counts the reads by id that went together: the one read by id met no
+    // other, and went alone.
+    let batched = [
+        "carnet_db_batched_reads_total 0",
+        "carnet_db_read_batches_total 0",
+    ];
+    for line in batched {
+        assert_eq!(
+            text.contains(line),
+            backend == Backend::Postgres,
+            "{line}: {text}"
+        );
+    }
 
     // Readiness fails, with a problem, once the database is gone.
     app.db.db.close().await;

@@ -13,6 +13,7 @@ on_both_backends!(
     schema_status_guards_start_up,
     optimistic_update_refuses_stale_versions,
     single_statement_reads_take_no_snapshot_of_their_own,
+    reads_by_id_that_meet_answer_each_its_own,
     single_reads_reuse_only_connections_left_between_exchanges,
     import_lookups_use_their_indexes,
     list_pages_use_their_sort_indexes,
@@ -286,6 +287,11 @@ async fn dropped_postgres_connections_are_replaced() {
     let missing = carnet_store::contacts::get(&mut tx, ContactId::new()).await;
     assert!(missing.unwrap().is_none());
     drop(tx);
+    // Reads by id that may go together take the same connections, and meet them dead too.
+    assert!(terminate_other_connections(&mut c).await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let missing = carnet_store::contacts::by_id(&app.db.db, tenant.id, ContactId::new()).await;
+    assert!(missing.unwrap().is_none());
     let mut tx = app.db.db.begin_read().await.unwrap();
     assert!(
         carnet_store::tenants::by_slug(&mut tx, "acme")
@@ -639,6 +645,86 @@ async fn single_statement_reads_take_no_snapshot_of_their_own(backend: Backend) 
     let mut theirs = app.db.db.tenant_read_single(other.id).await.unwrap();
     assert!(contacts::get(&mut theirs, id).await.unwrap().is_none());
     drop((single, snapshot, theirs));
+    app.finish().await;
+}
+
+/// Reads by id outside a transaction (`contacts::by_id`, a `GET` of one record) that meet on
+/// PostgreSQL go to the server together, in fewer statements than reads: each still gets its
+/// own tenant's record or nothing, whatever else shared its statement (another tenant's
+/// reads, the same id twice, ids no one has, a session left on another tenant).
+async fn reads_by_id_that_meet_answer_each_its_own(backend: Backend) {
+    use carnet_core::ActivityId;
+    use carnet_store::{activities, contacts};
+    let app = TestApp::new(backend).await;
+    let (a, key) = app.tenant_with_key("tenant-a", &[Scope::Write]).await;
+    let b = app.carnet.create_tenant("tenant-b", "B").await.unwrap();
+    let ours = app.add_contacts(&a, "Durand", 60).await;
+    let theirs = app.add_contacts(&b, "Martin", 60).await;
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let body = json!({"kind": "call", "subject": format!("Appel {i}"),
+                          "starts_at": "2026-12-01T09:00:00Z"});
+        let res = app.api(&key, "POST", "/api/v1/activities", Some(body)).await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        calls.push(res.json["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+    }
+    if backend == Backend::Postgres {
+        // Every connection for single reads left with its session on tenant A.
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut tx = app.db.db.tenant_read_single(a.id).await.unwrap();
+            assert!(contacts::get(&mut tx, ours[0]).await.unwrap().is_some());
+            held.push(tx);
+        }
+    }
+    // (reader, whether an activity, id, the last name or subject it must find, if any)
+    let mut reads = Vec::new();
+    for i in 0..60 {
+        reads.push((a.id, false, ours[i].0, Some("Durand".to_owned())));
+        reads.push((b.id, false, theirs[i].0, Some("Martin".to_owned())));
+        reads.push((b.id, false, ours[i].0, None));
+        reads.push((a.id, false, uuid::Uuid::now_v7(), None));
+        if i % 5 == 0 {
+            reads.push((a.id, false, ours[i].0, Some("Durand".to_owned())));
+        }
+        if let Some(&call) = calls.get(i) {
+            reads.push((a.id, true, call, Some(format!("Appel {i}"))));
+            reads.push((b.id, true, call, None));
+        }
+    }
+    // All at once: the first go alone, the others wait for them and go together.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(reads.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, &(tenant, activity, id, _)) in reads.iter().enumerate() {
+        let (db, start) = (app.db.db.clone(), std::sync::Arc::clone(&start));
+        tasks.spawn(async move {
+            start.wait().await;
+            let found = if activity {
+                let found = activities::by_id(&db, tenant, ActivityId(id)).await;
+                found.unwrap().map(|a| (a.id.0, Some(a.subject)))
+            } else {
+                let found = contacts::by_id(&db, tenant, ContactId(id)).await;
+                found.unwrap().map(|c| (c.id.0, c.last_name))
+            };
+            (n, found)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (n, found) = done.unwrap();
+        let (_, _, id, name) = &reads[n];
+        let wanted = name.as_ref().map(|name| (*id, Some(name.clone())));
+        assert_eq!(found, wanted, "read {n}");
+    }
+    match app.db.db.batched_reads() {
+        None => assert_eq!(backend, Backend::Sqlite),
+        Some(batched) => {
+            assert!(
+                batched.reads * 2 >= reads.len() as u64 && batched.statements * 4 <= batched.reads,
+                "reads that met went together: {batched:?} of {} reads",
+                reads.len()
+            );
+        }
+    }
     app.finish().await;
 }
 
