@@ -15,6 +15,12 @@
 //! cores that is about five reads a statement, and a third more reads a second
 //! (`bench/results/http.md`).
 //!
+//! The statements go on connections of their own, whose sessions use generic plans
+//! (`plan_cache_mode`): the planner, left to choose, plans a statement of a few ids afresh at
+//! each run (its estimate for an array it does not know is ten ids, a plan for the actual
+//! few looks cheaper), and planning then cost the server more than the probes. Those
+//! connections run nothing else, and a primary-key probe per id is the plan for any array.
+//!
 //! A place comes back when its read is done: it is then handed to a task of its own that
 //! sends the reads waiting, so that a request given up (its client gone) never strands the
 //! reads that waited behind it. A read whose statement failed, or whose task ended without
@@ -24,7 +30,7 @@
 use crate::single_reads::Readers;
 use crate::tx::rows_by_ids;
 use carnet_core::TenantId;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{PgConnection, Row};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,10 +57,12 @@ pub(crate) fn by_ids_sql(columns: &str, table: &str, alias: &str) -> String {
     )
 }
 
-/// The reads waiting, per tenant and statement, and the counts `/metrics` shows.
-#[derive(Debug, Default)]
+/// The reads waiting, per tenant and statement, the connections their statements go on, and
+/// the counts `/metrics` shows.
+#[derive(Debug)]
 pub struct Batches {
     queues: Mutex<HashMap<Key, Queue>>,
+    readers: Arc<Readers<PgConnection>>,
     reads: AtomicU64,
     statements: AtomicU64,
 }
@@ -84,12 +92,30 @@ pub struct BatchedReads {
 }
 
 impl Batches {
+    /// At most `max` connections of `options` (and generic plans), opened as statements need
+    /// them.
+    pub(crate) fn new(options: &PgConnectOptions, max: u32) -> Batches {
+        let generic = options
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        Batches {
+            queues: Mutex::default(),
+            readers: Arc::new(Readers::new(generic, max)),
+            reads: AtomicU64::new(0),
+            statements: AtomicU64::new(0),
+        }
+    }
+
+    /// The connections statements go on.
+    pub(crate) fn readers(&self) -> &Readers<PgConnection> {
+        &self.readers
+    }
+
     /// Joins the reads of `tenant`'s records that `sql` reads: [`Joined::Alone`] when no
     /// statement of theirs is on its way (the caller reads alone, holding the place until its
     /// read is done), otherwise the row of the statement `id` waited for.
     pub(crate) async fn join(
         self: &Arc<Self>,
-        readers: &Arc<Readers<PgConnection>>,
         tenant: TenantId,
         sql: &'static str,
         id: Uuid,
@@ -102,7 +128,6 @@ impl Batches {
                 queue.in_flight += 1;
                 return Joined::Alone(InFlight {
                     batches: Arc::clone(self),
-                    readers: Arc::clone(readers),
                     key,
                 });
             }
@@ -145,7 +170,6 @@ pub(crate) enum Joined {
 /// A place among the statements of one key on their way.
 pub(crate) struct InFlight {
     batches: Arc<Batches>,
-    readers: Arc<Readers<PgConnection>>,
     key: Key,
 }
 
@@ -160,7 +184,7 @@ impl InFlight {
                 .reads
                 .fetch_add(ids.len() as u64, Ordering::Relaxed);
             // A failed statement drops the batch: its reads run alone and report their error.
-            if let Ok(rows) = rows_by_ids(&self.readers, tenant, &ids, sql).await {
+            if let Ok(rows) = rows_by_ids(&self.batches.readers, tenant, &ids, sql).await {
                 answer(batch, rows);
             }
         }
@@ -204,7 +228,6 @@ impl Drop for InFlight {
             drop(queues);
             let next = InFlight {
                 batches: Arc::clone(&self.batches),
-                readers: Arc::clone(&self.readers),
                 key: self.key,
             };
             runtime.spawn(next.send_waiting());

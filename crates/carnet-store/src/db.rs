@@ -154,6 +154,7 @@ impl Db {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let single_reads = Arc::new(Readers::new(options.clone(), PG_SINGLE_READS));
+        let batches = Arc::new(Batches::new(&options, PG_BATCHED_READS));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
@@ -171,7 +172,7 @@ impl Db {
         Ok(Db::Postgres {
             pool,
             single_reads,
-            batches: Arc::default(),
+            batches,
         })
     }
 
@@ -227,11 +228,14 @@ impl Db {
                 ("single_reads", single(single_reads)),
             ],
             Db::Postgres {
-                pool, single_reads, ..
+                pool,
+                single_reads,
+                batches,
             } => {
                 vec![
                     ("main", stats(pool)),
                     ("single_reads", single(single_reads)),
+                    ("batched_reads", single(batches.readers())),
                 ]
             }
         }
@@ -268,8 +272,11 @@ impl Db {
                 writer.close().await;
             }
             Db::Postgres {
-                pool, single_reads, ..
+                pool,
+                single_reads,
+                batches,
             } => {
+                batches.readers().close().await;
                 single_reads.close().await;
                 pool.close().await;
             }
@@ -292,6 +299,9 @@ pub(crate) fn ensure_data_dir(dir: &Path) -> Result<()> {
 /// connections a server in all. SQLite's readers share the machine's cores with the
 /// server: as many as its reader pool.
 const PG_SINGLE_READS: u32 = 8;
+/// Connections for reads by id sent together (`batched_reads`): two statements per
+/// workspace at most, so a few serve many workspaces' reads at once.
+const PG_BATCHED_READS: u32 = 4;
 const SQLITE_SINGLE_READS: u32 = 4;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes

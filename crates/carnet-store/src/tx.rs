@@ -278,13 +278,8 @@ where
         + Unpin,
 {
     let mut place = None;
-    if let Db::Postgres {
-        single_reads,
-        batches,
-        ..
-    } = db
-    {
-        match batches.join(single_reads, tenant, batch_sql, id).await {
+    if let Db::Postgres { batches, .. } = db {
+        match batches.join(tenant, batch_sql, id).await {
             Joined::Answered(row) => return Ok(row.map(|r| R::from_row(&r)).transpose()?),
             Joined::Alone(in_flight) => place = Some(in_flight),
             Joined::Unanswered => {}

@@ -664,9 +664,17 @@ async fn reads_by_id_that_meet_answer_each_its_own(backend: Backend) {
     for i in 0..20 {
         let body = json!({"kind": "call", "subject": format!("Appel {i}"),
                           "starts_at": "2026-12-01T09:00:00Z"});
-        let res = app.api(&key, "POST", "/api/v1/activities", Some(body)).await;
+        let res = app
+            .api(&key, "POST", "/api/v1/activities", Some(body))
+            .await;
         assert_eq!(res.status, 201, "{}", res.text);
-        calls.push(res.json["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap());
+        calls.push(
+            res.json["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap(),
+        );
     }
     if backend == Backend::Postgres {
         // Every connection for single reads left with its session on tenant A.
