@@ -40,8 +40,8 @@ use uuid::Uuid;
 
 /// The most reads (alone or together) of one tenant's records of one kind on their way at
 /// once. Two: while the server answers one, Carnet sends the other or hands out the answers
-/// of the last. (One batched as much and did no better; four batched too little and did
-/// worse than reads all alone.)
+/// of the last. (One did as well, within this machine's noise; more leave fewer reads to
+/// wait, and so to go together.)
 const MOST_IN_FLIGHT: usize = 2;
 
 /// The most ids one statement carries.
@@ -111,9 +111,9 @@ impl Batches {
         &self.readers
     }
 
-    /// Joins the reads of `tenant`'s records that `sql` reads: [`Joined::Alone`] when no
-    /// statement of theirs is on its way (the caller reads alone, holding the place until its
-    /// read is done), otherwise the row of the statement `id` waited for.
+    /// Joins the reads of `tenant`'s records that `sql` reads: [`Joined::Alone`] when fewer
+    /// than [`MOST_IN_FLIGHT`] are on their way (the caller reads alone, holding a place
+    /// until its read is done), otherwise the row of the statement `id` waited for.
     pub(crate) async fn join(
         self: &Arc<Self>,
         tenant: TenantId,
