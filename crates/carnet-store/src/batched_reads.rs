@@ -27,7 +27,7 @@
 //! answering, runs again alone, and its caller reports what that finds. Each statement goes
 //! through [`crate::tx::rows_by_ids`], under the same tenant rules as a read alone.
 
-use crate::single_reads::Readers;
+use crate::single_reads::{Readers, Session};
 use crate::tx::rows_by_ids;
 use carnet_core::TenantId;
 use sqlx::postgres::{PgConnectOptions, PgRow};
@@ -83,8 +83,8 @@ struct Waiter {
     answer: oneshot::Sender<Option<PgRow>>,
 }
 
-/// How many reads went together, in how many statements, since start (reads alone are not
-/// counted).
+/// How many reads went together, in how many statements that answered, since start (reads
+/// alone are not counted, nor those of a statement that failed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchedReads {
     pub reads: u64,
@@ -92,15 +92,12 @@ pub struct BatchedReads {
 }
 
 impl Batches {
-    /// At most `max` connections of `options` (and generic plans), opened as statements need
-    /// them.
-    pub(crate) fn new(options: &PgConnectOptions, max: u32) -> Batches {
-        let generic = options
-            .clone()
-            .options([("plan_cache_mode", "force_generic_plan")]);
+    /// At most `max` connections of `options`, with generic plans, opened as statements
+    /// need them.
+    pub(crate) fn new(options: PgConnectOptions, max: u32) -> Batches {
         Batches {
             queues: Mutex::default(),
-            readers: Arc::new(Readers::new(generic, max)),
+            readers: Arc::new(Readers::new(options, Session::GenericPlans, max)),
             reads: AtomicU64::new(0),
             statements: AtomicU64::new(0),
         }
@@ -179,12 +176,12 @@ impl InFlight {
         let (tenant, sql) = self.key;
         while let Some(batch) = self.take_waiting() {
             let ids: Vec<Uuid> = batch.iter().map(|w| w.id).collect();
-            self.batches.statements.fetch_add(1, Ordering::Relaxed);
-            self.batches
-                .reads
-                .fetch_add(ids.len() as u64, Ordering::Relaxed);
             // A failed statement drops the batch: its reads run alone and report their error.
             if let Ok(rows) = rows_by_ids(&self.batches.readers, tenant, &ids, sql).await {
+                self.batches.statements.fetch_add(1, Ordering::Relaxed);
+                self.batches
+                    .reads
+                    .fetch_add(ids.len() as u64, Ordering::Relaxed);
                 answer(batch, rows);
             }
         }

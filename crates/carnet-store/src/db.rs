@@ -2,7 +2,7 @@
 
 use crate::batched_reads::{BatchedReads, Batches};
 use crate::group_commit::GroupWriter;
-use crate::single_reads::Readers;
+use crate::single_reads::{Readers, Session};
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -141,6 +141,7 @@ impl Db {
             .await?;
         let single_reads = Arc::new(Readers::new(
             read_only.pragma("cache_size", SINGLE_READ_CACHE),
+            Session::Plain,
             SQLITE_SINGLE_READS,
         ));
         Ok(Db::Sqlite {
@@ -153,8 +154,12 @@ impl Db {
     async fn open_postgres(url: &str) -> Result<Db> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
-        let single_reads = Arc::new(Readers::new(options.clone(), PG_SINGLE_READS));
-        let batches = Arc::new(Batches::new(&options, PG_BATCHED_READS));
+        let single_reads = Arc::new(Readers::new(
+            options.clone(),
+            Session::Plain,
+            PG_SINGLE_READS,
+        ));
+        let batches = Arc::new(Batches::new(options.clone(), PG_BATCHED_READS));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.

@@ -25,17 +25,34 @@ use tokio::sync::{Mutex as Lent, OwnedMutexGuard, OwnedSemaphorePermit, Semaphor
 /// A connection being opened.
 pub type Opening<'a, C> = Pin<Box<dyn Future<Output = Result<C>> + Send + 'a>>;
 
-/// A connection as single reads need it, opened from its backend's options.
+/// A connection as single reads need it, opened from its backend's options, its session
+/// then set as `session` says.
 pub trait Open: Connection + Sized {
-    fn open(options: &Self::Options) -> Opening<'_, Self>;
+    fn open<'a>(options: &'a Self::Options, session: Session) -> Opening<'a, Self>;
+}
+
+/// How a set's connections are set up once open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// As the backend opens them.
+    Plain,
+    /// PostgreSQL: every statement planned once, for any values (`plan_cache_mode`), for a
+    /// set that runs statements whose generic plan is always right (`batched_reads`). Set
+    /// after connecting, as the role is, rather than as a start-up option, which poolers
+    /// such as PgBouncer refuse unless told to ignore it.
+    GenericPlans,
 }
 
 impl Open for PgConnection {
     /// As Carnet's role, which row-level security applies to.
-    fn open(options: &PgConnectOptions) -> Opening<'_, Self> {
+    fn open(options: &PgConnectOptions, session: Session) -> Opening<'_, Self> {
         Box::pin(async move {
             let mut conn = options.connect().await?;
-            conn.execute(format!("SET ROLE {APP_ROLE}").as_str())
+            let plans = match session {
+                Session::Plain => "",
+                Session::GenericPlans => "; SET plan_cache_mode = force_generic_plan",
+            };
+            conn.execute(format!("SET ROLE {APP_ROLE}{plans}").as_str())
                 .await?;
             Ok(conn)
         })
@@ -43,7 +60,8 @@ impl Open for PgConnection {
 }
 
 impl Open for SqliteConnection {
-    fn open(options: &SqliteConnectOptions) -> Opening<'_, Self> {
+    /// (SQLite's sessions are set by its options alone.)
+    fn open(options: &SqliteConnectOptions, _: Session) -> Opening<'_, Self> {
         Box::pin(async move { Ok(options.connect().await?) })
     }
 }
@@ -52,6 +70,7 @@ impl Open for SqliteConnection {
 #[derive(Debug)]
 pub struct Readers<C: Open> {
     options: C::Options,
+    session: Session,
     max: u32,
     slots: Mutex<Vec<Arc<Lent<Slot<C>>>>>,
     permits: Arc<Semaphore>,
@@ -71,10 +90,11 @@ pub struct Reader<C> {
 }
 
 impl<C: Open> Readers<C> {
-    /// At most `max` connections, opened as reads need them.
-    pub(crate) fn new(options: C::Options, max: u32) -> Readers<C> {
+    /// At most `max` connections, opened as reads need them and set up as `session` says.
+    pub(crate) fn new(options: C::Options, session: Session, max: u32) -> Readers<C> {
         Readers {
             options,
+            session,
             max,
             slots: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max as usize)),
@@ -96,14 +116,14 @@ impl<C: Open> Readers<C> {
         let slot = match free {
             Some(mut slot) => {
                 if slot.in_use {
-                    slot.conn = C::open(&self.options).await?;
+                    slot.conn = C::open(&self.options, self.session).await?;
                     slot.in_use = false;
                 }
                 slot
             }
             None => {
                 let slot = Arc::new(Lent::new(Slot {
-                    conn: C::open(&self.options).await?,
+                    conn: C::open(&self.options, self.session).await?,
                     in_use: false,
                 }));
                 // Taken before others can see it: this never waits.
@@ -121,7 +141,7 @@ impl<C: Open> Readers<C> {
     /// Replaces the lent connection with a new one (the server dropped it: a restart, a
     /// failover), within the same loan.
     pub(crate) async fn reconnect(&self, reader: &mut Reader<C>) -> Result<()> {
-        reader.slot.conn = C::open(&self.options).await?;
+        reader.slot.conn = C::open(&self.options, self.session).await?;
         reader.slot.in_use = false;
         Ok(())
     }
