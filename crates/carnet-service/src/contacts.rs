@@ -48,10 +48,11 @@ impl Carnet {
         }
         check_owner(&mut tx, &input).await?;
         let now = self.now();
-        let contact =
-            contacts::insert(&mut tx, ContactId::new(), &input, ctx.actor.id(), now).await?;
+        let id = ContactId::new();
         let fields = ContactInput::default().changed_fields(&input);
-        record(&mut tx, ctx, "create", contact.id, fields, now).await?;
+        let event = audit_event(ctx, "create", id, fields, now);
+        let contact =
+            contacts::insert_audited(&mut tx, id, &input, ctx.actor.id(), now, &event).await?;
         remember_created(
             &mut tx,
             idem,

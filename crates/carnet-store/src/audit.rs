@@ -30,6 +30,38 @@ pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
     append_many(tx, std::slice::from_ref(event)).await
 }
 
+/// The columns of an event.
+const COLUMNS: &str = "tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes";
+
+/// An `INSERT` of one event of tenant `$1`, its other columns bound by [`bind_event!`] from
+/// parameter `$first` on; for a statement that writes the change and its event together.
+pub(crate) fn insert_one_sql(first: usize) -> String {
+    let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, {})",
+        values.join(", ")
+    )
+}
+
+/// Binds the columns of [`insert_one_sql`] from the event `$e`. Expanded once per backend.
+macro_rules! bind_event {
+    ($query:expr, $e:expr) => {{
+        let e: &$crate::audit::AuditEvent = $e;
+        $query
+            .bind(e.id)
+            .bind(e.occurred_at)
+            .bind(&e.actor_kind)
+            .bind(e.actor_id)
+            .bind(&e.action)
+            .bind(&e.entity)
+            .bind(e.entity_id)
+            .bind(&e.ip)
+            .bind(&e.request_id)
+            .bind(sqlx::types::Json(&e.changes))
+    }};
+}
+pub(crate) use bind_event;
+
 /// Appends many events in a few multi-row statements (imports).
 pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()> {
     const WIDTH: usize = 11;
@@ -41,8 +73,7 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
         let sql = positional(
             &tx.tx,
             &format!(
-                "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
-                 VALUES {}",
+                "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
                 values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             ),
         );
@@ -86,11 +117,11 @@ async fn append_many_pg(
         .map(|e| serde_json::to_string(&e.changes).unwrap_or_else(|_| "[]".into()))
         .collect();
     sqlx::query(
-        "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)
+        &format!("INSERT INTO audit_events ({COLUMNS})
          SELECT $1, t.id, t.occurred_at, t.actor_kind, t.actor_id, t.action, t.entity, t.entity_id, t.ip, t.request_id, t.changes::jsonb
          FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::uuid[],
                      $9::text[], $10::text[], $11::text[])
-           AS t(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)",
+           AS t(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)"),
     )
     .bind(tenant)
     .bind(&ids)

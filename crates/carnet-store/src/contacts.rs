@@ -1,6 +1,7 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
 use crate::Result;
+use crate::audit::{self, AuditEvent};
 use crate::batched_reads::by_ids_sql;
 use crate::db::Db;
 use crate::params::{
@@ -92,6 +93,30 @@ pub async fn insert(
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Contact> {
+    insert_with(tx, id, input, created_by, now, None).await
+}
+
+/// [`insert`] and the audit `event` of the creation, written by the same statement (one
+/// round trip, one statement's start-up, fewer than two).
+pub async fn insert_audited(
+    tx: &mut TenantTx,
+    id: ContactId,
+    input: &ContactInput,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+    event: &AuditEvent,
+) -> Result<Contact> {
+    insert_with(tx, id, input, created_by, now, Some(event)).await
+}
+
+async fn insert_with(
+    tx: &mut TenantTx,
+    id: ContactId,
+    input: &ContactInput,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+    event: Option<&AuditEvent>,
+) -> Result<Contact> {
     let tenant = tx.tenant().0;
     let (rowid, next_rowid) = match &tx.tx {
         Tx::Sqlite(_) => ("rowid, ", format!("{SQLITE_NEXT_ROWID}, ")),
@@ -108,33 +133,44 @@ pub async fn insert(
     let rest = search_rest(&tx.tx, input, &search);
     let emails = IndexTable::Emails.insert_new(&tx.tx, "$18");
     let tags = IndexTable::Tags.insert_new(&tx.tx, "$19");
+    let audit = event.map(|_| audit::insert_one_sql(20));
     let row: Row = match &mut tx.tx {
-        // PostgreSQL: the index rows in the same statement, one round trip instead of three
-        // (their foreign keys are checked at the statement's end, the contact then stored).
+        // PostgreSQL: the index rows (and the event) in the same statement, one round trip
+        // instead of three or four (their foreign keys are checked at the statement's end,
+        // the contact then stored).
         Tx::Postgres(c) => {
+            let audit = audit
+                .map(|a| format!(", audit AS ({a})"))
+                .unwrap_or_default();
             let sql = format!(
-                "WITH new AS ({sql}), emails AS ({emails}), tags AS ({tags}) SELECT * FROM new"
+                "WITH new AS ({sql}), emails AS ({emails}), tags AS ({tags}){audit} SELECT * FROM new"
             );
-            bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
+            let q = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
                 .bind(&rest)
                 .bind(input.email_keys())
-                .bind(input.tag_keys())
-                .fetch_one(&mut **c)
-                .await?
+                .bind(input.tag_keys());
+            match event {
+                Some(e) => audit::bind_event!(q, e).fetch_one(&mut **c).await?,
+                None => q.fetch_one(&mut **c).await?,
+            }
         }
-        // SQLite: the index rows in statements of the same command, one hand-over to the
-        // connection's thread instead of three (a command runs every statement it holds:
-        // hence `fetch_all`, where `fetch_one` would stop at the contact's row).
+        // SQLite: the index rows (and the event) in statements of the same command, one
+        // hand-over to the connection's thread instead of three or four (a command runs every
+        // statement it holds: hence `fetch_all`, where `fetch_one` would stop at the
+        // contact's row).
         Tx::Sqlite(c) => {
-            let sql = format!("{sql}; {emails}; {tags}");
-            let rows: Vec<Row> = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
+            let audit = audit.map(|a| format!("; {a}")).unwrap_or_default();
+            let sql = format!("{sql}; {emails}; {tags}{audit}");
+            let q = bind_row!(sqlx::query_as(&sql), tenant, id, input, &search, now)
                 .bind(created_by)
                 .bind(&rest)
                 .bind(Json(input.email_keys()))
-                .bind(Json(input.tag_keys()))
-                .fetch_all(&mut **c)
-                .await?;
+                .bind(Json(input.tag_keys()));
+            let rows: Vec<Row> = match event {
+                Some(e) => audit::bind_event!(q, e).fetch_all(&mut **c).await?,
+                None => q.fetch_all(&mut **c).await?,
+            };
             rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)?
         }
     };

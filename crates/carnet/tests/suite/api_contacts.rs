@@ -500,6 +500,9 @@ async fn audit_trail(backend: Backend) {
         "a no-op patch records nothing"
     );
     assert_eq!(events[2].changes, ["first_name"]);
+    // The creation's event, written by the statement that stores the contact.
+    assert_eq!(events[3].changes, ["last_name"]);
+    assert_eq!(events[3].entity_id.map(|e| e.to_string()), Some(id.clone()));
     assert!(
         events
             .iter()
