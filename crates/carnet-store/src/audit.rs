@@ -4,7 +4,6 @@ use crate::Result;
 use crate::params::{MAX_PARAMS, positional, values_rows};
 use crate::tx::{TenantTx, Tx, on_conn};
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 use uuid::Uuid;
 
 /// One recorded change.
@@ -80,18 +79,7 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for event in chunk {
-                q = q
-                    .bind(tenant)
-                    .bind(event.id)
-                    .bind(event.occurred_at)
-                    .bind(&event.actor_kind)
-                    .bind(event.actor_id)
-                    .bind(&event.action)
-                    .bind(&event.entity)
-                    .bind(event.entity_id)
-                    .bind(&event.ip)
-                    .bind(&event.request_id)
-                    .bind(Json(&event.changes));
+                q = bind_event!(q.bind(tenant), event);
             }
             q.execute(c).await?;
         });
