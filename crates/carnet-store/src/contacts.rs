@@ -96,8 +96,8 @@ pub async fn insert(
     insert_with(tx, id, input, created_by, now, None).await
 }
 
-/// [`insert`] and the audit `event` of the creation, written by the same statement (one
-/// round trip, one statement's start-up, fewer than two).
+/// [`insert`] and the audit `event` of the creation, written by the same statement: one
+/// round trip and one statement instead of two.
 pub async fn insert_audited(
     tx: &mut TenantTx,
     id: ContactId,

@@ -46,8 +46,8 @@ pub enum Db {
         single_reads: Arc<Readers<SqliteConnection>>,
     },
     /// A pool for transactions, connections for reads of one statement
-    /// ([`Db::tenant_read_single`]), and the reads by id waiting to go together on them
-    /// ([`crate::batched_reads`]).
+    /// ([`Db::tenant_read_single`]), and the reads by id that go together, with connections
+    /// of their own ([`crate::batched_reads`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
@@ -300,14 +300,14 @@ pub(crate) fn ensure_data_dir(dir: &Path) -> Result<()> {
 }
 
 /// Connections for reads of one statement, besides the pools'. On PostgreSQL half the main
-/// pool's: as fast under 16 concurrent reads by id as 16 of them on two cores, and 24
-/// connections a server in all. SQLite's readers share the machine's cores with the
-/// server: as many as its reader pool.
+/// pool's: as fast under 16 concurrent reads by id as 16 of them on two cores. SQLite's
+/// readers share the machine's cores with the server: as many as its reader pool.
 const PG_SINGLE_READS: u32 = 8;
-/// Connections for reads by id sent together (`batched_reads`): two statements per
-/// workspace at most, so a few serve many workspaces' reads at once.
-const PG_BATCHED_READS: u32 = 4;
 const SQLITE_SINGLE_READS: u32 = 4;
+/// Connections for reads by id sent together (`batched_reads`): each statement carries
+/// the reads of a workspace that waited, so a few serve many; 28 connections a server in
+/// all (PostgreSQL allows 100 by default).
+const PG_BATCHED_READS: u32 = 4;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes
 /// touch (the 2 MiB default made imports slow down as the database grew); each reader's

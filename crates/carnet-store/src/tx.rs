@@ -287,8 +287,7 @@ where
     }
     let mut tx = db.tenant_read_single(tenant).await?;
     let row = row_by_id(&mut tx, id, single_sql).await;
-    // The connection back before the place: the reads that waited may want it.
-    drop(tx);
+    // The place held until now: the reads that arrived meanwhile waited, and go together.
     drop(place);
     row
 }

@@ -64,7 +64,8 @@ impl Metrics {
         }
     }
 
-    /// The exposition text, with the database pools' figures appended.
+    /// The exposition text, with the database pools' figures appended, and, on PostgreSQL,
+    /// how many reads by id went to the server together (`batched`).
     pub fn render(
         &self,
         pools: &[(&'static str, carnet_store::PoolStats)],
@@ -146,7 +147,7 @@ impl Metrics {
                 ),
                 (
                     "carnet_db_read_batches_total",
-                    "Statements those reads went in.",
+                    "Statements the reads by id sent together went in.",
                     b.statements,
                 ),
             ] {
