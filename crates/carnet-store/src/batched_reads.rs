@@ -126,6 +126,7 @@ impl Batches {
                 return Joined::Alone(InFlight {
                     batches: Arc::clone(self),
                     key,
+                    may_hand_over: true,
                 });
             }
             let (answer, answered) = oneshot::channel();
@@ -168,11 +169,16 @@ pub(crate) enum Joined {
 pub(crate) struct InFlight {
     batches: Arc<Batches>,
     key: Key,
+    /// Whether dropping it may hand it to a new task. Not before its own task ran: a
+    /// runtime shutting down drops a task as it is spawned, and handing the place over again
+    /// from that drop would never end.
+    may_hand_over: bool,
 }
 
 impl InFlight {
     /// Sends the waiting reads, as many statements as it takes for none to wait.
-    async fn send_waiting(self) {
+    async fn send_waiting(mut self) {
+        self.may_hand_over = true;
         let (tenant, sql) = self.key;
         while let Some(batch) = self.take_waiting() {
             let ids: Vec<Uuid> = batch.iter().map(|w| w.id).collect();
@@ -219,13 +225,15 @@ impl Drop for InFlight {
         let Some(queue) = queues.get_mut(&self.key) else {
             return;
         };
-        if !queue.waiting.is_empty()
+        if self.may_hand_over
+            && !queue.waiting.is_empty()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             drop(queues);
             let next = InFlight {
                 batches: Arc::clone(&self.batches),
                 key: self.key,
+                may_hand_over: false,
             };
             runtime.spawn(next.send_waiting());
             return;
@@ -252,5 +260,44 @@ fn answer(batch: Vec<Waiter>, rows: Vec<PgRow>) {
     for waiter in batch {
         // A caller that gave up no longer listens.
         let _ = waiter.answer.send(by_id.remove(&waiter.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime shutting down drops its tasks, and a task spawned then is dropped as it is
+    /// spawned: the places held, and the reads that waited for them, must all be let go,
+    /// without a place handed from one dropped task to the next for ever.
+    #[test]
+    fn places_are_let_go_when_the_runtime_shuts_down() {
+        let batches = Arc::new(Batches::new(PgConnectOptions::new(), 1));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let (tenant, id) = (TenantId::new(), Uuid::now_v7());
+        runtime.block_on(async {
+            let mut places = Vec::new();
+            for _ in 0..MOST_IN_FLIGHT {
+                let Joined::Alone(place) = batches.join(tenant, "by ids", id).await else {
+                    panic!("a read that meets none goes alone");
+                };
+                places.push(place);
+            }
+            let waiting = Arc::clone(&batches);
+            tokio::spawn(async move { waiting.join(tenant, "by ids", id).await });
+            while batches.lock().values().all(|q| q.waiting.is_empty()) {
+                tokio::task::yield_now().await;
+            }
+            // Reads that never finish: their places are dropped with the runtime.
+            tokio::spawn(async move {
+                let _held = places;
+                std::future::pending::<()>().await
+            });
+        });
+        drop(runtime);
+        assert!(batches.lock().is_empty(), "every place given back");
     }
 }
