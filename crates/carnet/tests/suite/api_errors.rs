@@ -422,7 +422,7 @@ async fn operations_endpoints(backend: Backend) {
     // id): the one a read just took back, idle.
     let (pools, single_max): (&[&str], u32) = match backend {
         Backend::Sqlite => (&["writer", "readers", "single_reads"], 4),
-        Backend::Postgres => (&["main", "single_reads"], 8),
+        Backend::Postgres => (&["main", "single_reads", "batched_reads"], 8),
     };
     for pool in pools {
         assert!(
