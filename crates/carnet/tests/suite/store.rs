@@ -287,7 +287,8 @@ async fn dropped_postgres_connections_are_replaced() {
     let missing = carnet_store::contacts::get(&mut tx, ContactId::new()).await;
     assert!(missing.unwrap().is_none());
     drop(tx);
-    // Reads by id that may go together take the same connections, and meet them dead too.
+    // A read by id outside a transaction that meets no other goes alone, on these same
+    // connections, and meets them dead too.
     assert!(terminate_other_connections(&mut c).await >= 1);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let missing = carnet_store::contacts::by_id(&app.db.db, tenant.id, ContactId::new()).await;
