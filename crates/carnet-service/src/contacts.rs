@@ -36,26 +36,31 @@ impl Carnet {
         idem: Option<&Idempotency>,
     ) -> ServiceResult<Created<Contact>> {
         ctx.require_write()?;
+        let Some(idem) = idem else {
+            // Without an idempotency key there is nothing to read first: the contact is
+            // written in one step (on PostgreSQL one statement, one round trip).
+            let (id, input, event) = self.new_contact(ctx, body)?;
+            let now = event.occurred_at;
+            let actor = ctx.actor.id();
+            return match contacts::create(&self.db, ctx.tenant, id, &input, actor, now, &event)
+                .await?
+            {
+                contacts::Creation::Stored(contact) => Ok(Created::New(*contact)),
+                contacts::Creation::OwnerNotMember => Err(records::owner_not_member()),
+            };
+        };
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
-        if let Some(stored) = replayed(&mut tx, idem).await? {
+        if let Some(stored) = replayed(&mut tx, Some(idem)).await? {
             return Ok(Created::Replayed(stored));
         }
-        let mut input = ContactInput::from_json(body)?;
-        if input.owner_id.is_none()
-            && let crate::Actor::User(user) = ctx.actor
-        {
-            input.owner_id = Some(user);
-        }
+        let (id, input, event) = self.new_contact(ctx, body)?;
         check_owner(&mut tx, &input).await?;
-        let now = self.now();
-        let id = ContactId::new();
-        let fields = ContactInput::default().changed_fields(&input);
-        let event = audit_event(ctx, "create", id, fields, now);
+        let now = event.occurred_at;
         let contact =
             contacts::insert_audited(&mut tx, id, &input, ctx.actor.id(), now, &event).await?;
         remember_created(
             &mut tx,
-            idem,
+            Some(idem),
             location(contact.id),
             contact.version,
             &contact,
@@ -64,6 +69,28 @@ impl Carnet {
         .await?;
         tx.commit().await?;
         Ok(Created::New(contact))
+    }
+
+    /// A new contact from a JSON body (its owner, when the body names none, the user who
+    /// creates it), its id and the audit event of its creation.
+    fn new_contact(
+        &self,
+        ctx: &TenantContext,
+        body: &Value,
+    ) -> ServiceResult<(ContactId, ContactInput, AuditEvent)> {
+        let mut input = ContactInput::from_json(body)?;
+        if input.owner_id.is_none()
+            && let crate::Actor::User(user) = ctx.actor
+        {
+            input.owner_id = Some(user);
+        }
+        let id = ContactId::new();
+        let fields = ContactInput::default().changed_fields(&input);
+        Ok((
+            id,
+            input,
+            audit_event(ctx, "create", id, fields, self.now()),
+        ))
     }
 
     /// The contact. One in the trash is not found, unless `in_trash_too` (the UI shows it

@@ -103,11 +103,16 @@ pub(crate) async fn check_owner(tx: &mut TenantTx, owner: Option<UserId>) -> Ser
     };
     let tenant = tx.tenant();
     if users::role_in(tx.control(), tenant, owner).await?.is_none() {
-        let mut e = ValidationErrors::default();
-        e.push("owner_id", "is not a member of this workspace");
-        return Err(e.into());
+        return Err(owner_not_member());
     }
     Ok(())
+}
+
+/// The error of a record whose owner is not a member of the tenant.
+pub(crate) fn owner_not_member() -> ServiceError {
+    let mut e = ValidationErrors::default();
+    e.push("owner_id", "is not a member of this workspace");
+    e.into()
 }
 
 #[cfg(test)]

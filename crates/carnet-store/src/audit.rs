@@ -35,11 +35,25 @@ const COLUMNS: &str = "tenant_id, id, occurred_at, actor_kind, actor_id, action,
 /// An `INSERT` of one event of tenant `$1`, its other columns bound by [`bind_event!`] from
 /// parameter `$first` on; for a statement that writes the change and its event together.
 pub(crate) fn insert_one_sql(first: usize) -> String {
-    let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
     format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, {})",
-        values.join(", ")
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ({})",
+        event_values(first)
     )
+}
+
+/// [`insert_one_sql`] written once for each row of `source` (a part of the same statement):
+/// none when the change it records wrote nothing.
+pub(crate) fn insert_one_for_each_sql(first: usize, source: &str) -> String {
+    format!(
+        "INSERT INTO audit_events ({COLUMNS}) SELECT {} FROM {source}",
+        event_values(first)
+    )
+}
+
+/// `$1` (the tenant) and the ten placeholders from `$first` on, in [`COLUMNS`]' order.
+fn event_values(first: usize) -> String {
+    let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    format!("$1, {}", values.join(", "))
 }
 
 /// Binds the columns of [`insert_one_sql`] from the event `$e`. Expanded once per backend.

@@ -1,6 +1,5 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
-use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::batched_reads::by_ids_sql;
 use crate::db::Db;
@@ -8,7 +7,10 @@ use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
 use crate::search::{self, Candidates, like_contains};
-use crate::tx::{TenantTx, Tx, on_conn, record_by_id, row_by_id};
+use crate::tx::{
+    PG_STATEMENT_TENANT, TenantTx, Tx, connection_lost, on_conn, record_by_id, row_by_id,
+};
+use crate::{Result, StoreError, users};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue, email_keys, tag_keys};
 use carnet_core::{ContactId, TenantId, UserId};
 use chrono::{DateTime, Utc};
@@ -176,6 +178,118 @@ async fn insert_with(
     };
     Ok(row.into())
 }
+
+/// What [`create`] came to.
+#[derive(Debug)]
+pub enum Creation {
+    Stored(Box<Contact>),
+    /// The contact's owner is not a member of the workspace: nothing was written.
+    OwnerNotMember,
+}
+
+/// Stores a new contact (version 1), its e-mail and tag index rows and the audit `event` of
+/// its creation, durably, if its owner (when it has one) is a member of the workspace.
+///
+/// PostgreSQL: one statement outside any transaction ([`PG_CREATE`]), one round trip. Sent
+/// again on a fresh connection when the server dropped the one it went on; should that one
+/// have stored it after all, the contact's own id then conflicts, and the contact stored is
+/// the answer. SQLite: a write transaction on the writer (its commit may be shared).
+pub async fn create(
+    db: &Db,
+    tenant: TenantId,
+    id: ContactId,
+    input: &ContactInput,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+    event: &AuditEvent,
+) -> Result<Creation> {
+    let pool = match db {
+        Db::Postgres { pool, .. } => pool,
+        Db::Sqlite { .. } => {
+            let mut tx = db.tenant_write(tenant).await?;
+            if let Some(owner) = input.owner_id
+                && users::role_in(tx.control(), tenant, owner).await?.is_none()
+            {
+                return Ok(Creation::OwnerNotMember);
+            }
+            let contact = insert_audited(&mut tx, id, input, created_by, now, event).await?;
+            tx.commit().await?;
+            return Ok(Creation::Stored(Box::new(contact)));
+        }
+    };
+    let search = input.search_text();
+    let (last, first) = input.sort_keys();
+    let rest = search::rest_text(&search, &last, &first);
+    let (email_keys, tag_keys) = (input.email_keys(), input.tag_keys());
+    let mut attempts = pool.options().get_max_connections() + 1;
+    let mut sent_again = false;
+    loop {
+        attempts -= 1;
+        let mut conn = pool.acquire().await?;
+        let q = bind_row!(
+            sqlx::query_as(&PG_CREATE),
+            tenant.0,
+            id,
+            input,
+            &search,
+            now
+        )
+        .bind(created_by)
+        .bind(&rest)
+        .bind(&email_keys)
+        .bind(&tag_keys);
+        let row: std::result::Result<Option<Row>, _> = audit::bind_event!(q, event)
+            .fetch_optional(&mut *conn)
+            .await;
+        match row {
+            Ok(Some(row)) => return Ok(Creation::Stored(Box::new(row.into()))),
+            Ok(None) => return Ok(Creation::OwnerNotMember),
+            Err(e) if attempts > 0 && connection_lost(&e) => sent_again = true,
+            Err(e) => {
+                let e = StoreError::from(e);
+                if sent_again
+                    && matches!(e, StoreError::Conflict(_))
+                    && let Some(stored) = by_id(db, tenant, id).await?
+                {
+                    return Ok(Creation::Stored(Box::new(stored)));
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// PostgreSQL: the statement of [`create`]. It sets the tenant for its own transaction
+/// ([`PG_STATEMENT_TENANT`]), writes the contact only when its owner (`$11`) is none or a
+/// member of tenant `$1`, and, for the contact it wrote, its index rows and the event: the
+/// parts that write read from `tenant` or from `new`.
+static PG_CREATE: LazyLock<String> = LazyLock::new(|| {
+    let for_new = |keys: &str| {
+        format!("SELECT $1, new.id, k.value FROM new, unnest({keys}::text[]) AS k(value)")
+    };
+    format!(
+        "WITH {PG_STATEMENT_TENANT},
+         new AS (
+            INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones,
+                company_id, job_title, tags, custom, owner_id, search_text, sort_last,
+                sort_first, version, created_at, updated_at, created_by, search_rest)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
+                $16, $17
+            FROM tenant
+            WHERE $11::uuid IS NULL
+               OR EXISTS (SELECT FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = $11)
+            RETURNING {COLUMNS}),
+         emails AS ({} {}),
+         tags AS ({} {}),
+         audit AS ({})
+         SELECT * FROM new",
+        IndexTable::Emails.insert_into(),
+        for_new("$18"),
+        IndexTable::Tags.insert_into(),
+        for_new("$19"),
+        audit::insert_one_for_each_sql(20, "new"),
+    )
+});
 
 /// SQLite: the rowid the next contact of tenant `$1` takes, one past the highest of the
 /// tenant's block of rowids (migration 0011: its search index is searched by block). `NULL`

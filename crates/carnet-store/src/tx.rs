@@ -377,7 +377,7 @@ async fn begin_pg(pool: &PgPool, statement: String) -> Result<Tx> {
 }
 
 /// An error that says the connection, not the statement, failed.
-fn connection_lost(e: &sqlx::Error) -> bool {
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         // Class 57: operator intervention (shutdown, crash, connection terminated).
@@ -393,6 +393,15 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 fn begin_for(tenant: TenantId) -> String {
     format!("BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)")
 }
+
+/// PostgreSQL: the first part of a `WITH` for a write of **one statement** outside any
+/// transaction (autocommit): it sets `app.tenant_id` to `$1` for the statement's own
+/// transaction. Every part that writes must read from it, or from a part that does, so that
+/// the tenant is set before any row is written; row-level security then checks each row
+/// against it, and the setting ends with the statement. One round trip instead of three
+/// (`BEGIN` with the tenant, the statement, `COMMIT`).
+pub(crate) const PG_STATEMENT_TENANT: &str =
+    "tenant AS MATERIALIZED (SELECT set_config('app.tenant_id', $1::uuid::text, true))";
 
 /// PostgreSQL: whether the connection's session held the tenant `$1` (the materialized part
 /// reads it before anything else runs), and the session's tenant set to `$1`.

@@ -19,7 +19,8 @@ on_both_backends!(
     list_pages_use_their_sort_indexes,
     selective_filters_start_from_their_index,
     seeding_writes_every_contact_and_its_audit_event,
-    deleting_a_contact_takes_its_index_rows
+    deleting_a_contact_takes_its_index_rows,
+    a_contact_is_created_in_one_write_with_its_owner_checked
 );
 
 #[tokio::test]
@@ -293,6 +294,71 @@ async fn dropped_postgres_connections_are_replaced() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let missing = carnet_store::contacts::by_id(&app.db.db, tenant.id, ContactId::new()).await;
     assert!(missing.unwrap().is_none());
+    // A create is one statement outside a transaction: it meets a dead connection and is
+    // sent again on a fresh one, and stored once.
+    let ctx = TenantContext::system(tenant.id);
+    let body = json!({"last_name": "Après", "emails": [{"value": "apres@acme.test"}]});
+    assert!(terminate_other_connections(&mut c).await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let created = app.carnet.create_contact(&ctx, &body, None).await.unwrap();
+    let carnet_service::contacts::Created::New(created) = created else {
+        panic!("a new contact")
+    };
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 1);
+    drop(tx);
+    // Sent again, a create whose first sending was stored after all meets its own id: the
+    // contact stored is the answer. Without a first sending lost, the same id is a conflict.
+    let input = ContactInput {
+        last_name: Some("Autre".into()),
+        ..Default::default()
+    };
+    let event = carnet_store::audit::AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        occurred_at: created.created_at,
+        actor_kind: "system".into(),
+        actor_id: None,
+        action: "create".into(),
+        entity: "contact".into(),
+        entity_id: Some(created.id.0),
+        ip: None,
+        request_id: None,
+        changes: vec!["last_name".into()],
+    };
+    let create_again = || {
+        carnet_store::contacts::create(
+            &app.db.db,
+            tenant.id,
+            created.id,
+            &input,
+            None,
+            created.created_at,
+            &event,
+        )
+    };
+    let conflict = create_again().await;
+    assert!(
+        matches!(conflict, Err(carnet_store::StoreError::Conflict(_))),
+        "{conflict:?}"
+    );
+    // The connection that answered is back in the pool (a release runs on a task of its
+    // own) before the server drops it, so that the next create meets it dead.
+    let carnet_store::Db::Postgres { pool, .. } = &app.db.db else {
+        unreachable!()
+    };
+    for _ in 0..250 {
+        if pool.num_idle() > 0 && u32::try_from(pool.num_idle()) == Ok(pool.size()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(pool.num_idle() > 0);
+    assert!(terminate_other_connections(&mut c).await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    match create_again().await.unwrap() {
+        carnet_store::contacts::Creation::Stored(stored) => assert_eq!(*stored, created),
+        other => panic!("{other:?}"),
+    }
     let mut tx = app.db.db.begin_read().await.unwrap();
     assert!(
         carnet_store::tenants::by_slug(&mut tx, "acme")
@@ -1280,4 +1346,122 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
     }
     db.close().await;
     t.drop_db().await;
+}
+
+/// A create without an idempotency key is one write (on PostgreSQL one statement that sets
+/// its own tenant): its owner must be a member of this workspace (a member of another one is
+/// refused, and nothing is written: no contact, no index row, no audit event), and on
+/// PostgreSQL the tenant it set ends with it.
+async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backend) {
+    use carnet_core::Role;
+    use carnet_store::{audit, contacts};
+    let app = TestApp::new(backend).await;
+    let (acme, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    app.carnet.create_tenant("other", "Other").await.unwrap();
+    app.user("other", "lea@other.test", "correct-horse-1", Role::Member)
+        .await;
+    app.user("acme", "max@acme.test", "correct-horse-1", Role::Member)
+        .await;
+    let user_id = |email: &'static str| {
+        let app = &app;
+        async move {
+            let mut tx = app.db.db.begin_read().await.unwrap();
+            carnet_store::users::by_email(&mut tx, email)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let (lea, max) = (
+        user_id("lea@other.test").await,
+        user_id("max@acme.test").await,
+    );
+    let body = |owner: Option<carnet_core::UserId>| {
+        json!({"last_name": "Durand", "emails": [{"value": "durand@acme.test"}], "tags": ["client"],
+               "owner_id": owner.map(|o| o.to_string())})
+    };
+
+    let refused = app
+        .api(&key, "POST", "/api/v1/contacts", Some(body(Some(lea))))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.error_fields(), ["owner_id"]);
+    let mut tx = app.db.db.tenant_read(acme.id).await.unwrap();
+    assert_eq!(contacts::count(&mut tx).await.unwrap(), 0);
+    assert!(audit::recent(&mut tx, 10).await.unwrap().is_empty());
+    let matches = contacts::index_matches(&mut tx, &["durand".to_owned()]).await;
+    assert_eq!(matches.unwrap(), Some(0), "no search row written");
+    drop(tx);
+
+    let mut created = Vec::new();
+    for owner in [Some(max), None] {
+        let res = app
+            .api(&key, "POST", "/api/v1/contacts", Some(body(owner)))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        assert_eq!(res.json["owner_id"], json!(owner.map(|o| o.to_string())));
+        created.push(res.json["id"].as_str().unwrap().to_owned());
+    }
+    let found = app
+        .api(
+            &key,
+            "GET",
+            "/api/v1/contacts?filter[email]=durand@acme.test",
+            None,
+        )
+        .await;
+    assert_eq!(
+        found.json["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        found.text
+    );
+    let tagged = app
+        .api(
+            &key,
+            "GET",
+            "/api/v1/contacts?filter[tag]=client&q=durand",
+            None,
+        )
+        .await;
+    assert_eq!(
+        tagged.json["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        tagged.text
+    );
+    let mut tx = app.db.db.tenant_read(acme.id).await.unwrap();
+    let events = audit::recent(&mut tx, 10).await.unwrap();
+    let mut entities: Vec<String> = events
+        .iter()
+        .filter(|e| e.action == "create")
+        .map(|e| e.entity_id.unwrap().to_string())
+        .collect();
+    entities.sort();
+    created.sort();
+    assert_eq!(entities, created);
+    drop(tx);
+
+    if let carnet_store::Db::Postgres { pool, .. } = &app.db.db {
+        // Every connection of the pool: none still holds the tenant a create's statement set.
+        let mut held = Vec::new();
+        for _ in 0..pool.size() {
+            let mut c = pool.acquire().await.unwrap();
+            let tenant: Option<String> =
+                sqlx::query_scalar("SELECT current_setting('app.tenant_id', true)")
+                    .fetch_one(&mut *c)
+                    .await
+                    .unwrap();
+            assert!(
+                tenant.unwrap_or_default().is_empty(),
+                "a tenant left on the session"
+            );
+            held.push(c);
+        }
+        assert!(!held.is_empty());
+    }
+    app.finish().await;
 }
