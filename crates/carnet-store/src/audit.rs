@@ -30,7 +30,7 @@ pub async fn append(tx: &mut TenantTx, event: &AuditEvent) -> Result<()> {
 }
 
 /// The columns of an event.
-const COLUMNS: &str = "tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes";
+pub(crate) const COLUMNS: &str = "tenant_id, id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes";
 
 /// An `INSERT` of one event of tenant `$1`, its other columns bound by [`bind_event!`] from
 /// parameter `$first` on; for a statement that writes the change and its event together.
@@ -110,36 +110,111 @@ async fn append_many_pg(
     if events.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&AuditEvent) -> Option<Uuid>| events.iter().map(f).collect::<Vec<_>>();
-    let text = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
-    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
-    let changes: Vec<String> = events
-        .iter()
-        .map(|e| serde_json::to_string(&e.changes).unwrap_or_else(|_| "[]".into()))
-        .collect();
-    sqlx::query(
-        &format!("INSERT INTO audit_events ({COLUMNS})
-         SELECT $1, t.id, t.occurred_at, t.actor_kind, t.actor_id, t.action, t.entity, t.entity_id, t.ip, t.request_id, t.changes::jsonb
-         FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::uuid[],
-                     $9::text[], $10::text[], $11::text[])
-           AS t(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)"),
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(&times)
-    .bind(text(|e| Some(e.actor_kind.as_str())))
-    .bind(column(|e| e.actor_id))
-    .bind(text(|e| Some(e.action.as_str())))
-    .bind(text(|e| Some(e.entity.as_str())))
-    .bind(column(|e| e.entity_id))
-    .bind(text(|e| e.ip.as_deref()))
-    .bind(text(|e| e.request_id.as_deref()))
-    .bind(&changes)
-    .execute(c)
-    .await?;
+    let arrays = EventArrays::new(events.iter());
+    let sql = format!(
+        "INSERT INTO audit_events ({COLUMNS}) SELECT {EVENT_ROW} FROM {}",
+        event_rows_sql(2)
+    );
+    bind_event_arrays!(sqlx::query(&sql).bind(tenant), arrays)
+        .execute(c)
+        .await?;
     Ok(())
 }
+
+/// PostgreSQL: events bound as one array per column from `$first` on
+/// ([`bind_event_arrays!`]), as the rows `e` of a `FROM`.
+pub(crate) fn event_rows_sql(first: usize) -> String {
+    let types = [
+        "uuid",
+        "timestamptz",
+        "text",
+        "uuid",
+        "text",
+        "text",
+        "uuid",
+        "text",
+        "text",
+        "text",
+    ];
+    let arrays: Vec<String> = (first..)
+        .zip(types)
+        .map(|(n, t)| format!("${n}::{t}[]"))
+        .collect();
+    format!(
+        "unnest({}) AS e(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)",
+        arrays.join(", ")
+    )
+}
+
+/// The columns of an event of [`event_rows_sql`] for tenant `$1`, in [`COLUMNS`]' order.
+pub(crate) const EVENT_ROW: &str = "$1, e.id, e.occurred_at, e.actor_kind, e.actor_id, e.action, \
+     e.entity, e.entity_id, e.ip, e.request_id, e.changes::jsonb";
+
+/// PostgreSQL: events as one array per column, for [`event_rows_sql`].
+pub(crate) struct EventArrays<'a> {
+    pub(crate) ids: Vec<Uuid>,
+    pub(crate) times: Vec<DateTime<Utc>>,
+    pub(crate) actor_kinds: Vec<&'a str>,
+    pub(crate) actor_ids: Vec<Option<Uuid>>,
+    pub(crate) actions: Vec<&'a str>,
+    pub(crate) entities: Vec<&'a str>,
+    pub(crate) entity_ids: Vec<Option<Uuid>>,
+    pub(crate) ips: Vec<Option<&'a str>>,
+    pub(crate) request_ids: Vec<Option<&'a str>>,
+    /// JSON text.
+    pub(crate) changes: Vec<String>,
+}
+
+impl<'a> EventArrays<'a> {
+    pub(crate) fn new(events: impl ExactSizeIterator<Item = &'a AuditEvent>) -> Self {
+        let n = events.len();
+        let mut a = EventArrays {
+            ids: Vec::with_capacity(n),
+            times: Vec::with_capacity(n),
+            actor_kinds: Vec::with_capacity(n),
+            actor_ids: Vec::with_capacity(n),
+            actions: Vec::with_capacity(n),
+            entities: Vec::with_capacity(n),
+            entity_ids: Vec::with_capacity(n),
+            ips: Vec::with_capacity(n),
+            request_ids: Vec::with_capacity(n),
+            changes: Vec::with_capacity(n),
+        };
+        for e in events {
+            a.ids.push(e.id);
+            a.times.push(e.occurred_at);
+            a.actor_kinds.push(&e.actor_kind);
+            a.actor_ids.push(e.actor_id);
+            a.actions.push(&e.action);
+            a.entities.push(&e.entity);
+            a.entity_ids.push(e.entity_id);
+            a.ips.push(e.ip.as_deref());
+            a.request_ids.push(e.request_id.as_deref());
+            a.changes
+                .push(serde_json::to_string(&e.changes).unwrap_or_else(|_| "[]".into()));
+        }
+        a
+    }
+}
+
+/// Binds the arrays of [`event_rows_sql`] from an [`EventArrays`] `$a`.
+macro_rules! bind_event_arrays {
+    ($query:expr, $a:expr) => {{
+        let a: &$crate::audit::EventArrays<'_> = &$a;
+        $query
+            .bind(&a.ids)
+            .bind(&a.times)
+            .bind(&a.actor_kinds)
+            .bind(&a.actor_ids)
+            .bind(&a.actions)
+            .bind(&a.entities)
+            .bind(&a.entity_ids)
+            .bind(&a.ips)
+            .bind(&a.request_ids)
+            .bind(&a.changes)
+    }};
+}
+pub(crate) use bind_event_arrays;
 
 /// Every event of the tenant in id (time) order, `limit` at a time after `after`.
 pub async fn page_after(

@@ -1,5 +1,6 @@
 //! Contacts repository: rows, search and keyset-paginated lists, scoped to one tenant.
 
+use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::batched_reads::by_ids_sql;
 use crate::db::Db;
@@ -7,10 +8,7 @@ use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
 use crate::search::{self, Candidates, like_contains};
-use crate::tx::{
-    PG_STATEMENT_TENANT, TenantTx, Tx, connection_lost, on_conn, record_by_id, row_by_id,
-};
-use crate::{Result, StoreError, users};
+use crate::tx::{TenantTx, Tx, on_conn, record_by_id, row_by_id};
 use carnet_core::contact::{Contact, ContactInput, LabeledValue, email_keys, tag_keys};
 use carnet_core::{ContactId, TenantId, UserId};
 use chrono::{DateTime, Utc};
@@ -73,12 +71,12 @@ macro_rules! bind_row {
             .bind($id.0)
             .bind(&$input.first_name)
             .bind(&$input.last_name)
-            .bind(Json(&$input.emails))
-            .bind(Json(&$input.phones))
+            .bind(sqlx::types::Json(&$input.emails))
+            .bind(sqlx::types::Json(&$input.phones))
             .bind($input.company_id)
             .bind(&$input.job_title)
-            .bind(Json(&$input.tags))
-            .bind(Json(&$input.custom))
+            .bind(sqlx::types::Json(&$input.tags))
+            .bind(sqlx::types::Json(&$input.custom))
             .bind($input.owner_id.map(|o| o.0))
             .bind($search)
             .bind(sort_last)
@@ -86,6 +84,13 @@ macro_rules! bind_row {
             .bind($now)
     }};
 }
+
+mod arrays;
+mod create;
+
+use arrays::{ContactArrays, bind_contact_arrays};
+pub(crate) use create::{CreateBatches, create_batches};
+pub use create::{Creation, create};
 
 /// Stores a new contact (version 1) with its e-mail and tag index rows.
 pub async fn insert(
@@ -178,118 +183,6 @@ async fn insert_with(
     };
     Ok(row.into())
 }
-
-/// What [`create`] came to.
-#[derive(Debug)]
-pub enum Creation {
-    Stored(Box<Contact>),
-    /// The contact's owner is not a member of the workspace: nothing was written.
-    OwnerNotMember,
-}
-
-/// Stores a new contact (version 1), its e-mail and tag index rows and the audit `event` of
-/// its creation, durably, if its owner (when it has one) is a member of the workspace.
-///
-/// PostgreSQL: one statement outside any transaction ([`PG_CREATE`]), one round trip. Sent
-/// again on a fresh connection when the server dropped the one it went on; should that one
-/// have stored it after all, the contact's own id then conflicts, and the contact stored is
-/// the answer. SQLite: a write transaction on the writer (its commit may be shared).
-pub async fn create(
-    db: &Db,
-    tenant: TenantId,
-    id: ContactId,
-    input: &ContactInput,
-    created_by: Option<Uuid>,
-    now: DateTime<Utc>,
-    event: &AuditEvent,
-) -> Result<Creation> {
-    let pool = match db {
-        Db::Postgres { pool, .. } => pool,
-        Db::Sqlite { .. } => {
-            let mut tx = db.tenant_write(tenant).await?;
-            if let Some(owner) = input.owner_id
-                && users::role_in(tx.control(), tenant, owner).await?.is_none()
-            {
-                return Ok(Creation::OwnerNotMember);
-            }
-            let contact = insert_audited(&mut tx, id, input, created_by, now, event).await?;
-            tx.commit().await?;
-            return Ok(Creation::Stored(Box::new(contact)));
-        }
-    };
-    let search = input.search_text();
-    let (last, first) = input.sort_keys();
-    let rest = search::rest_text(&search, &last, &first);
-    let (email_keys, tag_keys) = (input.email_keys(), input.tag_keys());
-    let mut attempts = pool.options().get_max_connections() + 1;
-    let mut sent_again = false;
-    loop {
-        attempts -= 1;
-        let mut conn = pool.acquire().await?;
-        let q = bind_row!(
-            sqlx::query_as(&PG_CREATE),
-            tenant.0,
-            id,
-            input,
-            &search,
-            now
-        )
-        .bind(created_by)
-        .bind(&rest)
-        .bind(&email_keys)
-        .bind(&tag_keys);
-        let row: std::result::Result<Option<Row>, _> = audit::bind_event!(q, event)
-            .fetch_optional(&mut *conn)
-            .await;
-        match row {
-            Ok(Some(row)) => return Ok(Creation::Stored(Box::new(row.into()))),
-            Ok(None) => return Ok(Creation::OwnerNotMember),
-            Err(e) if attempts > 0 && connection_lost(&e) => sent_again = true,
-            Err(e) => {
-                let e = StoreError::from(e);
-                if sent_again
-                    && matches!(e, StoreError::Conflict(_))
-                    && let Some(stored) = by_id(db, tenant, id).await?
-                {
-                    return Ok(Creation::Stored(Box::new(stored)));
-                }
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// PostgreSQL: the statement of [`create`]. It sets the tenant for its own transaction
-/// ([`PG_STATEMENT_TENANT`]), writes the contact only when its owner (`$11`) is none or a
-/// member of tenant `$1`, and, for the contact it wrote, its index rows and the event: the
-/// parts that write read from `tenant` or from `new`.
-static PG_CREATE: LazyLock<String> = LazyLock::new(|| {
-    let for_new = |keys: &str| {
-        format!("SELECT $1, new.id, k.value FROM new, unnest({keys}::text[]) AS k(value)")
-    };
-    format!(
-        "WITH {PG_STATEMENT_TENANT},
-         new AS (
-            INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones,
-                company_id, job_title, tags, custom, owner_id, search_text, sort_last,
-                sort_first, version, created_at, updated_at, created_by, search_rest)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
-                $16, $17
-            FROM tenant
-            WHERE $11::uuid IS NULL
-               OR EXISTS (SELECT FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = $11)
-            RETURNING {COLUMNS}),
-         emails AS ({} {}),
-         tags AS ({} {}),
-         audit AS ({})
-         SELECT * FROM new",
-        IndexTable::Emails.insert_into(),
-        for_new("$18"),
-        IndexTable::Tags.insert_into(),
-        for_new("$19"),
-        audit::insert_one_for_each_sql(20, "new"),
-    )
-});
 
 /// SQLite: the rowid the next contact of tenant `$1` takes, one past the highest of the
 /// tenant's block of rowids (migration 0011: its search index is searched by block). `NULL`
@@ -524,75 +417,19 @@ async fn insert_many_pg(
     if contacts.is_empty() {
         return Ok(());
     }
-    let n = contacts.len();
-    let mut ids = Vec::with_capacity(n);
-    let (mut firsts, mut lasts, mut titles) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut emails, mut phones, mut tags, mut customs) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut companies, mut owners) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut searches, mut rests, mut sort_lasts, mut sort_firsts) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let mut rows = ContactArrays::default();
     for item in contacts {
-        let input = item.input;
-        ids.push(item.id.0);
-        firsts.push(input.first_name.as_deref());
-        lasts.push(input.last_name.as_deref());
-        titles.push(input.job_title.as_deref());
-        emails.push(json_text(&input.emails));
-        phones.push(json_text(&input.phones));
-        tags.push(json_text(&input.tags));
-        customs.push(json_text(&input.custom));
-        companies.push(input.company_id);
-        owners.push(input.owner_id.map(|o| o.0));
-        let (search, (last, first)) = (input.search_text(), input.sort_keys());
-        rests.push(search::rest_text(&search, &last, &first));
-        searches.push(search);
-        sort_lasts.push(last);
-        sort_firsts.push(first);
+        rows.push(item.id, item.input, created_by, now);
     }
-    sqlx::query(
-        "INSERT INTO contacts (tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-             tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by,
-             search_rest)
-         SELECT $1, t.id, t.first_name, t.last_name, t.emails::jsonb, t.phones::jsonb, t.company_id, t.job_title,
-             t.tags::jsonb, t.custom::jsonb, t.owner_id, t.search_text, t.sort_last, t.sort_first, 1, $15, $15, $16,
-             t.search_rest
-         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[],
-                     $9::text[], $10::text[], $11::uuid[], $12::text[], $13::text[], $14::text[], $17::text[])
-           AS t(id, first_name, last_name, emails, phones, company_id, job_title, tags, custom, owner_id,
-                search_text, sort_last, sort_first, search_rest)",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(&firsts)
-    .bind(&lasts)
-    .bind(&emails)
-    .bind(&phones)
-    .bind(&companies)
-    .bind(&titles)
-    .bind(&tags)
-    .bind(&customs)
-    .bind(&owners)
-    .bind(&searches)
-    .bind(&sort_lasts)
-    .bind(&sort_firsts)
-    .bind(now)
-    .bind(created_by)
-    .bind(&rests)
-    .execute(c)
-    .await?;
+    let sql = format!(
+        "INSERT INTO contacts ({}) SELECT {} FROM {}",
+        arrays::INSERT_COLUMNS,
+        arrays::ROW,
+        arrays::rows_sql(2)
+    );
+    bind_contact_arrays!(sqlx::query(&sql).bind(tenant), rows)
+        .execute(c)
+        .await?;
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! The database handle: chosen once from the configuration, SQLite or PostgreSQL.
 
-use crate::batched_reads::{BatchedReads, Batches};
+use crate::batched_reads::{self, Batches};
+use crate::batching::Counts;
+use crate::contacts::{CreateBatches, create_batches};
 use crate::group_commit::GroupWriter;
 use crate::single_reads::{Readers, Session};
 use crate::{Result, StoreError};
@@ -46,13 +48,24 @@ pub enum Db {
         single_reads: Arc<Readers<SqliteConnection>>,
     },
     /// A pool for transactions, connections for reads of one statement
-    /// ([`Db::tenant_read_single`]), and the reads by id that go together, with connections
-    /// of their own ([`crate::batched_reads`]).
+    /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
+    /// their own ([`crate::batched_reads`]), and the contacts' creates that go together, on
+    /// the pool ([`crate::contacts::create`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
         batches: Arc<Batches>,
+        creates: Arc<CreateBatches>,
     },
+}
+
+/// PostgreSQL: the statements that went to the server together since start, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batched {
+    /// Reads by id ([`crate::batched_reads`]).
+    pub reads: Counts,
+    /// Contacts' creates ([`crate::contacts::create`]).
+    pub creates: Counts,
 }
 
 /// Connection pool figures for `/metrics`.
@@ -159,7 +172,7 @@ impl Db {
             Session::Plain,
             PG_SINGLE_READS,
         ));
-        let batches = Arc::new(Batches::new(options.clone(), PG_BATCHED_READS));
+        let batches = Arc::new(batched_reads::batches(options.clone(), PG_BATCHED_READS));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
@@ -175,6 +188,7 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db::Postgres {
+            creates: Arc::new(create_batches(pool.clone())),
             pool,
             single_reads,
             batches,
@@ -236,22 +250,28 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
+                ..
             } => {
                 vec![
                     ("main", stats(pool)),
                     ("single_reads", single(single_reads)),
-                    ("batched_reads", single(batches.readers())),
+                    ("batched_reads", single(batches.together().readers())),
                 ]
             }
         }
     }
 
-    /// How many reads by id went to PostgreSQL in how many statements (`None` on SQLite,
-    /// whose reads go alone).
-    pub fn batched_reads(&self) -> Option<BatchedReads> {
+    /// How many reads by id, and how many creates, went to PostgreSQL together, in how many
+    /// statements (`None` on SQLite, whose reads and writes go alone).
+    pub fn batched(&self) -> Option<Batched> {
         match self {
             Db::Sqlite { .. } => None,
-            Db::Postgres { batches, .. } => Some(batches.counts()),
+            Db::Postgres {
+                batches, creates, ..
+            } => Some(Batched {
+                reads: batches.counts(),
+                creates: creates.counts(),
+            }),
         }
     }
 
@@ -280,8 +300,9 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
+                ..
             } => {
-                batches.readers().close().await;
+                batches.together().readers().close().await;
                 single_reads.close().await;
                 pool.close().await;
             }

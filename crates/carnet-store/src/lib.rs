@@ -7,6 +7,7 @@
 //! session in a read of one statement: see [`Db::tenant_read_single`]).
 
 mod batched_reads;
+mod batching;
 mod db;
 mod error;
 mod group_commit;
@@ -27,8 +28,8 @@ pub mod sessions;
 pub mod tenants;
 pub mod users;
 
-pub use batched_reads::BatchedReads;
-pub use db::{APP_ROLE, Backend, Db, DbLocation, PoolStats};
+pub use batching::Counts as BatchCounts;
+pub use db::{APP_ROLE, Backend, Batched, Db, DbLocation, PoolStats};
 pub use error::StoreError;
 pub use migrate::{
     MigrateReport, SchemaStatus, fingerprint, migrate, schema_status, undo_all, undo_to,

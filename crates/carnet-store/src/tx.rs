@@ -1,7 +1,7 @@
 //! Transactions: [`Tx`] for the control plane, [`TenantTx`] for one tenant's data.
 
 use crate::Result;
-use crate::batched_reads::Joined;
+use crate::batching::Joined;
 use crate::db::Db;
 use crate::group_commit::{GroupTx, GroupWriter};
 use crate::single_reads::{Reader, Readers};
@@ -279,7 +279,7 @@ where
 {
     let mut place = None;
     if let Db::Postgres { batches, .. } = db {
-        match batches.join(tenant, batch_sql, id).await {
+        match batches.join((tenant, batch_sql), || id).await {
             Joined::Answered(row) => return Ok(row.map(|r| R::from_row(&r)).transpose()?),
             Joined::Alone(in_flight) => place = Some(in_flight),
             Joined::Unanswered => {}

@@ -65,11 +65,11 @@ impl Metrics {
     }
 
     /// The exposition text, with the database pools' figures appended, and, on PostgreSQL,
-    /// how many reads by id went to the server together (`batched`).
+    /// how many reads by id and creates went to the server together (`batched`).
     pub fn render(
         &self,
         pools: &[(&'static str, carnet_store::PoolStats)],
-        batched: Option<carnet_store::BatchedReads>,
+        batched: Option<carnet_store::Batched>,
     ) -> String {
         let mut out = String::new();
         out.push_str(
@@ -143,12 +143,22 @@ impl Metrics {
                 (
                     "carnet_db_batched_reads_total",
                     "Reads by id sent to PostgreSQL together with others.",
-                    b.reads,
+                    b.reads.members,
                 ),
                 (
                     "carnet_db_read_batches_total",
                     "Statements the reads by id sent together went in.",
-                    b.statements,
+                    b.reads.statements,
+                ),
+                (
+                    "carnet_db_batched_creates_total",
+                    "Contacts' creates sent to PostgreSQL together with others.",
+                    b.creates.members,
+                ),
+                (
+                    "carnet_db_create_batches_total",
+                    "Statements the creates sent together went in.",
+                    b.creates.statements,
                 ),
             ] {
                 let _ = writeln!(

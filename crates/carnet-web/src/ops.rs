@@ -53,7 +53,7 @@ fn unavailable(detail: &str) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let db = state.carnet.db();
-    let body = state.metrics.render(&db.pool_stats(), db.batched_reads());
+    let body = state.metrics.render(&db.pool_stats(), db.batched());
     (
         [(
             header::CONTENT_TYPE,

@@ -437,11 +437,14 @@ async fn operations_endpoints(backend: Backend) {
     ] {
         assert!(text.contains(&line), "{line}: {text}");
     }
-    // PostgreSQL counts the reads by id that went together: the one read by id met no
-    // other, and went alone.
+
+    // PostgreSQL counts the reads by id and the creates that went together: the one read by
+    // id met no other, and went alone; no contact was created.
     let batched = [
         "carnet_db_batched_reads_total 0",
         "carnet_db_read_batches_total 0",
+        "carnet_db_batched_creates_total 0",
+        "carnet_db_create_batches_total 0",
     ];
     for line in batched {
         assert_eq!(

@@ -20,7 +20,8 @@ on_both_backends!(
     selective_filters_start_from_their_index,
     seeding_writes_every_contact_and_its_audit_event,
     deleting_a_contact_takes_its_index_rows,
-    a_contact_is_created_in_one_write_with_its_owner_checked
+    a_contact_is_created_in_one_write_with_its_owner_checked,
+    creates_that_meet_answer_each_its_own
 );
 
 #[tokio::test]
@@ -790,11 +791,12 @@ async fn reads_by_id_that_meet_answer_each_its_own(backend: Backend) {
         let wanted = name.as_ref().map(|name| (*id, Some(name.clone())));
         assert_eq!(found, wanted, "read {n}");
     }
-    match app.db.db.batched_reads() {
+    match app.db.db.batched().map(|b| b.reads) {
         None => assert_eq!(backend, Backend::Sqlite),
         Some(batched) => {
             assert!(
-                batched.reads * 2 >= reads.len() as u64 && batched.statements * 4 <= batched.reads,
+                batched.members * 2 >= reads.len() as u64
+                    && batched.statements * 4 <= batched.members,
                 "reads that met went together: {batched:?} of {} reads",
                 reads.len()
             );
@@ -1462,6 +1464,129 @@ async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backe
             held.push(c);
         }
         assert!(!held.is_empty());
+    }
+    app.finish().await;
+}
+
+/// Creates of a workspace that arrive together go to PostgreSQL together: each must still
+/// get its own answer (its contact as given, or its owner refused) and store its own rows
+/// (index rows, search row, audit event), in its own workspace, whatever it went with.
+async fn creates_that_meet_answer_each_its_own(backend: Backend) {
+    use carnet_core::Role;
+    use carnet_service::ServiceError;
+    use carnet_service::contacts::Created;
+    use carnet_store::{audit, contacts};
+    let app = TestApp::new(backend).await;
+    let (a, key_a) = app.tenant_with_key("tenant-a", &[Scope::Read]).await;
+    let (b, key_b) = app.tenant_with_key("tenant-b", &[Scope::Read]).await;
+    app.user("tenant-a", "max@a.test", "correct-horse-1", Role::Member)
+        .await;
+    app.user("tenant-b", "lea@b.test", "correct-horse-1", Role::Member)
+        .await;
+    let mut tx = app.db.db.begin_read().await.unwrap();
+    let max = carnet_store::users::by_email(&mut tx, "max@a.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let lea = carnet_store::users::by_email(&mut tx, "lea@b.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    drop(tx);
+    // (workspace, last name, owner, whether the owner is a member there)
+    let mut creates = Vec::new();
+    for i in 0..90 {
+        let (tenant, member, stranger) = if i % 3 == 0 {
+            (b.id, lea, max)
+        } else {
+            (a.id, max, lea)
+        };
+        let owner = match i % 7 {
+            0 => Some((stranger, false)),
+            1 | 2 => Some((member, true)),
+            _ => None,
+        };
+        creates.push((tenant, format!("Nom{i:02}"), owner));
+    }
+    // All at once: the first go alone, the others wait for them and go together.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(creates.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, (tenant, name, owner)) in creates.iter().cloned().enumerate() {
+        let (carnet, start) = (app.carnet.clone(), std::sync::Arc::clone(&start));
+        tasks.spawn(async move {
+            let body = json!({"last_name": name, "emails": [{"value": format!("{name}@x.test")}],
+                              "tags": [format!("t{}", n % 4)],
+                              "owner_id": owner.map(|(o, _)| o.to_string())});
+            start.wait().await;
+            let ctx = TenantContext::system(tenant);
+            (n, carnet.create_contact(&ctx, &body, None).await)
+        });
+    }
+    let mut stored: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+    while let Some(done) = tasks.join_next().await {
+        let (n, created) = done.unwrap();
+        let (tenant, name, owner) = &creates[n];
+        match (created, owner) {
+            (Ok(Created::New(c)), None | Some((_, true))) => {
+                assert_eq!(c.last_name.as_deref(), Some(name.as_str()), "create {n}");
+                assert_eq!(c.owner_id, owner.map(|(o, _)| o), "create {n}");
+                assert_eq!(c.emails[0].value, format!("{name}@x.test"));
+                stored[usize::from(*tenant == b.id)].push(c.id.to_string());
+            }
+            (Err(ServiceError::Validation(e)), Some((_, false))) => {
+                assert_eq!(e.0[0].field, "owner_id", "create {n}");
+            }
+            (other, _) => panic!("create {n} ({name}, {owner:?}): {other:?}"),
+        }
+    }
+    for mine in &mut stored {
+        mine.sort();
+    }
+    for (tenant, key, mine) in [(a.id, &key_a, &stored[0]), (b.id, &key_b, &stored[1])] {
+        let mut tx = app.db.db.tenant_read(tenant).await.unwrap();
+        assert_eq!(contacts::count(&mut tx).await.unwrap(), mine.len() as i64);
+        let events = audit::recent(&mut tx, 200).await.unwrap();
+        let mut created: Vec<String> = events
+            .iter()
+            .map(|e| e.entity_id.unwrap().to_string())
+            .collect();
+        created.sort();
+        assert_eq!(&created, mine, "one creation event for each contact stored");
+        drop(tx);
+        // Each found by its e-mail key, its tag key and its search row.
+        for id in mine.iter() {
+            let c = app
+                .api(key, "GET", &format!("/api/v1/contacts/{id}"), None)
+                .await;
+            let name = c.json["last_name"].as_str().unwrap().to_owned();
+            let tag = c.json["tags"][0].as_str().unwrap().to_owned();
+            for query in [
+                format!("filter[email]={name}@x.test"),
+                format!("filter[tag]={tag}&q={name}"),
+            ] {
+                let found = app
+                    .api(key, "GET", &format!("/api/v1/contacts?{query}"), None)
+                    .await;
+                let ids: Vec<&str> = found.json["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(ids, [id.as_str()], "{query}");
+            }
+        }
+    }
+    match app.db.db.batched().map(|b| b.creates) {
+        None => assert_eq!(backend, Backend::Sqlite),
+        Some(batched) => assert!(
+            batched.members * 2 >= creates.len() as u64
+                && batched.statements * 3 <= batched.members,
+            "creates that met went together: {batched:?} of {}",
+            creates.len()
+        ),
     }
     app.finish().await;
 }
