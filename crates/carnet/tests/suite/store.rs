@@ -308,6 +308,63 @@ async fn dropped_postgres_connections_are_replaced() {
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
     assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 1);
     drop(tx);
+    // Creates that go together meet a dead connection too: the two on their way wait for a
+    // lock on the contacts while the others queue behind them, and the server drops every
+    // idle connection meanwhile; the statement of those that went together then fails, and
+    // each is sent alone, and stored once.
+    let held: Vec<_> = hold_connections(&app, tenant.id, 8).await;
+    drop(held);
+    let mut locker = sqlx::PgConnection::connect(owner).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE contacts IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(40));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (carnet, start) = (app.carnet.clone(), std::sync::Arc::clone(&start));
+        tasks.spawn(async move {
+            let body = json!({"last_name": format!("Ensemble {i}")});
+            start.wait().await;
+            carnet
+                .create_contact(&TenantContext::system(tenant.id), &body, None)
+                .await
+        });
+    }
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        if waiting == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let idle_killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle') t",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert!(idle_killed >= 6, "{idle_killed}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    lock.commit().await.unwrap();
+    while let Some(done) = tasks.join_next().await {
+        assert!(matches!(
+            done.unwrap(),
+            Ok(carnet_service::contacts::Created::New(_))
+        ));
+    }
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 41);
+    drop(tx);
     // Sent again, a create whose first sending was stored after all meets its own id: the
     // contact stored is the answer. Without a first sending lost, the same id is a conflict.
     let input = ContactInput {
