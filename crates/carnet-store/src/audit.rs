@@ -1,7 +1,7 @@
 //! The audit log: append-only; there is no function to change or remove an event.
 
 use crate::Result;
-use crate::params::{MAX_PARAMS, positional, values_rows};
+use crate::params::{MAX_PARAMS, positional, unnest_rows, values_rows};
 use crate::tx::{TenantTx, Tx, on_conn};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -124,25 +124,21 @@ async fn append_many_pg(
 /// PostgreSQL: events bound as one array per column from `$first` on
 /// ([`bind_event_arrays!`]), as the rows `e` of a `FROM`.
 pub(crate) fn event_rows_sql(first: usize) -> String {
-    let types = [
-        "uuid",
-        "timestamptz",
-        "text",
-        "uuid",
-        "text",
-        "text",
-        "uuid",
-        "text",
-        "text",
-        "text",
-    ];
-    let arrays: Vec<String> = (first..)
-        .zip(types)
-        .map(|(n, t)| format!("${n}::{t}[]"))
-        .collect();
-    format!(
-        "unnest({}) AS e(id, occurred_at, actor_kind, actor_id, action, entity, entity_id, ip, request_id, changes)",
-        arrays.join(", ")
+    unnest_rows(
+        first,
+        "e",
+        &[
+            ("id", "uuid"),
+            ("occurred_at", "timestamptz"),
+            ("actor_kind", "text"),
+            ("actor_id", "uuid"),
+            ("action", "text"),
+            ("entity", "text"),
+            ("entity_id", "uuid"),
+            ("ip", "text"),
+            ("request_id", "text"),
+            ("changes", "text"),
+        ],
     )
 }
 

@@ -66,6 +66,21 @@ pub(crate) fn values_rows(rows: usize, template: &str) -> String {
     vec![template; rows].join(", ")
 }
 
+/// PostgreSQL: the rows `alias(columns…)` of arrays bound from `$first` on, one parameter of
+/// each element type of `columns` (`(name, type)`), zipped by `unnest`.
+pub(crate) fn unnest_rows(first: usize, alias: &str, columns: &[(&str, &str)]) -> String {
+    let arrays: Vec<String> = (first..)
+        .zip(columns)
+        .map(|(n, (_, t))| format!("${n}::{t}[]"))
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    format!(
+        "unnest({}) AS {alias}({})",
+        arrays.join(", "),
+        names.join(", ")
+    )
+}
+
 /// `?, ?, …` for `n` values (an `IN (…)` list).
 pub(crate) fn placeholder_list(n: usize) -> String {
     values_rows(n, "?")

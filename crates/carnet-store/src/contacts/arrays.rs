@@ -3,6 +3,7 @@
 //! creates that go together).
 
 use super::{IndexTable, json_text};
+use crate::params::unnest_rows;
 use crate::search;
 use carnet_core::ContactId;
 use carnet_core::contact::ContactInput;
@@ -23,42 +24,34 @@ pub(super) const ROW: &str = "$1, t.id, t.first_name, t.last_name, t.emails::jso
 /// The contacts bound from `$first` on ([`bind_contact_arrays!`]), as the rows `t` of a
 /// `FROM`. Takes sixteen parameters.
 pub(super) fn rows_sql(first: usize) -> String {
-    let types = [
-        "uuid",
-        "text",
-        "text",
-        "text",
-        "text",
-        "uuid",
-        "text",
-        "text",
-        "text",
-        "uuid",
-        "text",
-        "text",
-        "text",
-        "timestamptz",
-        "uuid",
-        "text",
-    ];
-    let arrays: Vec<String> = (first..)
-        .zip(types)
-        .map(|(n, t)| format!("${n}::{t}[]"))
-        .collect();
-    format!(
-        "unnest({}) AS t(id, first_name, last_name, emails, phones, company_id, job_title, tags, \
-         custom, owner_id, search_text, sort_last, sort_first, created_at, created_by, search_rest)",
-        arrays.join(", ")
+    unnest_rows(
+        first,
+        "t",
+        &[
+            ("id", "uuid"),
+            ("first_name", "text"),
+            ("last_name", "text"),
+            ("emails", "text"),
+            ("phones", "text"),
+            ("company_id", "uuid"),
+            ("job_title", "text"),
+            ("tags", "text"),
+            ("custom", "text"),
+            ("owner_id", "uuid"),
+            ("search_text", "text"),
+            ("sort_last", "text"),
+            ("sort_first", "text"),
+            ("created_at", "timestamptz"),
+            ("created_by", "uuid"),
+            ("search_rest", "text"),
+        ],
     )
 }
 
 /// The index rows (contact, key) of one index table bound as two arrays from `$first` on,
 /// as the rows `k(contact_id, value)` of a `FROM`.
 pub(super) fn keys_sql(first: usize) -> String {
-    format!(
-        "unnest(${first}::uuid[], ${}::text[]) AS k(contact_id, value)",
-        first + 1
-    )
+    unnest_rows(first, "k", &[("contact_id", "uuid"), ("value", "text")])
 }
 
 /// New contacts, one array per column of [`rows_sql`].

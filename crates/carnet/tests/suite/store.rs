@@ -1412,32 +1412,14 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
 /// refused, and nothing is written: no contact, no index row, no audit event), and on
 /// PostgreSQL the tenant it set ends with it.
 async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backend) {
-    use carnet_core::Role;
     use carnet_store::{audit, contacts};
     let app = TestApp::new(backend).await;
     let (acme, key) = app
         .tenant_with_key("acme", &[Scope::Read, Scope::Write])
         .await;
     app.carnet.create_tenant("other", "Other").await.unwrap();
-    app.user("other", "lea@other.test", "correct-horse-1", Role::Member)
-        .await;
-    app.user("acme", "max@acme.test", "correct-horse-1", Role::Member)
-        .await;
-    let user_id = |email: &'static str| {
-        let app = &app;
-        async move {
-            let mut tx = app.db.db.begin_read().await.unwrap();
-            carnet_store::users::by_email(&mut tx, email)
-                .await
-                .unwrap()
-                .unwrap()
-                .id
-        }
-    };
-    let (lea, max) = (
-        user_id("lea@other.test").await,
-        user_id("max@acme.test").await,
-    );
+    let lea = member(&app, "other", "lea@other.test").await;
+    let max = member(&app, "acme", "max@acme.test").await;
     let body = |owner: Option<carnet_core::UserId>| {
         json!({"last_name": "Durand", "emails": [{"value": "durand@acme.test"}], "tags": ["client"],
                "owner_id": owner.map(|o| o.to_string())})
@@ -1464,34 +1446,17 @@ async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backe
         assert_eq!(res.json["owner_id"], json!(owner.map(|o| o.to_string())));
         created.push(res.json["id"].as_str().unwrap().to_owned());
     }
-    let found = app
-        .api(
-            &key,
-            "GET",
-            "/api/v1/contacts?filter[email]=durand@acme.test",
-            None,
-        )
-        .await;
-    assert_eq!(
-        found.json["data"].as_array().unwrap().len(),
-        2,
-        "{}",
-        found.text
-    );
-    let tagged = app
-        .api(
-            &key,
-            "GET",
-            "/api/v1/contacts?filter[tag]=client&q=durand",
-            None,
-        )
-        .await;
-    assert_eq!(
-        tagged.json["data"].as_array().unwrap().len(),
-        2,
-        "{}",
-        tagged.text
-    );
+    // Found by their e-mail key, and by their tag key and search row.
+    for query in [
+        "filter[email]=durand@acme.test",
+        "filter[tag]=client&q=durand",
+    ] {
+        let found = app
+            .api(&key, "GET", &format!("/api/v1/contacts?{query}"), None)
+            .await;
+        let data = found.json["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2, "{query}: {}", found.text);
+    }
     let mut tx = app.db.db.tenant_read(acme.id).await.unwrap();
     let events = audit::recent(&mut tx, 10).await.unwrap();
     let mut entities: Vec<String> = events
@@ -1529,29 +1494,14 @@ async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backe
 /// get its own answer (its contact as given, or its owner refused) and store its own rows
 /// (index rows, search row, audit event), in its own workspace, whatever it went with.
 async fn creates_that_meet_answer_each_its_own(backend: Backend) {
-    use carnet_core::Role;
     use carnet_service::ServiceError;
     use carnet_service::contacts::Created;
     use carnet_store::{audit, contacts};
     let app = TestApp::new(backend).await;
     let (a, key_a) = app.tenant_with_key("tenant-a", &[Scope::Read]).await;
     let (b, key_b) = app.tenant_with_key("tenant-b", &[Scope::Read]).await;
-    app.user("tenant-a", "max@a.test", "correct-horse-1", Role::Member)
-        .await;
-    app.user("tenant-b", "lea@b.test", "correct-horse-1", Role::Member)
-        .await;
-    let mut tx = app.db.db.begin_read().await.unwrap();
-    let max = carnet_store::users::by_email(&mut tx, "max@a.test")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let lea = carnet_store::users::by_email(&mut tx, "lea@b.test")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    drop(tx);
+    let max = member(&app, "tenant-a", "max@a.test").await;
+    let lea = member(&app, "tenant-b", "lea@b.test").await;
     // (workspace, last name, owner, whether the owner is a member there)
     let mut creates = Vec::new();
     for i in 0..90 {
@@ -1646,4 +1596,16 @@ async fn creates_that_meet_answer_each_its_own(backend: Backend) {
         ),
     }
     app.finish().await;
+}
+
+/// A new member of the workspace `slug`, with this e-mail address: their id.
+async fn member(app: &TestApp, slug: &str, email: &str) -> carnet_core::UserId {
+    app.user(slug, email, "correct-horse-1", carnet_core::Role::Member)
+        .await;
+    let mut tx = app.db.db.begin_read().await.unwrap();
+    carnet_store::users::by_email(&mut tx, email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
 }
