@@ -79,7 +79,7 @@ pub async fn create(
     let (place, maybe_stored) = match creates.join(tenant, waiting).await {
         Joined::Answered(creation) => return Ok(creation),
         Joined::Alone(place) => (Some(place), false),
-        // Its statement failed: perhaps only once stored (a connection lost at its end).
+        // Its statement failed, perhaps once it had stored it (a connection lost at its end).
         Joined::Unanswered => (None, true),
     };
     let mut sent = Sent {
