@@ -88,6 +88,11 @@ macro_rules! bind_row {
 mod arrays;
 mod create;
 
+/// The columns a new contact's row is written with (SQLite's rowid aside).
+const INSERT_COLUMNS: &str = "tenant_id, id, first_name, last_name, emails, phones, \
+     company_id, job_title, tags, custom, owner_id, search_text, sort_last, sort_first, version, \
+     created_at, updated_at, created_by, search_rest";
+
 use arrays::{ContactArrays, bind_contact_arrays};
 pub(crate) use create::{CreateBatches, create_batches};
 pub use create::{Creation, create};
@@ -130,9 +135,7 @@ async fn insert_with(
         Tx::Postgres(_) => ("", String::new()),
     };
     let sql = format!(
-            "INSERT INTO contacts ({rowid}tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by,
-                 search_rest)
+            "INSERT INTO contacts ({rowid}{INSERT_COLUMNS})
              VALUES ({next_rowid}$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $17)
              RETURNING {COLUMNS}"
     );
@@ -422,8 +425,7 @@ async fn insert_many_pg(
         rows.push(item.id, item.input, created_by, now);
     }
     let sql = format!(
-        "INSERT INTO contacts ({}) SELECT {} FROM {}",
-        arrays::INSERT_COLUMNS,
+        "INSERT INTO contacts ({INSERT_COLUMNS}) SELECT {} FROM {}",
         arrays::ROW,
         arrays::rows_sql(2)
     );

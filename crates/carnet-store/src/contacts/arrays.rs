@@ -10,12 +10,7 @@ use carnet_core::contact::ContactInput;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The columns a new contact's row is written with.
-pub(super) const INSERT_COLUMNS: &str = "tenant_id, id, first_name, last_name, emails, phones, \
-     company_id, job_title, tags, custom, owner_id, search_text, sort_last, sort_first, version, \
-     created_at, updated_at, created_by, search_rest";
-
-/// The values of [`INSERT_COLUMNS`] for tenant `$1` from a row `t` of [`rows_sql`].
+/// The values of [`super::INSERT_COLUMNS`] for tenant `$1` from a row `t` of [`rows_sql`].
 pub(super) const ROW: &str = "$1, t.id, t.first_name, t.last_name, t.emails::jsonb, \
      t.phones::jsonb, t.company_id, t.job_title, t.tags::jsonb, t.custom::jsonb, t.owner_id, \
      t.search_text, t.sort_last, t.sort_first, 1, t.created_at, t.created_at, t.created_by, \

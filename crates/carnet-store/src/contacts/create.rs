@@ -9,7 +9,7 @@
 //! statement share those.
 
 use super::arrays::{self, ContactArrays, bind_contact_arrays, key_arrays};
-use super::{COLUMNS, IndexTable, Row, by_id, insert_audited};
+use super::{COLUMNS, INSERT_COLUMNS, IndexTable, Row, by_id, insert_audited};
 use crate::audit::{self, AuditEvent, EventArrays, bind_event_arrays};
 use crate::batching::{Joined, Queues, Together};
 use crate::db::Db;
@@ -170,7 +170,7 @@ static PG_CREATE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH {PG_STATEMENT_TENANT},
          new AS (
-            INSERT INTO contacts ({})
+            INSERT INTO contacts ({INSERT_COLUMNS})
             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15,
                 $16, $17
             FROM tenant
@@ -181,7 +181,6 @@ static PG_CREATE: LazyLock<String> = LazyLock::new(|| {
          tags AS ({} {}),
          audit AS ({})
          SELECT * FROM new",
-        arrays::INSERT_COLUMNS,
         IndexTable::Emails.insert_into(),
         for_new("$18"),
         IndexTable::Tags.insert_into(),
@@ -205,7 +204,7 @@ static PG_CREATE_MANY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH {PG_STATEMENT_TENANT},
          new AS (
-            INSERT INTO contacts ({})
+            INSERT INTO contacts ({INSERT_COLUMNS})
             SELECT {} FROM tenant, {}
             WHERE t.owner_id IS NULL
                OR EXISTS (SELECT FROM memberships m WHERE m.tenant_id = $1 AND m.user_id = t.owner_id)
@@ -214,7 +213,6 @@ static PG_CREATE_MANY: LazyLock<String> = LazyLock::new(|| {
          tags AS ({}),
          audit AS (INSERT INTO audit_events ({}) SELECT {} FROM {} JOIN new ON new.id = e.entity_id)
          SELECT * FROM new",
-        arrays::INSERT_COLUMNS,
         arrays::ROW,
         arrays::rows_sql(2),
         for_new(IndexTable::Emails, 18),
