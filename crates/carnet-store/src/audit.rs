@@ -4,6 +4,7 @@ use crate::Result;
 use crate::params::{MAX_PARAMS, positional, unnest_rows, values_rows};
 use crate::tx::{TenantTx, Tx, on_conn};
 use chrono::{DateTime, Utc};
+use std::borrow::Borrow;
 use uuid::Uuid;
 
 /// One recorded change.
@@ -75,8 +76,11 @@ macro_rules! bind_event {
 }
 pub(crate) use bind_event;
 
-/// Appends many events in a few multi-row statements (imports).
-pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()> {
+/// Appends many events in a few multi-row statements (imports, creates that go together).
+pub async fn append_many<E: Borrow<AuditEvent> + Sync>(
+    tx: &mut TenantTx,
+    events: &[E],
+) -> Result<()> {
     const WIDTH: usize = 11;
     let tenant = tx.tenant().0;
     if let Tx::Postgres(c) = &mut tx.tx {
@@ -93,7 +97,7 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for event in chunk {
-                q = bind_event!(q.bind(tenant), event);
+                q = bind_event!(q.bind(tenant), event.borrow());
             }
             q.execute(c).await?;
         });
@@ -102,15 +106,15 @@ pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()>
 }
 
 /// PostgreSQL: the events of [`append_many`] as one `INSERT … SELECT FROM unnest(…)`.
-async fn append_many_pg(
+async fn append_many_pg<E: Borrow<AuditEvent>>(
     c: &mut sqlx::PgConnection,
     tenant: Uuid,
-    events: &[AuditEvent],
+    events: &[E],
 ) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let arrays = EventArrays::new(events.iter());
+    let arrays = EventArrays::new(events.iter().map(Borrow::borrow));
     let sql = format!(
         "INSERT INTO audit_events ({COLUMNS}) SELECT {EVENT_ROW} FROM {}",
         event_rows_sql(2)

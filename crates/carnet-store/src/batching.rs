@@ -1,5 +1,6 @@
-//! PostgreSQL: statements of one kind and key (a tenant's reads by id, a tenant's creates)
-//! that meet on their way to the server go together, as one statement.
+//! Statements of one kind and key (a tenant's reads by id on PostgreSQL, a tenant's creates)
+//! that meet on their way to the database go together, as one statement (on SQLite, one
+//! transaction).
 //!
 //! One that arrives while fewer than `most_in_flight` of its kind and key are on their way
 //! goes at once, alone, as it always did ([`Joined::Alone`]): one that meets no other waits

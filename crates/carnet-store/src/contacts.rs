@@ -94,8 +94,10 @@ const INSERT_COLUMNS: &str = "tenant_id, id, first_name, last_name, emails, phon
      created_at, updated_at, created_by, search_rest";
 
 use arrays::{ContactArrays, bind_contact_arrays};
-pub(crate) use create::{CreateBatches, create_batches};
 pub use create::{Creation, create};
+pub(crate) use create::{
+    PgCreateBatches, SqliteCreateBatches, pg_create_batches, sqlite_create_batches,
+};
 
 /// Stores a new contact (version 1) with its e-mail and tag index rows.
 pub async fn insert(
@@ -262,8 +264,7 @@ pub async fn insert_many(
     insert_keys(tx, IndexTable::Tags, &tags).await
 }
 
-/// SQLite: the contacts of [`insert_many`] in multi-row `VALUES` statements, with rowids
-/// in their tenant's block one after another.
+/// SQLite: the contacts of [`insert_many`] ([`sqlite_insert_rows`]).
 async fn insert_many_values(
     c: &mut sqlx::SqliteConnection,
     tenant: Uuid,
@@ -271,16 +272,46 @@ async fn insert_many_values(
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let rows: Vec<NewRow<'_>> = contacts
+        .iter()
+        .map(|n| NewRow {
+            id: n.id,
+            input: n.input,
+            created_by,
+            now,
+        })
+        .collect();
+    sqlite_insert_rows(c, tenant, &rows, "").await.map(drop)
+}
+
+/// A new contact's row: its id and fields, who created it and when.
+pub(crate) struct NewRow<'a> {
+    pub(crate) id: ContactId,
+    pub(crate) input: &'a ContactInput,
+    pub(crate) created_by: Option<Uuid>,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// SQLite: `rows` of `tenant` in multi-row `VALUES` statements, with rowids in their
+/// tenant's block one after another, each statement ending with `returning` (a `RETURNING`
+/// clause, or nothing): the rows those return.
+async fn sqlite_insert_rows(
+    c: &mut sqlx::SqliteConnection,
+    tenant: Uuid,
+    rows: &[NewRow<'_>],
+    returning: &str,
+) -> Result<Vec<Row>> {
     const WIDTH: usize = 18;
     let mut rowid = sqlite_next_rowid(c, tenant).await?;
-    for chunk in contacts.chunks(MAX_PARAMS / WIDTH) {
+    let mut stored = Vec::new();
+    for chunk in rows.chunks(MAX_PARAMS / WIDTH) {
         let sql = format!(
             "INSERT INTO contacts (rowid, tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
                  tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
-             VALUES {}",
+             VALUES {} {returning}",
             values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as(&sql);
         for n in chunk {
             q = bind_row!(
                 q.bind(rowid),
@@ -288,15 +319,49 @@ async fn insert_many_values(
                 n.id,
                 n.input,
                 n.input.search_text(),
-                now
+                n.now
             )
-            .bind(now)
-            .bind(created_by);
+            .bind(n.now)
+            .bind(n.created_by);
             rowid += 1;
         }
-        q.execute(&mut *c).await?;
+        stored.extend(q.fetch_all(&mut *c).await?);
     }
-    Ok(())
+    Ok(stored)
+}
+
+/// SQLite: new contacts (version 1), their e-mail and tag index rows and the `events` of
+/// their creation, in a few multi-row statements (one per table, whatever their number up
+/// to a statement's parameters): the contacts stored, in no particular order.
+///
+/// Written in one statement, the contacts' search rows (SQLite's full-text index, written by
+/// its trigger) make one segment of the index: a statement of its own for each contact would
+/// make one each, since the index writes its pending rows out at every statement of a
+/// transaction.
+pub(crate) async fn sqlite_insert_audited_many(
+    tx: &mut TenantTx,
+    rows: &[NewRow<'_>],
+    events: &[&AuditEvent],
+) -> Result<Vec<Contact>> {
+    let tenant = tx.tenant().0;
+    let Tx::Sqlite(c) = &mut tx.tx else {
+        return Err(crate::StoreError::Config(
+            "contacts::sqlite_insert_audited_many runs on SQLite".into(),
+        ));
+    };
+    let stored = sqlite_insert_rows(c, tenant, rows, &format!("RETURNING {COLUMNS}")).await?;
+    for table in [IndexTable::Emails, IndexTable::Tags] {
+        let keys: Vec<(Uuid, String)> = rows
+            .iter()
+            .flat_map(|n| {
+                let keys = table.keys(&n.input.emails, &n.input.tags);
+                keys.into_iter().map(move |k| (n.id.0, k))
+            })
+            .collect();
+        insert_keys(tx, table, &keys).await?;
+    }
+    audit::append_many(tx, events).await?;
+    Ok(stored.into_iter().map(Contact::from).collect())
 }
 
 /// A contact as a tenant archive holds it: every column, bookkeeping included.

@@ -2,7 +2,9 @@
 
 use crate::batched_reads::{self, Batches};
 use crate::batching::Counts;
-use crate::contacts::{CreateBatches, create_batches};
+use crate::contacts::{
+    PgCreateBatches, SqliteCreateBatches, pg_create_batches, sqlite_create_batches,
+};
 use crate::group_commit::GroupWriter;
 use crate::single_reads::{Readers, Session};
 use crate::{Result, StoreError};
@@ -46,6 +48,7 @@ pub enum Db {
         writer: Arc<GroupWriter>,
         readers: SqlitePool,
         single_reads: Arc<Readers<SqliteConnection>>,
+        creates: Arc<SqliteCreateBatches>,
     },
     /// A pool for transactions, connections for reads of one statement
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
@@ -55,15 +58,15 @@ pub enum Db {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
         batches: Arc<Batches>,
-        creates: Arc<CreateBatches>,
+        creates: Arc<PgCreateBatches>,
     },
 }
 
-/// PostgreSQL: the statements that went to the server together since start, for `/metrics`.
+/// The statements that went to the database together since start, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batched {
-    /// Reads by id ([`crate::batched_reads`]).
-    pub reads: Counts,
+    /// Reads by id ([`crate::batched_reads`]; PostgreSQL only).
+    pub reads: Option<Counts>,
     /// Contacts' creates ([`crate::contacts::create`]).
     pub creates: Counts,
 }
@@ -158,6 +161,7 @@ impl Db {
             SQLITE_SINGLE_READS,
         ));
         Ok(Db::Sqlite {
+            creates: Arc::new(sqlite_create_batches(writer.clone())),
             writer,
             readers,
             single_reads,
@@ -188,7 +192,7 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db::Postgres {
-            creates: Arc::new(create_batches(pool.clone())),
+            creates: Arc::new(pg_create_batches(pool.clone())),
             pool,
             single_reads,
             batches,
@@ -241,6 +245,7 @@ impl Db {
                 writer,
                 readers,
                 single_reads,
+                ..
             } => vec![
                 ("writer", writer_stats(writer)),
                 ("readers", stats(readers)),
@@ -261,17 +266,20 @@ impl Db {
         }
     }
 
-    /// How many reads by id, and how many creates, went to PostgreSQL together, in how many
-    /// statements (`None` on SQLite, whose reads and writes go alone).
-    pub fn batched(&self) -> Option<Batched> {
+    /// How many creates, and on PostgreSQL how many reads by id, went to the database
+    /// together, in how many statements (SQLite's reads by id go alone).
+    pub fn batched(&self) -> Batched {
         match self {
-            Db::Sqlite { .. } => None,
+            Db::Sqlite { creates, .. } => Batched {
+                reads: None,
+                creates: creates.counts(),
+            },
             Db::Postgres {
                 batches, creates, ..
-            } => Some(Batched {
-                reads: batches.counts(),
+            } => Batched {
+                reads: Some(batches.counts()),
                 creates: creates.counts(),
-            }),
+            },
         }
     }
 
@@ -291,6 +299,7 @@ impl Db {
                 writer,
                 readers,
                 single_reads,
+                ..
             } => {
                 single_reads.close().await;
                 readers.close().await;

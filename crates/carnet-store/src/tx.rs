@@ -312,7 +312,7 @@ impl Db {
     /// A transaction on `tenant`'s data that may write.
     pub async fn tenant_write(&self, tenant: TenantId) -> Result<TenantTx> {
         let tx = match self {
-            Db::Sqlite { writer, .. } => sqlite_write(writer).await?,
+            Db::Sqlite { writer, .. } => return sqlite_tenant_write(writer, tenant).await,
             Db::Postgres { pool, .. } => begin_pg(pool, begin_for(tenant)).await?,
         };
         Ok(TenantTx { tenant, tx })
@@ -354,6 +354,17 @@ impl Db {
 /// A write transaction on SQLite's writer.
 async fn sqlite_write(writer: &GroupWriter) -> Result<Tx> {
     Ok(Tx::Sqlite(SqliteTx::Write(writer.begin().await?)))
+}
+
+/// SQLite: a write transaction on `tenant`'s data, on `writer` ([`Db::tenant_write`]).
+pub(crate) async fn sqlite_tenant_write(
+    writer: &GroupWriter,
+    tenant: TenantId,
+) -> Result<TenantTx> {
+    Ok(TenantTx {
+        tenant,
+        tx: sqlite_write(writer).await?,
+    })
 }
 
 fn sqlite_tx(t: Transaction<'static, Sqlite>) -> Tx {

@@ -64,12 +64,12 @@ impl Metrics {
         }
     }
 
-    /// The exposition text, with the database pools' figures appended, and, on PostgreSQL,
-    /// how many reads by id and creates went to the server together (`batched`).
+    /// The exposition text, with the database pools' figures appended, and how many creates
+    /// (and, on PostgreSQL, reads by id) went to the database together (`batched`).
     pub fn render(
         &self,
         pools: &[(&'static str, carnet_store::PoolStats)],
-        batched: Option<carnet_store::Batched>,
+        batched: carnet_store::Batched,
     ) -> String {
         let mut out = String::new();
         out.push_str(
@@ -138,34 +138,37 @@ impl Metrics {
                 let _ = writeln!(out, "{metric}{{pool=\"{pool}\"}} {v}");
             }
         }
-        if let Some(b) = batched {
-            for (metric, help, v) in [
+        let reads = batched.reads.map(|reads| {
+            [
                 (
                     "carnet_db_batched_reads_total",
                     "Reads by id sent to PostgreSQL together with others.",
-                    b.reads.members,
+                    reads.members,
                 ),
                 (
                     "carnet_db_read_batches_total",
                     "Statements the reads by id sent together went in.",
-                    b.reads.statements,
+                    reads.statements,
                 ),
-                (
-                    "carnet_db_batched_creates_total",
-                    "Contacts' creates sent to PostgreSQL together with others.",
-                    b.creates.members,
-                ),
-                (
-                    "carnet_db_create_batches_total",
-                    "Statements the creates sent together went in.",
-                    b.creates.statements,
-                ),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {v}"
-                );
-            }
+            ]
+        });
+        let creates = [
+            (
+                "carnet_db_batched_creates_total",
+                "Contacts' creates sent to the database together with others.",
+                batched.creates.members,
+            ),
+            (
+                "carnet_db_create_batches_total",
+                "Statements (SQLite: transactions) the creates sent together went in.",
+                batched.creates.statements,
+            ),
+        ];
+        for (metric, help, v) in reads.into_iter().flatten().chain(creates) {
+            let _ = writeln!(
+                out,
+                "# HELP {metric} {help}\n# TYPE {metric} counter\n{metric} {v}"
+            );
         }
         out
     }

@@ -438,20 +438,22 @@ async fn operations_endpoints(backend: Backend) {
         assert!(text.contains(&line), "{line}: {text}");
     }
 
-    // PostgreSQL counts the reads by id and the creates that went together: the one read by
-    // id met no other, and went alone; no contact was created.
+    // Both count the creates that went together, PostgreSQL the reads by id too: the one
+    // read by id met no other, and went alone; no contact was created.
     let batched = [
-        "carnet_db_batched_reads_total 0",
-        "carnet_db_read_batches_total 0",
-        "carnet_db_batched_creates_total 0",
-        "carnet_db_create_batches_total 0",
-    ];
-    for line in batched {
-        assert_eq!(
-            text.contains(line),
+        (
+            "carnet_db_batched_reads_total 0",
             backend == Backend::Postgres,
-            "{line}: {text}"
-        );
+        ),
+        (
+            "carnet_db_read_batches_total 0",
+            backend == Backend::Postgres,
+        ),
+        ("carnet_db_batched_creates_total 0", true),
+        ("carnet_db_create_batches_total 0", true),
+    ];
+    for (line, shown) in batched {
+        assert_eq!(text.contains(line), shown, "{line}: {text}");
     }
 
     // Readiness fails, with a problem, once the database is gone.

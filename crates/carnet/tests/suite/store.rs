@@ -848,7 +848,7 @@ async fn reads_by_id_that_meet_answer_each_its_own(backend: Backend) {
         let wanted = name.as_ref().map(|name| (*id, Some(name.clone())));
         assert_eq!(found, wanted, "read {n}");
     }
-    match app.db.db.batched().map(|b| b.reads) {
+    match app.db.db.batched().reads {
         None => assert_eq!(backend, Backend::Sqlite),
         Some(batched) => {
             assert!(
@@ -1411,6 +1411,111 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
 /// its own tenant): its owner must be a member of this workspace (a member of another one is
 /// refused, and nothing is written: no contact, no index row, no audit event), and on
 /// PostgreSQL the tenant it set ends with it.
+/// SQLite: creates that queue while two others wait for the writer go together, in one
+/// transaction; one of them that fails (an id already stored) leaves the others of its
+/// transaction to be stored alone, and reports its own error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_creates_that_meet_share_a_transaction_and_fail_alone() {
+    use carnet_store::contacts::{self, Creation};
+    use carnet_store::{StoreError, audit};
+    let app = TestApp::new(Backend::Sqlite).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap().id;
+    let create = |id: ContactId, name: String| {
+        let db = app.db.db.clone();
+        tokio::spawn(async move {
+            let input = ContactInput::from_json(
+                &json!({"last_name": name, "emails": [{"value": format!("{name}@x.test")}]}),
+            )
+            .unwrap();
+            let now = chrono::Utc::now();
+            let event = audit::AuditEvent {
+                id: uuid::Uuid::now_v7(),
+                occurred_at: now,
+                actor_kind: "system".into(),
+                actor_id: None,
+                action: "create".into(),
+                entity: "contact".into(),
+                entity_id: Some(id.0),
+                ip: None,
+                request_id: None,
+                changes: vec!["last_name".into()],
+            };
+            contacts::create(&db, tenant, id, &input, None, now, &event).await
+        })
+    };
+    let taken = ContactId(uuid::Uuid::now_v7());
+    let first = create(taken, "Premier".into()).await.unwrap().unwrap();
+    assert!(matches!(first, Creation::Stored(_)));
+
+    // Rounds: 30 creates queued behind two that wait for the writer, held meanwhile; in the
+    // second round, one of the 30 takes the id of the first contact.
+    let mut stored = 1;
+    for round in 0..2 {
+        let before = app.db.db.batched().creates;
+        let held = app.db.db.begin().await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..2 {
+            tasks.push((
+                None,
+                create(ContactId(uuid::Uuid::now_v7()), format!("R{round}a{n}")),
+            ));
+            while app.db.db.writers_waiting() < n + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        for n in 0..30 {
+            let id = if round == 1 && n == 17 {
+                taken
+            } else {
+                ContactId(uuid::Uuid::now_v7())
+            };
+            tasks.push((Some(id), create(id, format!("R{round}n{n}"))));
+        }
+        // Time for the 30 to join the queue, behind the two holding its places.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        held.commit().await.unwrap();
+        for (n, (id, task)) in tasks.into_iter().enumerate() {
+            match (task.await.unwrap(), id) {
+                (Err(StoreError::Conflict(_)), Some(id)) if id == taken => {}
+                (Ok(Creation::Stored(c)), id) if id != Some(taken) => {
+                    assert!(
+                        id.is_none_or(|id| c.id == id),
+                        "create {n} of round {round}"
+                    );
+                    stored += 1;
+                }
+                (other, _) => panic!("create {n} of round {round}: {other:?}"),
+            }
+        }
+        let after = app.db.db.batched().creates;
+        let together = (
+            after.members - before.members,
+            after.statements - before.statements,
+        );
+        if round == 0 {
+            assert_eq!(together, (30, 1), "the 30 went in one transaction");
+        } else {
+            assert_eq!(
+                together,
+                (0, 0),
+                "their transaction failed: they went alone"
+            );
+        }
+    }
+    let mut tx = app.db.db.tenant_read(tenant).await.unwrap();
+    assert_eq!(contacts::count(&mut tx).await.unwrap(), stored);
+    let events = audit::recent(&mut tx, 200).await.unwrap();
+    assert_eq!(events.len() as i64, stored, "one creation event each");
+    let matches = contacts::index_matches(&mut tx, &["r1n18".to_owned()]).await;
+    assert_eq!(
+        matches.unwrap(),
+        Some(1),
+        "a member of the failed transaction found"
+    );
+    drop(tx);
+    app.finish().await;
+}
+
 async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backend) {
     use carnet_store::{audit, contacts};
     let app = TestApp::new(backend).await;
@@ -1490,7 +1595,7 @@ async fn a_contact_is_created_in_one_write_with_its_owner_checked(backend: Backe
     app.finish().await;
 }
 
-/// Creates of a workspace that arrive together go to PostgreSQL together: each must still
+/// Creates of a workspace that arrive together go to the database together: each must still
 /// get its own answer (its contact as given, or its owner refused) and store its own rows
 /// (index rows, search row, audit event), in its own workspace, whatever it went with.
 async fn creates_that_meet_answer_each_its_own(backend: Backend) {
@@ -1586,15 +1691,12 @@ async fn creates_that_meet_answer_each_its_own(backend: Backend) {
             }
         }
     }
-    match app.db.db.batched().map(|b| b.creates) {
-        None => assert_eq!(backend, Backend::Sqlite),
-        Some(batched) => assert!(
-            batched.members * 2 >= creates.len() as u64
-                && batched.statements * 3 <= batched.members,
-            "creates that met went together: {batched:?} of {}",
-            creates.len()
-        ),
-    }
+    let batched = app.db.db.batched().creates;
+    assert!(
+        batched.members * 2 >= creates.len() as u64 && batched.statements * 3 <= batched.members,
+        "creates that met went together: {batched:?} of {}",
+        creates.len()
+    );
     app.finish().await;
 }
 
