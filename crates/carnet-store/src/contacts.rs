@@ -94,10 +94,8 @@ const INSERT_COLUMNS: &str = "tenant_id, id, first_name, last_name, emails, phon
      created_at, updated_at, created_by, search_rest";
 
 use arrays::{ContactArrays, bind_contact_arrays};
+pub(crate) use create::{CreateBatches, Creates, create_batches};
 pub use create::{Creation, create};
-pub(crate) use create::{
-    PgCreateBatches, SqliteCreateBatches, pg_create_batches, sqlite_create_batches,
-};
 
 /// Stores a new contact (version 1) with its e-mail and tag index rows.
 pub async fn insert(
@@ -336,8 +334,8 @@ async fn sqlite_insert_rows(
 ///
 /// Written in one statement, the contacts' search rows (SQLite's full-text index, written by
 /// its trigger) make one segment of the index: a statement of its own for each contact would
-/// make one each, since the index writes its pending rows out at every statement of a
-/// transaction.
+/// make one each, since the index writes its pending rows out whenever a statement or a
+/// savepoint that may be undone on its own begins.
 pub(crate) async fn sqlite_insert_audited_many(
     tx: &mut TenantTx,
     rows: &[NewRow<'_>],

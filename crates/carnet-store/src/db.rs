@@ -2,9 +2,7 @@
 
 use crate::batched_reads::{self, Batches};
 use crate::batching::Counts;
-use crate::contacts::{
-    PgCreateBatches, SqliteCreateBatches, pg_create_batches, sqlite_create_batches,
-};
+use crate::contacts::{CreateBatches, Creates, create_batches};
 use crate::group_commit::GroupWriter;
 use crate::single_reads::{Readers, Session};
 use crate::{Result, StoreError};
@@ -43,12 +41,13 @@ pub enum Backend {
 pub enum Db {
     /// One writer connection (SQLite allows one writer at a time) whose transactions share
     /// their commits when they queue for it ([`crate::group_commit`]), a pool of readers,
-    /// and connections for reads of one statement ([`Db::tenant_read_single`]).
+    /// connections for reads of one statement ([`Db::tenant_read_single`]), and the
+    /// contacts' creates that go to the writer together ([`crate::contacts::create`]).
     Sqlite {
         writer: Arc<GroupWriter>,
         readers: SqlitePool,
         single_reads: Arc<Readers<SqliteConnection>>,
-        creates: Arc<SqliteCreateBatches>,
+        creates: Arc<CreateBatches>,
     },
     /// A pool for transactions, connections for reads of one statement
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
@@ -58,7 +57,7 @@ pub enum Db {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
         batches: Arc<Batches>,
-        creates: Arc<PgCreateBatches>,
+        creates: Arc<CreateBatches>,
     },
 }
 
@@ -161,7 +160,7 @@ impl Db {
             SQLITE_SINGLE_READS,
         ));
         Ok(Db::Sqlite {
-            creates: Arc::new(sqlite_create_batches(writer.clone())),
+            creates: Arc::new(create_batches(Creates::Sqlite(writer.clone()))),
             writer,
             readers,
             single_reads,
@@ -192,7 +191,7 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db::Postgres {
-            creates: Arc::new(pg_create_batches(pool.clone())),
+            creates: Arc::new(create_batches(Creates::Postgres(pool.clone()))),
             pool,
             single_reads,
             batches,

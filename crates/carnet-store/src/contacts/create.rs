@@ -53,8 +53,8 @@ pub enum Creation {
 /// server dropped the one it went on; should the first sending have been stored after all,
 /// the contact's own id then conflicts, and the contact stored is the answer. SQLite: a write
 /// transaction on the writer (its commit may be shared), of its own or, as on PostgreSQL,
-/// with the others that arrive while two are on their way: each costs the writer one
-/// command instead of a transaction's four hand-overs to its thread.
+/// with the others that arrive while two are on their way: those cost the writer a
+/// statement per table for them all, instead of a transaction each.
 pub async fn create(
     db: &Db,
     tenant: TenantId,
@@ -71,76 +71,56 @@ pub async fn create(
         now,
         event: event.clone(),
     };
-    match db {
-        Db::Sqlite {
-            writer, creates, ..
-        } => {
-            let place = match creates.join(tenant, waiting).await {
-                Joined::Answered(creation) => return Ok(creation),
-                Joined::Alone(place) => Some(place),
-                // Its transaction failed (another member's error): nothing of it was kept.
-                Joined::Unanswered => None,
-            };
-            let creation = sqlite_alone(writer, tenant, id, input, created_by, now, event).await;
-            // The place held until now: the creates that arrived meanwhile waited, and go
-            // together.
-            drop(place);
-            creation
+    let (Db::Sqlite { creates, .. } | Db::Postgres { creates, .. }) = db;
+    let (place, unanswered) = match creates.join(tenant, waiting).await {
+        Joined::Answered(creation) => return Ok(creation),
+        Joined::Alone(place) => (Some(place), false),
+        Joined::Unanswered => (None, true),
+    };
+    let creation = match db {
+        // Alone, in a write transaction of its own on the writer (its commit may be shared):
+        // one command for the contact, its index rows and its event. One whose transaction
+        // with others failed was not stored (that transaction left nothing).
+        Db::Sqlite { writer, .. } => {
+            async {
+                let mut tx = sqlite_tenant_write(writer, tenant).await?;
+                if let Some(owner) = input.owner_id
+                    && users::role_in(tx.control(), tenant, owner).await?.is_none()
+                {
+                    return Ok(Creation::OwnerNotMember);
+                }
+                let contact = insert_audited(&mut tx, id, input, created_by, now, event).await?;
+                tx.commit().await?;
+                Ok(Creation::Stored(Box::new(contact)))
+            }
+            .await
         }
-        Db::Postgres { pool, creates, .. } => {
-            let (place, maybe_stored) = match creates.join(tenant, waiting).await {
-                Joined::Answered(creation) => return Ok(creation),
-                Joined::Alone(place) => (Some(place), false),
-                // Its statement failed, perhaps once it had stored it (a connection lost at
-                // its end).
-                Joined::Unanswered => (None, true),
-            };
+        // One whose statement with others failed may have been stored (a connection lost
+        // at its end).
+        Db::Postgres { pool, .. } => {
             let mut sent = Sent {
                 db,
                 pool,
                 tenant,
                 id,
-                maybe_stored,
+                maybe_stored: unanswered,
             };
-            let creation = sent.alone(input, created_by, now, event).await;
-            // The place held until now: the creates that arrived meanwhile waited, and go
-            // together.
-            drop(place);
-            creation
+            sent.alone(input, created_by, now, event).await
         }
-    }
+    };
+    // The place held until now: the creates that arrived meanwhile waited, and go together.
+    drop(place);
+    creation
 }
 
-/// SQLite: stores a create alone, in a write transaction of its own on the writer (its commit
-/// may be shared): one command for the contact, its index rows and its event.
-async fn sqlite_alone(
-    writer: &GroupWriter,
-    tenant: TenantId,
-    id: ContactId,
-    input: &ContactInput,
-    created_by: Option<Uuid>,
-    now: DateTime<Utc>,
-    event: &AuditEvent,
-) -> Result<Creation> {
-    let mut tx = sqlite_tenant_write(writer, tenant).await?;
-    if let Some(owner) = input.owner_id
-        && users::role_in(tx.control(), tenant, owner).await?.is_none()
-    {
-        return Ok(Creation::OwnerNotMember);
-    }
-    let contact = insert_audited(&mut tx, id, input, created_by, now, event).await?;
-    tx.commit().await?;
-    Ok(Creation::Stored(Box::new(contact)))
-}
-
-/// SQLite: stores `creates` in one write transaction on the writer (its commit may be
-/// shared), a few statements for them all: each contact whose owner is none or a member of
-/// the workspace, with its index rows and event. Any error leaves none of them written.
+/// SQLite: `creates` in one write transaction on the writer (its commit may be shared), a
+/// few statements for them all ([`sqlite_insert_audited_many`]): the contacts stored (those
+/// whose owner is none or a member of the workspace). Any error leaves none of them written.
 async fn sqlite_together(
     writer: &GroupWriter,
     tenant: TenantId,
     creates: &[Waiting],
-) -> Result<Vec<Creation>> {
+) -> Result<Vec<Contact>> {
     let mut tx = sqlite_tenant_write(writer, tenant).await?;
     let mut members: HashMap<UserId, bool> = HashMap::new();
     for owner in creates.iter().filter_map(|w| w.input.owner_id) {
@@ -168,14 +148,7 @@ async fn sqlite_together(
     let events: Vec<&AuditEvent> = kept.iter().map(|w| &w.event).collect();
     let stored = sqlite_insert_audited_many(&mut tx, &rows, &events).await?;
     tx.commit().await?;
-    let mut stored: HashMap<ContactId, Contact> = stored.into_iter().map(|c| (c.id, c)).collect();
-    Ok(creates
-        .iter()
-        .map(|w| match stored.remove(&w.id) {
-            Some(contact) => Creation::Stored(Box::new(contact)),
-            None => Creation::OwnerNotMember,
-        })
-        .collect())
+    Ok(stored)
 }
 
 /// A create on its way alone, and whether a sending before may have stored it.
@@ -306,32 +279,21 @@ static PG_CREATE_MANY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// PostgreSQL: the creates of one workspace waiting to go together.
-pub(crate) type PgCreateBatches = Queues<PgCreates>;
+/// The creates of one workspace waiting to go together.
+pub(crate) type CreateBatches = Queues<Creates>;
 
-/// PostgreSQL: creates that go together, on the pool's connections.
+/// Where creates that go together are sent.
 #[derive(Debug)]
-pub struct PgCreates {
-    pool: PgPool,
+pub enum Creates {
+    /// One statement, on one of the pool's connections.
+    Postgres(PgPool),
+    /// One write transaction on the writer.
+    Sqlite(Arc<GroupWriter>),
 }
 
-/// The queues of creates going to `pool`.
-pub(crate) fn pg_create_batches(pool: PgPool) -> PgCreateBatches {
-    Queues::new(PgCreates { pool }, MOST_IN_FLIGHT, MOST_PER_STATEMENT)
-}
-
-/// SQLite: the creates of one workspace waiting to go together.
-pub(crate) type SqliteCreateBatches = Queues<SqliteCreates>;
-
-/// SQLite: creates that go together, in one write transaction.
-#[derive(Debug)]
-pub struct SqliteCreates {
-    writer: Arc<GroupWriter>,
-}
-
-/// The queues of creates going to `writer`.
-pub(crate) fn sqlite_create_batches(writer: Arc<GroupWriter>) -> SqliteCreateBatches {
-    Queues::new(SqliteCreates { writer }, MOST_IN_FLIGHT, MOST_PER_STATEMENT)
+/// The queues of creates going to `to`.
+pub(crate) fn create_batches(to: Creates) -> CreateBatches {
+    Queues::new(to, MOST_IN_FLIGHT, MOST_PER_STATEMENT)
 }
 
 /// A create waiting for its statement: what [`create`] was given.
@@ -344,7 +306,7 @@ pub struct Waiting {
     event: AuditEvent,
 }
 
-impl Together for PgCreates {
+impl Together for Creates {
     type Key = TenantId;
     type Item = Waiting;
     type Answer = Creation;
@@ -355,29 +317,17 @@ impl Together for PgCreates {
     }
 
     async fn send(&self, tenant: TenantId, creates: &[Waiting]) -> Option<Vec<Creation>> {
-        let mut contacts = ContactArrays::default();
-        for w in creates {
-            contacts.push(w.id, &w.input, w.created_by, w.now);
-        }
-        let inputs = || creates.iter().map(|w| (w.id, &w.input));
-        let (email_ids, email_keys) = key_arrays(IndexTable::Emails, inputs());
-        let (tag_ids, tag_keys) = key_arrays(IndexTable::Tags, inputs());
-        let events = EventArrays::new(creates.iter().map(|w| &w.event));
-        let q = bind_contact_arrays!(sqlx::query_as(&PG_CREATE_MANY).bind(tenant.0), contacts)
-            .bind(&email_ids)
-            .bind(&email_keys)
-            .bind(&tag_ids)
-            .bind(&tag_keys);
-        let rows: Vec<Row> = bind_event_arrays!(q, events)
-            .fetch_all(&self.pool)
-            .await
-            .ok()?;
-        let mut stored: HashMap<Uuid, Row> = rows.into_iter().map(|r| (r.id, r)).collect();
+        let stored = match self {
+            Creates::Postgres(pool) => pg_together(pool, tenant, creates).await,
+            Creates::Sqlite(writer) => sqlite_together(writer, tenant, creates).await,
+        };
+        let mut stored: HashMap<ContactId, Contact> =
+            stored.ok()?.into_iter().map(|c| (c.id, c)).collect();
         Some(
             creates
                 .iter()
-                .map(|w| match stored.remove(&w.id.0) {
-                    Some(row) => Creation::Stored(Box::new(row.into())),
+                .map(|w| match stored.remove(&w.id) {
+                    Some(contact) => Creation::Stored(Box::new(contact)),
                     None => Creation::OwnerNotMember,
                 })
                 .collect(),
@@ -385,17 +335,22 @@ impl Together for PgCreates {
     }
 }
 
-impl Together for SqliteCreates {
-    type Key = TenantId;
-    type Item = Waiting;
-    type Answer = Creation;
-
-    /// Each create has an id of its own: none clashes with another.
-    fn clash(_: &Waiting, _: &Waiting) -> bool {
-        false
+/// PostgreSQL: `creates` in one statement ([`PG_CREATE_MANY`]): the contacts stored (those
+/// whose owner is none or a member of the workspace).
+async fn pg_together(pool: &PgPool, tenant: TenantId, creates: &[Waiting]) -> Result<Vec<Contact>> {
+    let mut contacts = ContactArrays::default();
+    for w in creates {
+        contacts.push(w.id, &w.input, w.created_by, w.now);
     }
-
-    async fn send(&self, tenant: TenantId, creates: &[Waiting]) -> Option<Vec<Creation>> {
-        sqlite_together(&self.writer, tenant, creates).await.ok()
-    }
+    let inputs = || creates.iter().map(|w| (w.id, &w.input));
+    let (email_ids, email_keys) = key_arrays(IndexTable::Emails, inputs());
+    let (tag_ids, tag_keys) = key_arrays(IndexTable::Tags, inputs());
+    let events = EventArrays::new(creates.iter().map(|w| &w.event));
+    let q = bind_contact_arrays!(sqlx::query_as(&PG_CREATE_MANY).bind(tenant.0), contacts)
+        .bind(&email_ids)
+        .bind(&email_keys)
+        .bind(&tag_ids)
+        .bind(&tag_keys);
+    let rows: Vec<Row> = bind_event_arrays!(q, events).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(Contact::from).collect())
 }
