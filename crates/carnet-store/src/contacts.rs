@@ -262,7 +262,8 @@ pub async fn insert_many(
     insert_keys(tx, IndexTable::Tags, &tags).await
 }
 
-/// SQLite: the contacts of [`insert_many`] ([`sqlite_insert_rows`]).
+/// SQLite: the contacts of [`insert_many`] in multi-row `VALUES` statements, with rowids
+/// in their tenant's block one after another.
 async fn insert_many_values(
     c: &mut sqlx::SqliteConnection,
     tenant: Uuid,
@@ -270,16 +271,33 @@ async fn insert_many_values(
     created_by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let rows: Vec<NewRow<'_>> = contacts
-        .iter()
-        .map(|n| NewRow {
-            id: n.id,
-            input: n.input,
-            created_by,
-            now,
-        })
-        .collect();
-    sqlite_insert_rows(c, tenant, &rows, "").await.map(drop)
+    const WIDTH: usize = 18;
+    let mut rowid = sqlite_next_rowid(c, tenant).await?;
+    for chunk in contacts.chunks(MAX_PARAMS / WIDTH) {
+        let sql = format!(
+            "INSERT INTO contacts (rowid, {INSERT_COLUMNS}) VALUES {}",
+            values_rows(
+                chunk.len(),
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)"
+            )
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = bind_row!(
+                q.bind(rowid),
+                tenant,
+                n.id,
+                n.input,
+                n.input.search_text(),
+                now
+            )
+            .bind(now)
+            .bind(created_by);
+            rowid += 1;
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// A new contact's row: its id and fields, who created it and when.
@@ -290,47 +308,11 @@ pub(crate) struct NewRow<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
-/// SQLite: `rows` of `tenant` in multi-row `VALUES` statements, with rowids in their
-/// tenant's block one after another, each statement ending with `returning` (a `RETURNING`
-/// clause, or nothing): the rows those return.
-async fn sqlite_insert_rows(
-    c: &mut sqlx::SqliteConnection,
-    tenant: Uuid,
-    rows: &[NewRow<'_>],
-    returning: &str,
-) -> Result<Vec<Row>> {
-    const WIDTH: usize = 18;
-    let mut rowid = sqlite_next_rowid(c, tenant).await?;
-    let mut stored = Vec::new();
-    for chunk in rows.chunks(MAX_PARAMS / WIDTH) {
-        let sql = format!(
-            "INSERT INTO contacts (rowid, tenant_id, id, first_name, last_name, emails, phones, company_id, job_title,
-                 tags, custom, owner_id, search_text, sort_last, sort_first, version, created_at, updated_at, created_by)
-             VALUES {} {returning}",
-            values_rows(chunk.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
-        );
-        let mut q = sqlx::query_as(&sql);
-        for n in chunk {
-            q = bind_row!(
-                q.bind(rowid),
-                tenant,
-                n.id,
-                n.input,
-                n.input.search_text(),
-                n.now
-            )
-            .bind(n.now)
-            .bind(n.created_by);
-            rowid += 1;
-        }
-        stored.extend(q.fetch_all(&mut *c).await?);
-    }
-    Ok(stored)
-}
-
 /// SQLite: new contacts (version 1), their e-mail and tag index rows and the `events` of
-/// their creation, in a few multi-row statements (one per table, whatever their number up
-/// to a statement's parameters): the contacts stored, in no particular order.
+/// their creation, in one command: a multi-row statement for each table, one hand-over to
+/// the connection's thread for them all. The contacts stored, in no particular order. A
+/// contact takes at most 227 parameters (50 e-mails, 50 tags): more than [`MAX_PARAMS`] in
+/// all is refused, before anything is written.
 ///
 /// Written in one statement, the contacts' search rows (SQLite's full-text index, written by
 /// its trigger) make one segment of the index: a statement of its own for each contact would
@@ -347,18 +329,79 @@ pub(crate) async fn sqlite_insert_audited_many(
             "contacts::sqlite_insert_audited_many runs on SQLite".into(),
         ));
     };
-    let stored = sqlite_insert_rows(c, tenant, rows, &format!("RETURNING {COLUMNS}")).await?;
-    for table in [IndexTable::Emails, IndexTable::Tags] {
-        let keys: Vec<(Uuid, String)> = rows
-            .iter()
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = |table: IndexTable| -> Vec<(Uuid, String)> {
+        rows.iter()
             .flat_map(|n| {
                 let keys = table.keys(&n.input.emails, &n.input.tags);
                 keys.into_iter().map(move |k| (n.id.0, k))
             })
+            .collect()
+    };
+    let (emails, tags) = (keys(IndexTable::Emails), keys(IndexTable::Tags));
+    // `$1` the tenant, then every value numbered in the order it is bound.
+    let mut bound = 1;
+    let mut next = |count: usize| {
+        let placeholders: Vec<String> = (bound + 1..=bound + count)
+            .map(|n| format!("${n}"))
             .collect();
-        insert_keys(tx, table, &keys).await?;
+        bound += count;
+        placeholders.join(", ")
+    };
+    let contacts: Vec<String> = (0..rows.len())
+        .map(|k| {
+            format!(
+                "((SELECT r FROM next) + {k}, {}, 1, {}, NULL)",
+                next(14),
+                next(3)
+            )
+        })
+        .collect();
+    let mut sql = format!(
+        "WITH next(r) AS MATERIALIZED (SELECT {SQLITE_NEXT_ROWID})
+         INSERT INTO contacts (rowid, {INSERT_COLUMNS}) VALUES {} RETURNING {COLUMNS}",
+        contacts.join(", ")
+    );
+    for (table, keys) in [(IndexTable::Emails, &emails), (IndexTable::Tags, &tags)] {
+        if !keys.is_empty() {
+            let values: Vec<String> = keys.iter().map(|_| format!("($1, {})", next(2))).collect();
+            sql.push_str(&format!(
+                "; {} VALUES {}",
+                table.insert_into(),
+                values.join(", ")
+            ));
+        }
     }
-    audit::append_many(tx, events).await?;
+    let values: Vec<String> = events
+        .iter()
+        .map(|_| format!("($1, {})", next(10)))
+        .collect();
+    sql.push_str(&format!(
+        "; INSERT INTO audit_events ({}) VALUES {}",
+        audit::COLUMNS,
+        values.join(", ")
+    ));
+    if bound > MAX_PARAMS {
+        return Err(crate::StoreError::Config(format!(
+            "{} contacts take {bound} parameters, more than one command may",
+            rows.len()
+        )));
+    }
+    let mut q = sqlx::query_as(&sql).bind(tenant);
+    for n in rows {
+        q = bind_row!(q, tenant, n.id, n.input, n.input.search_text(), n.now)
+            .bind(n.now)
+            .bind(n.created_by);
+    }
+    for (id, key) in emails.iter().chain(&tags) {
+        q = q.bind(id).bind(key);
+    }
+    for e in events {
+        q = audit::bind_event!(q, e);
+    }
+    let stored: Vec<Row> = q.fetch_all(&mut **c).await?;
     Ok(stored.into_iter().map(Contact::from).collect())
 }
 
