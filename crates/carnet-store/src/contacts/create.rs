@@ -53,8 +53,8 @@ pub enum Creation {
 /// server dropped the one it went on; should the first sending have been stored after all,
 /// the contact's own id then conflicts, and the contact stored is the answer. SQLite: a write
 /// transaction on the writer (its commit may be shared), of its own or, as on PostgreSQL,
-/// with the others that arrive while two are on their way: those cost the writer a
-/// statement per table for them all, instead of a transaction each.
+/// with the others that arrive while two are on their way: those cost the writer one
+/// command (a statement per table) for them all, instead of a transaction each.
 pub async fn create(
     db: &Db,
     tenant: TenantId,
@@ -113,9 +113,10 @@ pub async fn create(
     creation
 }
 
-/// SQLite: `creates` in one write transaction on the writer (its commit may be shared), a
-/// few statements for them all ([`sqlite_insert_audited_many`]): the contacts stored (those
-/// whose owner is none or a member of the workspace). Any error leaves none of them written.
+/// SQLite: `creates` in one write transaction on the writer (its commit may be shared), one
+/// command for them all ([`sqlite_insert_audited_many`]) after a check of each owner: the
+/// contacts stored (those whose owner is none or a member of the workspace). Any error leaves
+/// none of them written.
 async fn sqlite_together(
     writer: &GroupWriter,
     tenant: TenantId,
