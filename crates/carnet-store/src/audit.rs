@@ -4,7 +4,6 @@ use crate::Result;
 use crate::params::{MAX_PARAMS, positional, unnest_rows, values_rows};
 use crate::tx::{TenantTx, Tx, on_conn};
 use chrono::{DateTime, Utc};
-use std::borrow::Borrow;
 use uuid::Uuid;
 
 /// One recorded change.
@@ -76,11 +75,8 @@ macro_rules! bind_event {
 }
 pub(crate) use bind_event;
 
-/// Appends many events in a few multi-row statements (imports, creates that go together).
-pub async fn append_many<E: Borrow<AuditEvent> + Sync>(
-    tx: &mut TenantTx,
-    events: &[E],
-) -> Result<()> {
+/// Appends many events in a few multi-row statements (imports).
+pub async fn append_many(tx: &mut TenantTx, events: &[AuditEvent]) -> Result<()> {
     const WIDTH: usize = 11;
     let tenant = tx.tenant().0;
     if let Tx::Postgres(c) = &mut tx.tx {
@@ -97,7 +93,7 @@ pub async fn append_many<E: Borrow<AuditEvent> + Sync>(
         on_conn!(&mut tx.tx, |c| {
             let mut q = sqlx::query(&sql);
             for event in chunk {
-                q = bind_event!(q.bind(tenant), event.borrow());
+                q = bind_event!(q.bind(tenant), event);
             }
             q.execute(c).await?;
         });
@@ -106,15 +102,15 @@ pub async fn append_many<E: Borrow<AuditEvent> + Sync>(
 }
 
 /// PostgreSQL: the events of [`append_many`] as one `INSERT … SELECT FROM unnest(…)`.
-async fn append_many_pg<E: Borrow<AuditEvent>>(
+async fn append_many_pg(
     c: &mut sqlx::PgConnection,
     tenant: Uuid,
-    events: &[E],
+    events: &[AuditEvent],
 ) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let arrays = EventArrays::new(events.iter().map(Borrow::borrow));
+    let arrays = EventArrays::new(events.iter());
     let sql = format!(
         "INSERT INTO audit_events ({COLUMNS}) SELECT {EVENT_ROW} FROM {}",
         event_rows_sql(2)
