@@ -250,16 +250,11 @@ pub async fn insert_many(
         Tx::Postgres(c) => insert_many_pg(c, tenant, contacts, created_by, now).await?,
         Tx::Sqlite(c) => insert_many_values(c, tenant, contacts, created_by, now).await?,
     }
-    let emails: Vec<(Uuid, String)> = contacts
-        .iter()
-        .flat_map(|n| n.input.email_keys().into_iter().map(move |k| (n.id.0, k)))
-        .collect();
-    insert_keys(tx, IndexTable::Emails, &emails).await?;
-    let tags: Vec<(Uuid, String)> = contacts
-        .iter()
-        .flat_map(|n| n.input.tag_keys().into_iter().map(move |k| (n.id.0, k)))
-        .collect();
-    insert_keys(tx, IndexTable::Tags, &tags).await
+    let ids_inputs = || contacts.iter().map(|n| (n.id, n.input));
+    for table in [IndexTable::Emails, IndexTable::Tags] {
+        insert_keys(tx, table, &table.pairs(ids_inputs())).await?;
+    }
+    Ok(())
 }
 
 /// SQLite: the contacts of [`insert_many`] in multi-row `VALUES` statements, with rowids
@@ -332,15 +327,8 @@ pub(crate) async fn sqlite_insert_audited_many(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let keys = |table: IndexTable| -> Vec<(Uuid, String)> {
-        rows.iter()
-            .flat_map(|n| {
-                let keys = table.keys(&n.input.emails, &n.input.tags);
-                keys.into_iter().map(move |k| (n.id.0, k))
-            })
-            .collect()
-    };
-    let (emails, tags) = (keys(IndexTable::Emails), keys(IndexTable::Tags));
+    let pairs = |table: IndexTable| table.pairs(rows.iter().map(|n| (n.id, n.input)));
+    let (emails, tags) = (pairs(IndexTable::Emails), pairs(IndexTable::Tags));
     // `$1` the tenant, then every value numbered in the order it is bound.
     let mut bound = 1;
     let mut next = |count: usize| {
@@ -501,16 +489,11 @@ pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Re
             q.execute(c).await?;
         });
     }
-    let emails: Vec<(Uuid, String)> = inputs
-        .iter()
-        .flat_map(|(id, input)| input.email_keys().into_iter().map(move |k| (id.0, k)))
-        .collect();
-    insert_keys(tx, IndexTable::Emails, &emails).await?;
-    let tags: Vec<(Uuid, String)> = inputs
-        .iter()
-        .flat_map(|(id, input)| input.tag_keys().into_iter().map(move |k| (id.0, k)))
-        .collect();
-    insert_keys(tx, IndexTable::Tags, &tags).await
+    for table in [IndexTable::Emails, IndexTable::Tags] {
+        let pairs = table.pairs(inputs.iter().map(|(id, input)| (*id, input)));
+        insert_keys(tx, table, &pairs).await?;
+    }
+    Ok(())
 }
 
 /// PostgreSQL: the contacts of [`insert_many`] as one `INSERT … SELECT FROM unnest(…)`, a
@@ -846,6 +829,20 @@ impl IndexTable {
             IndexTable::Emails => email_keys(emails),
             IndexTable::Tags => tag_keys(tags),
         }
+    }
+
+    /// The (contact id, key) rows of `contacts` in this table, contact by contact.
+    fn pairs<'a>(
+        self,
+        contacts: impl IntoIterator<Item = (ContactId, &'a ContactInput)>,
+    ) -> Vec<(Uuid, String)> {
+        contacts
+            .into_iter()
+            .flat_map(|(id, input)| {
+                let keys = self.keys(&input.emails, &input.tags);
+                keys.into_iter().map(move |k| (id.0, k))
+            })
+            .collect()
     }
 
     /// `INSERT INTO <table> (tenant_id, contact_id, <key column>)`, for every writer of rows.

@@ -104,15 +104,7 @@ pub(super) fn key_arrays<'a>(
     table: IndexTable,
     contacts: impl Iterator<Item = (ContactId, &'a ContactInput)>,
 ) -> (Vec<Uuid>, Vec<String>) {
-    contacts
-        .flat_map(|(id, input)| {
-            let keys = match table {
-                IndexTable::Emails => input.email_keys(),
-                IndexTable::Tags => input.tag_keys(),
-            };
-            keys.into_iter().map(move |k| (id.0, k))
-        })
-        .unzip()
+    table.pairs(contacts).into_iter().unzip()
 }
 
 /// Binds the sixteen arrays of [`rows_sql`] from a [`ContactArrays`] `$a`.
