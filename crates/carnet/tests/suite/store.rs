@@ -1366,7 +1366,7 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
     c.close().await.unwrap();
 
     let report = carnet_store::migrate(&t.owner, false).await.unwrap();
-    assert_eq!(report.applied, vec![11]);
+    assert_eq!(report.applied, vec![11, 12]);
     let mut c = sqlite_owner(&t).await;
     assert_eq!(rowid_blocks(&mut c).await, (0, 2, Ok(())));
     c.close().await.unwrap();
@@ -1405,6 +1405,91 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
     }
     db.close().await;
     t.drop_db().await;
+}
+
+/// SQLite: migration 0012 rebuilds the e-mail and tag key tables WITHOUT ROWID and makes the
+/// owner and company indexes partial. Key rows written before it survive going down and up
+/// again, contacts are still found by e-mail and tag, and a contact deleted takes its key
+/// rows with it (the trigger both tables' rebuilds drop and put back).
+#[tokio::test]
+async fn sqlite_migration_0012_keeps_key_rows_in_slimmer_tables() {
+    use carnet_store::contacts::{self, ListQuery, SortField};
+    let app = TestApp::new(Backend::Sqlite).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let ids = app
+        .add_contacts_with(&tenant, "Durand", 30, &json!({"tags": ["vip", "Lyon"]}))
+        .await;
+    async fn key_rows(c: &mut sqlx::SqliteConnection) -> (i64, i64, String) {
+        let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_emails")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        let tags: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_tags")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        let schema: Vec<String> = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master
+             WHERE name IN ('contact_emails', 'contact_tags', 'contacts_owner', 'contacts_company')
+             ORDER BY name",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap();
+        (emails, tags, schema.join("\n"))
+    }
+    let slim = |schema: &str| {
+        (
+            schema.matches("WITHOUT ROWID").count(),
+            schema.matches("IS NOT NULL").count(),
+        )
+    };
+    app.db.db.close().await;
+    for (step, version, want) in [("down", 11, (0, 0)), ("up", 12, (2, 2))] {
+        if version == 11 {
+            carnet_store::undo_to(&app.db.owner, 11).await.unwrap();
+        } else {
+            let report = carnet_store::migrate(&app.db.owner, false).await.unwrap();
+            assert_eq!(report.applied, vec![12]);
+        }
+        let mut c = sqlite_owner(&app.db).await;
+        let (emails, tags, schema) = key_rows(&mut c).await;
+        assert_eq!((emails, tags), (30, 60), "{step}");
+        assert_eq!(slim(&schema), want, "{step}: {schema}");
+        c.close().await.unwrap();
+    }
+
+    let db = carnet_store::Db::connect(&app.db.app).await.unwrap();
+    let mut tx = db.tenant_read(tenant.id).await.unwrap();
+    let found = contacts::find_by_emails(&mut tx, &["durand7@x.fr".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(found.get("durand7@x.fr").map(|c| c.id), Some(ids[7]));
+    let tagged = ListQuery {
+        sort: SortField::LastName,
+        descending: false,
+        after: None,
+        limit: 100,
+        terms: Vec::new(),
+        tag: Some("lyon".into()),
+        company_id: None,
+        email: None,
+        trashed: false,
+    };
+    assert_eq!(contacts::list(&mut tx, &tagged).await.unwrap().len(), 30);
+    drop(tx);
+    db.close().await;
+
+    let mut c = sqlite_owner(&app.db).await;
+    sqlx::query("DELETE FROM contacts WHERE id = ?")
+        .bind(ids[7].0)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (emails, tags, _) = key_rows(&mut c).await;
+    assert_eq!((emails, tags), (29, 58));
+    c.close().await.unwrap();
+    app.db.drop_db().await;
 }
 
 /// A create without an idempotency key is one write (on PostgreSQL one statement that sets
