@@ -296,6 +296,7 @@ async fn insert_many_values(
 }
 
 /// A new contact's row: its id and fields, who created it and when.
+#[derive(Clone, Copy)]
 pub(crate) struct NewRow<'a> {
     pub(crate) id: ContactId,
     pub(crate) input: &'a ContactInput,
@@ -318,12 +319,34 @@ pub(crate) async fn sqlite_insert_audited_many(
     rows: &[NewRow<'_>],
     events: &[&AuditEvent],
 ) -> Result<Vec<Contact>> {
-    let tenant = tx.tenant().0;
+    let tenant = tx.tenant();
     let Tx::Sqlite(c) = &mut tx.tx else {
         return Err(crate::StoreError::Config(
             "contacts::sqlite_insert_audited_many runs on SQLite".into(),
         ));
     };
+    sqlite_insert_audited_command(c, tenant, rows, events, Command::InTransaction).await
+}
+
+/// Where the command of [`sqlite_insert_audited_command`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// In the transaction open on the connection.
+    InTransaction,
+    /// As a transaction of its own: `BEGIN` before its statements, `COMMIT` after.
+    OwnTransaction,
+}
+
+/// [`sqlite_insert_audited_many`] on a connection, in a transaction open on it or in one of
+/// the command's own.
+pub(crate) async fn sqlite_insert_audited_command(
+    c: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    rows: &[NewRow<'_>],
+    events: &[&AuditEvent],
+    command: Command,
+) -> Result<Vec<Contact>> {
+    let tenant = tenant.0;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -348,8 +371,13 @@ pub(crate) async fn sqlite_insert_audited_many(
         })
         .collect();
     let mut sql = format!(
-        "WITH next(r) AS MATERIALIZED (SELECT {SQLITE_NEXT_ROWID})
+        "{}WITH next(r) AS MATERIALIZED (SELECT {SQLITE_NEXT_ROWID})
          INSERT INTO contacts (rowid, {INSERT_COLUMNS}) VALUES {} RETURNING {COLUMNS}",
+        if command == Command::OwnTransaction {
+            "BEGIN; "
+        } else {
+            ""
+        },
         contacts.join(", ")
     );
     for (table, keys) in [(IndexTable::Emails, &emails), (IndexTable::Tags, &tags)] {
@@ -371,6 +399,9 @@ pub(crate) async fn sqlite_insert_audited_many(
         audit::COLUMNS,
         values.join(", ")
     ));
+    if command == Command::OwnTransaction {
+        sql.push_str("; COMMIT");
+    }
     if bound > MAX_PARAMS {
         return Err(crate::StoreError::Config(format!(
             "{} contacts take {bound} parameters, more than one command may",
@@ -389,7 +420,7 @@ pub(crate) async fn sqlite_insert_audited_many(
     for e in events {
         q = audit::bind_event!(q, e);
     }
-    let stored: Vec<Row> = q.fetch_all(&mut **c).await?;
+    let stored: Vec<Row> = q.fetch_all(c).await?;
     Ok(stored.into_iter().map(Contact::from).collect())
 }
 

@@ -119,6 +119,36 @@ impl GroupWriter {
         })
     }
 
+    /// The writer for a transaction of its own written in one command, `BEGIN; …; COMMIT`:
+    /// one hand-over to the writer's thread where [`GroupWriter::begin`], the statements and
+    /// the commit take three or more. `None` when a transaction is open on the writer (its
+    /// members await their shared commit): the caller then joins it through
+    /// [`GroupWriter::begin`].
+    pub async fn alone(&self) -> Result<Option<AloneTx>> {
+        let mut held = {
+            let _waiting = Waiting::on(&self.waiting);
+            self.writer.clone().lock_owned().await
+        };
+        // What a transaction that left still needs undone is undone on a task of its own, as
+        // in `begin`.
+        let mut held = tokio::spawn(async move {
+            settle_undo(&mut held).await;
+            held
+        })
+        .await
+        .map_err(|e| StoreError::NotDurable(format!("beginning a write: {e}")))?;
+        if held.closed {
+            return Err(StoreError::Config("the database is closed".into()));
+        }
+        if held.open.is_some() {
+            return Ok(None);
+        }
+        // Until the command is known to have committed, whoever takes the writer next rolls
+        // back what it may have left open (a statement that failed, a request given up).
+        held.undo = Undo::Transaction;
+        Ok(Some(AloneTx { held }))
+    }
+
     /// Commits what members left committed, rolls back the rest, and lets no transaction
     /// begin afterwards (shutdown). The connection itself closes when the last handle on the
     /// database is dropped.
@@ -265,6 +295,25 @@ impl GroupTx {
     }
 }
 
+/// The writer, held for one command that begins and commits a transaction of its own
+/// ([`GroupWriter::alone`]). Dropped without [`AloneTx::committed`], the next user of the
+/// writer rolls back whatever the command left open.
+pub struct AloneTx {
+    held: OwnedMutexGuard<Writer>,
+}
+
+impl AloneTx {
+    /// The connection, for the command: its text begins with `BEGIN` and ends with `COMMIT`.
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.held.conn
+    }
+
+    /// The command ran to its `COMMIT`: the writes are durable, nothing is left to undo.
+    pub fn committed(mut self) {
+        self.held.undo = Undo::Nothing;
+    }
+}
+
 impl Deref for GroupTx {
     type Target = SqliteConnection;
 
@@ -276,5 +325,78 @@ impl Deref for GroupTx {
 impl DerefMut for GroupTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         &mut self.held.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    async fn writer() -> GroupWriter {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        GroupWriter::new(conn)
+    }
+
+    async fn rows(w: &GroupWriter) -> i64 {
+        let mut tx = w.begin().await.unwrap();
+        let n = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        n
+    }
+
+    /// A command alone commits what it wrote; one that fails halfway leaves nothing (the
+    /// next user of the writer rolls it back) and the writer serves on.
+    #[tokio::test]
+    async fn a_command_alone_commits_or_leaves_nothing() {
+        let w = writer().await;
+        for (command, fails) in [
+            ("BEGIN; INSERT INTO t VALUES (1); COMMIT", false),
+            (
+                "BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (1); COMMIT",
+                true,
+            ),
+            ("BEGIN; INSERT INTO t VALUES (3); COMMIT", false),
+        ] {
+            let mut alone = w.alone().await.unwrap().expect("no transaction open");
+            let result = alone.conn().execute(command).await;
+            assert_eq!(result.is_err(), fails, "{command}");
+            if !fails {
+                alone.committed();
+            }
+        }
+        assert_eq!(rows(&w).await, 2);
+        let x: Vec<i64> = sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+            .fetch_all(&mut *w.begin().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(x, [1, 3]);
+    }
+
+    /// While members await a shared commit, no command goes alone: the caller joins them.
+    #[tokio::test]
+    async fn no_command_alone_while_a_shared_commit_is_pending() {
+        let w = Arc::new(writer().await);
+        let mut first = w.begin().await.unwrap();
+        first.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        let waiter = {
+            let w = w.clone();
+            tokio::spawn(async move { w.alone().await.map(|alone| alone.is_none()) })
+        };
+        while w.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        first.commit().await.unwrap();
+        assert!(
+            waiter.await.unwrap().unwrap(),
+            "alone while a commit was pending"
+        );
+        assert_eq!(rows(&w).await, 1);
     }
 }

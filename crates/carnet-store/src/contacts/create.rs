@@ -10,8 +10,8 @@
 
 use super::arrays::{self, ContactArrays, bind_contact_arrays, key_arrays};
 use super::{
-    COLUMNS, INSERT_COLUMNS, IndexTable, NewRow, Row, by_id, insert_audited,
-    sqlite_insert_audited_many,
+    COLUMNS, Command, INSERT_COLUMNS, IndexTable, NewRow, Row, by_id,
+    sqlite_insert_audited_command, sqlite_insert_audited_many,
 };
 use crate::audit::{self, AuditEvent, EventArrays, bind_event_arrays};
 use crate::batching::{Joined, Queues, Together};
@@ -82,18 +82,18 @@ pub async fn create(
         // one command for the contact, its index rows and its event. One whose transaction
         // with others failed was not stored (that transaction left nothing).
         Db::Sqlite { writer, .. } => {
-            async {
-                let mut tx = sqlite_tenant_write(writer, tenant).await?;
-                if let Some(owner) = input.owner_id
-                    && users::role_in(tx.control(), tenant, owner).await?.is_none()
-                {
-                    return Ok(Creation::OwnerNotMember);
-                }
-                let contact = insert_audited(&mut tx, id, input, created_by, now, event).await?;
-                tx.commit().await?;
-                Ok(Creation::Stored(Box::new(contact)))
-            }
-            .await
+            let row = NewRow {
+                id,
+                input,
+                created_by,
+                now,
+            };
+            sqlite_store(writer, tenant, &[(row, event)])
+                .await
+                .map(|stored| match stored.into_iter().next() {
+                    Some(contact) => Creation::Stored(Box::new(contact)),
+                    None => Creation::OwnerNotMember,
+                })
         }
         // One whose statement with others failed may have been stored (a connection lost
         // at its end).
@@ -113,41 +113,73 @@ pub async fn create(
     creation
 }
 
-/// SQLite: `creates` in one write transaction on the writer (its commit may be shared), one
-/// command for them all ([`sqlite_insert_audited_many`]) after a check of each owner: the
-/// contacts stored (those whose owner is none or a member of the workspace). Any error leaves
-/// none of them written.
+/// SQLite: `creates` together ([`sqlite_store`]).
 async fn sqlite_together(
     writer: &GroupWriter,
     tenant: TenantId,
     creates: &[Waiting],
 ) -> Result<Vec<Contact>> {
+    let rows: Vec<(NewRow<'_>, &AuditEvent)> = creates
+        .iter()
+        .map(|w| {
+            let row = NewRow {
+                id: w.id,
+                input: &w.input,
+                created_by: w.created_by,
+                now: w.now,
+            };
+            (row, &w.event)
+        })
+        .collect();
+    sqlite_store(writer, tenant, &rows).await
+}
+
+/// SQLite: new contacts, each with the event of its creation, in one write transaction on
+/// the writer and one command for them all ([`sqlite_insert_audited_many`]): the contacts
+/// stored, those whose owner is none or a member of the workspace. Any error leaves none of
+/// them written.
+///
+/// When none has an owner to check and no transaction is open on the writer, the command
+/// is the transaction (`BEGIN`, the statements, `COMMIT`): one hand-over to the writer's
+/// thread instead of three. Otherwise the transaction may join the open one and share its
+/// commit ([`GroupWriter::begin`]), each owner checked once first.
+async fn sqlite_store(
+    writer: &GroupWriter,
+    tenant: TenantId,
+    rows: &[(NewRow<'_>, &AuditEvent)],
+) -> Result<Vec<Contact>> {
+    if rows.iter().all(|(row, _)| row.input.owner_id.is_none())
+        && let Some(mut alone) = writer.alone().await?
+    {
+        let (rows, events): (Vec<NewRow<'_>>, Vec<&AuditEvent>) = rows.iter().cloned().unzip();
+        let stored = sqlite_insert_audited_command(
+            alone.conn(),
+            tenant,
+            &rows,
+            &events,
+            Command::OwnTransaction,
+        )
+        .await?;
+        alone.committed();
+        return Ok(stored);
+    }
     let mut tx = sqlite_tenant_write(writer, tenant).await?;
     let mut members: HashMap<UserId, bool> = HashMap::new();
-    for owner in creates.iter().filter_map(|w| w.input.owner_id) {
+    for owner in rows.iter().filter_map(|(row, _)| row.input.owner_id) {
         if let Entry::Vacant(unknown) = members.entry(owner) {
             unknown.insert(users::role_in(tx.control(), tenant, owner).await?.is_some());
         }
     }
-    let kept: Vec<&Waiting> = creates
+    let (kept, events): (Vec<NewRow<'_>>, Vec<&AuditEvent>) = rows
         .iter()
-        .filter(|w| {
-            w.input
+        .filter(|(row, _)| {
+            row.input
                 .owner_id
                 .is_none_or(|o| members.get(&o) == Some(&true))
         })
-        .collect();
-    let rows: Vec<NewRow<'_>> = kept
-        .iter()
-        .map(|w| NewRow {
-            id: w.id,
-            input: &w.input,
-            created_by: w.created_by,
-            now: w.now,
-        })
-        .collect();
-    let events: Vec<&AuditEvent> = kept.iter().map(|w| &w.event).collect();
-    let stored = sqlite_insert_audited_many(&mut tx, &rows, &events).await?;
+        .cloned()
+        .unzip();
+    let stored = sqlite_insert_audited_many(&mut tx, &kept, &events).await?;
     tx.commit().await?;
     Ok(stored)
 }
