@@ -296,7 +296,6 @@ async fn insert_many_values(
 }
 
 /// A new contact's row: its id and fields, who created it and when.
-#[derive(Clone, Copy)]
 pub(crate) struct NewRow<'a> {
     pub(crate) id: ContactId,
     pub(crate) input: &'a ContactInput,
@@ -304,11 +303,12 @@ pub(crate) struct NewRow<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
-/// SQLite: new contacts (version 1), their e-mail and tag index rows and the `events` of
-/// their creation, in one command: a multi-row statement for each table, one hand-over to
-/// the connection's thread for them all. The contacts stored, in no particular order. A
-/// contact takes at most 227 parameters (50 e-mails, 50 tags): more than [`MAX_PARAMS`] in
-/// all is refused, before anything is written.
+/// SQLite: new contacts (version 1), each with the event of its creation, their e-mail and
+/// tag index rows and their events in one command: a multi-row statement for each table, one
+/// hand-over to the connection's thread for them all. A contact whose owner is not a member
+/// of the workspace is not written, nor its rows: the contacts stored come back, in no
+/// particular order. A contact takes at most 328 parameters (50 e-mails, 50 tags, an owner):
+/// more than [`MAX_PARAMS`] in all is refused, before anything is written.
 ///
 /// Written in one statement, the contacts' search rows (SQLite's full-text index, written by
 /// its trigger) make one segment of the index: a statement of its own for each contact would
@@ -316,8 +316,7 @@ pub(crate) struct NewRow<'a> {
 /// savepoint that may be undone on its own begins.
 pub(crate) async fn sqlite_insert_audited_many(
     tx: &mut TenantTx,
-    rows: &[NewRow<'_>],
-    events: &[&AuditEvent],
+    creates: &[(NewRow<'_>, &AuditEvent)],
 ) -> Result<Vec<Contact>> {
     let tenant = tx.tenant();
     let Tx::Sqlite(c) = &mut tx.tx else {
@@ -325,7 +324,7 @@ pub(crate) async fn sqlite_insert_audited_many(
             "contacts::sqlite_insert_audited_many runs on SQLite".into(),
         ));
     };
-    sqlite_insert_audited_command(c, tenant, rows, events, Command::InTransaction).await
+    sqlite_insert_audited_command(c, tenant, creates, Command::InTransaction).await
 }
 
 /// Where the command of [`sqlite_insert_audited_command`] runs.
@@ -342,16 +341,36 @@ pub(crate) enum Command {
 pub(crate) async fn sqlite_insert_audited_command(
     c: &mut sqlx::SqliteConnection,
     tenant: TenantId,
-    rows: &[NewRow<'_>],
-    events: &[&AuditEvent],
+    creates: &[(NewRow<'_>, &AuditEvent)],
     command: Command,
 ) -> Result<Vec<Contact>> {
     let tenant = tenant.0;
-    if rows.is_empty() {
+    if creates.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs = |table: IndexTable| table.pairs(rows.iter().map(|n| (n.id, n.input)));
+    let rows = || creates.iter().map(|(row, _)| row);
+    let pairs = |table: IndexTable| table.pairs(rows().map(|n| (n.id, n.input)));
     let (emails, tags) = (pairs(IndexTable::Emails), pairs(IndexTable::Tags));
+    let owners: HashMap<Uuid, Uuid> = rows()
+        .filter_map(|n| Some((n.id.0, n.input.owner_id?.0)))
+        .collect();
+    // With owners to check, every row carries its contact's owner, and is written only if
+    // that is none or a member of the workspace: a contact, its key rows and its event
+    // alike.
+    let checked = !owners.is_empty();
+    let extra = usize::from(checked);
+    let source = |values: Vec<String>, width: usize, owner: usize| {
+        if !checked {
+            return format!("VALUES {}", values.join(", "));
+        }
+        let kept: Vec<String> = (1..=width).map(|n| format!("v.column{n}")).collect();
+        format!(
+            "SELECT {} FROM (VALUES {}) AS v WHERE v.column{owner} IS NULL
+             OR v.column{owner} IN (SELECT m.user_id FROM memberships m WHERE m.tenant_id = $1)",
+            kept.join(", "),
+            values.join(", ")
+        )
+    };
     // `$1` the tenant, then every value numbered in the order it is bound.
     let mut bound = 1;
     let mut next = |count: usize| {
@@ -361,7 +380,7 @@ pub(crate) async fn sqlite_insert_audited_command(
         bound += count;
         placeholders.join(", ")
     };
-    let contacts: Vec<String> = (0..rows.len())
+    let contacts: Vec<String> = (0..creates.len())
         .map(|k| {
             format!(
                 "((SELECT r FROM next) + {k}, {}, 1, {}, NULL)",
@@ -370,34 +389,38 @@ pub(crate) async fn sqlite_insert_audited_command(
             )
         })
         .collect();
+    // A contact's row: its rowid, then its columns; the owner's is the twelfth.
     let mut sql = format!(
         "{}WITH next(r) AS MATERIALIZED (SELECT {SQLITE_NEXT_ROWID})
-         INSERT INTO contacts (rowid, {INSERT_COLUMNS}) VALUES {} RETURNING {COLUMNS}",
+         INSERT INTO contacts (rowid, {INSERT_COLUMNS}) {} RETURNING {COLUMNS}",
         if command == Command::OwnTransaction {
             "BEGIN; "
         } else {
             ""
         },
-        contacts.join(", ")
+        source(contacts, 20, 12)
     );
     for (table, keys) in [(IndexTable::Emails, &emails), (IndexTable::Tags, &tags)] {
         if !keys.is_empty() {
-            let values: Vec<String> = keys.iter().map(|_| format!("($1, {})", next(2))).collect();
+            let values: Vec<String> = keys
+                .iter()
+                .map(|_| format!("($1, {})", next(2 + extra)))
+                .collect();
             sql.push_str(&format!(
-                "; {} VALUES {}",
+                "; {} {}",
                 table.insert_into(),
-                values.join(", ")
+                source(values, 3, 4)
             ));
         }
     }
-    let values: Vec<String> = events
+    let values: Vec<String> = creates
         .iter()
-        .map(|_| format!("($1, {})", next(10)))
+        .map(|_| format!("($1, {})", next(10 + extra)))
         .collect();
     sql.push_str(&format!(
-        "; INSERT INTO audit_events ({}) VALUES {}",
+        "; INSERT INTO audit_events ({}) {}",
         audit::COLUMNS,
-        values.join(", ")
+        source(values, 11, 12)
     ));
     if command == Command::OwnTransaction {
         sql.push_str("; COMMIT");
@@ -405,20 +428,26 @@ pub(crate) async fn sqlite_insert_audited_command(
     if bound > MAX_PARAMS {
         return Err(crate::StoreError::Config(format!(
             "{} contacts take {bound} parameters, more than one command may",
-            rows.len()
+            creates.len()
         )));
     }
     let mut q = sqlx::query_as(&sql).bind(tenant);
-    for n in rows {
+    for n in rows() {
         q = bind_row!(q, tenant, n.id, n.input, n.input.search_text(), n.now)
             .bind(n.now)
             .bind(n.created_by);
     }
     for (id, key) in emails.iter().chain(&tags) {
         q = q.bind(id).bind(key);
+        if checked {
+            q = q.bind(owners.get(id));
+        }
     }
-    for e in events {
+    for (n, e) in creates {
         q = audit::bind_event!(q, e);
+        if checked {
+            q = q.bind(n.input.owner_id.map(|o| o.0));
+        }
     }
     let stored: Vec<Row> = q.fetch_all(c).await?;
     Ok(stored.into_iter().map(Contact::from).collect())

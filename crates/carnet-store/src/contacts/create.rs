@@ -18,13 +18,12 @@ use crate::batching::{Joined, Queues, Together};
 use crate::db::Db;
 use crate::group_commit::GroupWriter;
 use crate::tx::{PG_STATEMENT_TENANT, connection_lost, sqlite_tenant_write};
-use crate::{Result, StoreError, search, users};
+use crate::{Result, StoreError, search};
 use carnet_core::contact::{Contact, ContactInput};
-use carnet_core::{ContactId, TenantId, UserId};
+use carnet_core::{ContactId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -78,9 +77,9 @@ pub async fn create(
         Joined::Unanswered => (None, true),
     };
     let creation = match db {
-        // Alone, in a write transaction of its own on the writer (its commit may be shared):
-        // one command for the contact, its index rows and its event. One whose transaction
-        // with others failed was not stored (that transaction left nothing).
+        // Alone, in a write transaction on the writer ([`sqlite_store`]): one command for the
+        // contact, its index rows and its event, its owner checked there. One whose
+        // transaction with others failed was not stored (that transaction left nothing).
         Db::Sqlite { writer, .. } => {
             let row = NewRow {
                 id,
@@ -135,51 +134,27 @@ async fn sqlite_together(
 }
 
 /// SQLite: new contacts, each with the event of its creation, in one write transaction on
-/// the writer and one command for them all ([`sqlite_insert_audited_many`]): the contacts
-/// stored, those whose owner is none or a member of the workspace. Any error leaves none of
-/// them written.
+/// the writer and one command for them all ([`sqlite_insert_audited_many`], which writes
+/// only those whose owner is none or a member of the workspace): the contacts stored. Any
+/// error leaves none of them written.
 ///
-/// When none has an owner to check and no transaction is open on the writer, the command
-/// is the transaction (`BEGIN`, the statements, `COMMIT`): one hand-over to the writer's
-/// thread instead of three. Otherwise the transaction may join the open one and share its
-/// commit ([`GroupWriter::begin`]), each owner checked once first.
+/// When no transaction is open on the writer, the command is the transaction (`BEGIN`, the
+/// statements, `COMMIT`): one hand-over to the writer's thread instead of three. Otherwise it
+/// joins the open one and shares its commit ([`GroupWriter::begin`]).
 async fn sqlite_store(
     writer: &GroupWriter,
     tenant: TenantId,
-    rows: &[(NewRow<'_>, &AuditEvent)],
+    creates: &[(NewRow<'_>, &AuditEvent)],
 ) -> Result<Vec<Contact>> {
-    if rows.iter().all(|(row, _)| row.input.owner_id.is_none())
-        && let Some(mut alone) = writer.alone().await?
-    {
-        let (rows, events): (Vec<NewRow<'_>>, Vec<&AuditEvent>) = rows.iter().cloned().unzip();
-        let stored = sqlite_insert_audited_command(
-            alone.conn(),
-            tenant,
-            &rows,
-            &events,
-            Command::OwnTransaction,
-        )
-        .await?;
+    if let Some(mut alone) = writer.alone().await? {
+        let stored =
+            sqlite_insert_audited_command(alone.conn(), tenant, creates, Command::OwnTransaction)
+                .await?;
         alone.committed();
         return Ok(stored);
     }
     let mut tx = sqlite_tenant_write(writer, tenant).await?;
-    let mut members: HashMap<UserId, bool> = HashMap::new();
-    for owner in rows.iter().filter_map(|(row, _)| row.input.owner_id) {
-        if let Entry::Vacant(unknown) = members.entry(owner) {
-            unknown.insert(users::role_in(tx.control(), tenant, owner).await?.is_some());
-        }
-    }
-    let (kept, events): (Vec<NewRow<'_>>, Vec<&AuditEvent>) = rows
-        .iter()
-        .filter(|(row, _)| {
-            row.input
-                .owner_id
-                .is_none_or(|o| members.get(&o) == Some(&true))
-        })
-        .cloned()
-        .unzip();
-    let stored = sqlite_insert_audited_many(&mut tx, &kept, &events).await?;
+    let stored = sqlite_insert_audited_many(&mut tx, creates).await?;
     tx.commit().await?;
     Ok(stored)
 }
