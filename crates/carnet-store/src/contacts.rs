@@ -389,7 +389,11 @@ pub(crate) async fn sqlite_insert_audited_command(
             )
         })
         .collect();
-    // A contact's row: its rowid, then its columns; the owner's is the twelfth.
+    // A contact's row: its rowid, then its columns.
+    let (width, owner) = (
+        1 + column_count(INSERT_COLUMNS),
+        1 + place(INSERT_COLUMNS, "owner_id"),
+    );
     let mut sql = format!(
         "{}WITH next(r) AS MATERIALIZED (SELECT {SQLITE_NEXT_ROWID})
          INSERT INTO contacts (rowid, {INSERT_COLUMNS}) {} RETURNING {COLUMNS}",
@@ -398,7 +402,7 @@ pub(crate) async fn sqlite_insert_audited_command(
         } else {
             ""
         },
-        source(contacts, 20, 12)
+        source(contacts, width, owner)
     );
     for (table, keys) in [(IndexTable::Emails, &emails), (IndexTable::Tags, &tags)] {
         if !keys.is_empty() {
@@ -420,7 +424,11 @@ pub(crate) async fn sqlite_insert_audited_command(
     sql.push_str(&format!(
         "; INSERT INTO audit_events ({}) {}",
         audit::COLUMNS,
-        source(values, 11, 12)
+        source(
+            values,
+            column_count(audit::COLUMNS),
+            column_count(audit::COLUMNS) + 1
+        )
     ));
     if command == Command::OwnTransaction {
         sql.push_str("; COMMIT");
@@ -451,6 +459,20 @@ pub(crate) async fn sqlite_insert_audited_command(
     }
     let stored: Vec<Row> = q.fetch_all(c).await?;
     Ok(stored.into_iter().map(Contact::from).collect())
+}
+
+/// How many columns a comma-separated column list names.
+fn column_count(columns: &str) -> usize {
+    columns.split(',').count()
+}
+
+/// Where `column` stands in a comma-separated column list, from 1 (a `VALUES` row's
+/// `columnN`); past its end when it is not there.
+fn place(columns: &str, column: &str) -> usize {
+    columns
+        .split(',')
+        .position(|c| c.trim() == column)
+        .map_or(column_count(columns) + 1, |p| p + 1)
 }
 
 /// A contact as a tenant archive holds it: every column, bookkeeping included.

@@ -102,10 +102,7 @@ impl GroupWriter {
 
     /// A write transaction: the writer, in a transaction of its own or in the open one.
     pub async fn begin(&self) -> Result<GroupTx> {
-        let held = {
-            let _waiting = Waiting::on(&self.waiting);
-            self.writer.clone().lock_owned().await
-        };
+        let held = self.take().await;
         // On a task of its own, so that a request given up meanwhile cannot leave the
         // connection's state half changed.
         let (held, outcome) = tokio::spawn(enter(held))
@@ -125,21 +122,11 @@ impl GroupWriter {
     /// members await their shared commit): the caller then joins it through
     /// [`GroupWriter::begin`].
     pub async fn alone(&self) -> Result<Option<AloneTx>> {
-        let mut held = {
-            let _waiting = Waiting::on(&self.waiting);
-            self.writer.clone().lock_owned().await
-        };
-        // What a transaction that left still needs undone is undone on a task of its own, as
-        // in `begin`.
-        let mut held = tokio::spawn(async move {
-            settle_undo(&mut held).await;
-            held
-        })
-        .await
-        .map_err(|e| StoreError::NotDurable(format!("beginning a write: {e}")))?;
-        if held.closed {
-            return Err(StoreError::Config("the database is closed".into()));
-        }
+        let held = self.take().await;
+        // On a task of its own, as in `begin`.
+        let mut held = tokio::spawn(settled(held))
+            .await
+            .map_err(|e| StoreError::NotDurable(format!("beginning a write: {e}")))??;
         if held.open.is_some() {
             return Ok(None);
         }
@@ -147,6 +134,12 @@ impl GroupWriter {
         // back what it may have left open (a statement that failed, a request given up).
         held.undo = Undo::Transaction;
         Ok(Some(AloneTx { held }))
+    }
+
+    /// The writer, once it is this caller's turn (counted as waiting until then).
+    async fn take(&self) -> OwnedMutexGuard<Writer> {
+        let _waiting = Waiting::on(&self.waiting);
+        self.writer.clone().lock_owned().await
     }
 
     /// Commits what members left committed, rolls back the rest, and lets no transaction
@@ -163,13 +156,8 @@ impl GroupWriter {
 }
 
 /// Begins a transaction on the held writer, or joins the open one.
-async fn enter(
-    mut held: OwnedMutexGuard<Writer>,
-) -> Result<(OwnedMutexGuard<Writer>, Arc<Outcome>)> {
-    if held.closed {
-        return Err(StoreError::Config("the database is closed".into()));
-    }
-    settle_undo(&mut held).await;
+async fn enter(held: OwnedMutexGuard<Writer>) -> Result<(OwnedMutexGuard<Writer>, Arc<Outcome>)> {
+    let mut held = settled(held).await?;
     match held.open.clone() {
         Some(outcome) => {
             held.conn.execute(SAVEPOINT).await?;
@@ -184,6 +172,16 @@ async fn enter(
             Ok((held, outcome))
         }
     }
+}
+
+/// The held writer, once what a transaction that left without committing still needs
+/// undone is undone; refused once the database is closed.
+async fn settled(mut held: OwnedMutexGuard<Writer>) -> Result<OwnedMutexGuard<Writer>> {
+    if held.closed {
+        return Err(StoreError::Config("the database is closed".into()));
+    }
+    settle_undo(&mut held).await;
+    Ok(held)
 }
 
 /// Counts a transaction waiting for the writer for as long as it waits (also when it stops
