@@ -4,7 +4,11 @@ For each backend: the raw baselines (pgbench on PostgreSQL; bench/baseline on SQ
 for each size a tenant seeded up to that many contacts (and as many activities), a fresh `carnet serve` (time to ready,
 idle RSS) and the scenarios under wrk at 1 and 16 connections (the first, `healthz`, is the
 server's own floor: the same HTTP stack with no database), an export and a CSV import
-through the API, and the server's RSS after all that. Appends a Markdown report to
+through the API, and the server's RSS after all that. The scenarios with a raw counterpart
+(get by id: point reads; create: durable one-row inserts) run between two raw runs of it at
+the same connection count, and their ratio is to the mean of those two: this machine's disk
+and CPU change speed within minutes, and a baseline taken at the start of the run can be
+twice or half what the database does when Carnet's scenario runs. Appends a Markdown report to
 bench/results/http.md. Figures are recorded, never asserted.
 """
 
@@ -42,6 +46,8 @@ NEIGHBOUR_NAMES = [("Nikos", "Papadopoulos"), ("Eleni", "Georgiou"), ("Yannis", 
                    ("Sofia", "Nikolaidou"), ("Kostas", "Vlachos")]
 # The bench workspace's own contacts, in SQL (ids and terms are sampled from them alone).
 BENCH_TENANT = "tenant_id = (SELECT id FROM tenants WHERE slug = 'bench')"
+# The scenarios measured against the raw database, and the raw workload each is read against.
+RAW = {"get": "read", "create": "insert"}
 
 
 def log(msg):
@@ -68,6 +74,7 @@ class Backend:
             sh(["psql", pg_admin, "-qc", f"CREATE DATABASE {self.db}"])
             self.url = pg_admin.rsplit("/", 1)[0] + "/" + self.db
             self.flags = ["--database-url", self.url]
+        self.pgbench_db = None
 
     def carnet(self, *args):
         return sh([CARNET, *self.flags, *args])
@@ -88,34 +95,36 @@ class Backend:
             return [str(uuid.UUID(bytes=r[0])) for r in rows]
         return [r[0] for r in rows]
 
-    def baselines(self, seconds):
-        """{(workload, connections): rate} measured on this machine now."""
-        out = {}
+    def raw_setup(self):
+        """Prepares the raw baselines' database: pgbench's tables on PostgreSQL (SQLite's
+        baseline makes its own file)."""
+        if self.name == "postgres":
+            self.pgbench_db = f"carnet_bench_pgbench_{os.getpid()}"
+            sh(["psql", self.pg_admin, "-qc", f"DROP DATABASE IF EXISTS {self.pgbench_db}"])
+            sh(["psql", self.pg_admin, "-qc", f"CREATE DATABASE {self.pgbench_db}"])
+            self.pgbench_url = self.pg_admin.rsplit("/", 1)[0] + "/" + self.pgbench_db
+            sh(["pgbench", "-i", "-q", "-s", "10", self.pgbench_url])
+            self.insert_script = os.path.join(self.work, "insert.sql")
+            with open(self.insert_script, "w") as f:
+                f.write("\\set aid random(1, 1000000)\n\\set delta random(-5000, 5000)\n"
+                        "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+                        "VALUES (1, 1, :aid, :delta, CURRENT_TIMESTAMP);\n")
+
+    def raw(self, workload, conns, seconds):
+        """The raw database's rate, measured now, for `workload` ("read": point reads;
+        "insert": durable one-row inserts) at `conns` connections."""
         if self.name == "sqlite":
-            path = os.path.join(self.work, "baseline.sqlite")
-            for workload in ("read", "insert"):
-                for conns in (1, 16):
-                    r = json.loads(sh([BASELINE, workload, "--db", path, "--threads", str(conns),
-                                       "--seconds", str(seconds)]))
-                    out[(workload, conns)] = r["rate"]
-            return out
-        base = self.pg_admin.rsplit("/", 1)[0] + f"/carnet_bench_pgbench_{os.getpid()}"
-        sh(["psql", self.pg_admin, "-qc", f"DROP DATABASE IF EXISTS carnet_bench_pgbench_{os.getpid()}"])
-        sh(["psql", self.pg_admin, "-qc", f"CREATE DATABASE carnet_bench_pgbench_{os.getpid()}"])
-        sh(["pgbench", "-i", "-q", "-s", "10", base])
-        script = os.path.join(self.work, "insert.sql")
-        with open(script, "w") as f:
-            f.write("\\set aid random(1, 1000000)\n\\set delta random(-5000, 5000)\n"
-                    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
-                    "VALUES (1, 1, :aid, :delta, CURRENT_TIMESTAMP);\n")
-        for workload, extra in (("read", ["-S"]), ("insert", ["-n", "-f", script])):
-            for conns in (1, 16):
-                text = sh(["pgbench", *extra, "-M", "prepared", "-c", str(conns),
-                           "-j", str(min(conns, 2)), "-T", str(seconds), base])
-                m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
-                out[(workload, conns)] = float(m.group(1))
-        sh(["psql", self.pg_admin, "-qc", f"DROP DATABASE carnet_bench_pgbench_{os.getpid()} WITH (FORCE)"])
-        return out
+            r = json.loads(sh([BASELINE, workload, "--db", os.path.join(self.work, "baseline.sqlite"),
+                               "--threads", str(conns), "--seconds", str(seconds)]))
+            return r["rate"]
+        extra = ["-S"] if workload == "read" else ["-n", "-f", self.insert_script]
+        text = sh(["pgbench", *extra, "-M", "prepared", "-c", str(conns),
+                   "-j", str(min(conns, 2)), "-T", str(seconds), self.pgbench_url])
+        return float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text).group(1))
+
+    def raw_drop(self):
+        if self.pgbench_db:
+            sh(["psql", self.pg_admin, "-qc", f"DROP DATABASE IF EXISTS {self.pgbench_db} WITH (FORCE)"])
 
     def analyze(self):
         """Fresh planner statistics after seeding, as autovacuum would gather them (it is off
@@ -258,12 +267,15 @@ def run_backend(name, sizes, seconds, pg_admin, report):
     backend = Backend(name, work, pg_admin)
     try:
         log(f"{name}: raw baselines")
-        base = backend.baselines(seconds)
+        backend.raw_setup()
+        base = {(w, c): backend.raw(w, c, seconds) for w in ("read", "insert") for c in (1, 16)}
         tool = "bench/baseline (rusqlite)" if name == "sqlite" else "pgbench -M prepared"
         report(
-            f"Raw {name} ({tool}): point reads {base[('read', 1)]:,.0f}/s at 1 connection, "
+            f"Raw {name} ({tool}) at the start of the run: point reads "
+            f"{base[('read', 1)]:,.0f}/s at 1 connection, "
             f"{base[('read', 16)]:,.0f}/s at 16; durable one-row inserts {base[('insert', 1)]:,.0f}/s "
-            f"at 1, {base[('insert', 16)]:,.0f}/s at 16.\n")
+            f"at 1, {base[('insert', 16)]:,.0f}/s at 16. Get and create are read against the raw "
+            "runs just before and after each (the table's raw columns).\n")
         backend.carnet("migrate")
         backend.carnet("tenant", "create", "--slug", "bench", "--name", "Bench")
         key = backend.carnet("apikey", "create", "--tenant", "bench", "--name", "bench",
@@ -308,9 +320,13 @@ def run_backend(name, sizes, seconds, pg_admin, report):
                     # still run to completion (each request finishes whole): let them, or
                     # they weigh on the first requests of this one.
                     time.sleep(3)
+                    raw = RAW.get(scenario)
+                    before = backend.raw(raw, conns, seconds) if raw else None
                     r = wrk(server, scenario, conns, seconds, ids_file, terms, who)
                     log(f"{name} {size} {scenario} c{conns}: {r}")
-                    rows.append((size, scenario, conns, r))
+                    time.sleep(3)
+                    after = backend.raw(raw, conns, seconds) if raw else None
+                    rows.append((size, scenario, conns, r, (before, after)))
             exp_s, exp_rows, exp_rss = export_csv(server, key)
             log(f"{name} {size}: export {exp_rows} rows in {exp_s:.1f}s, peak RSS {exp_rss:.0f} MB")
             imp_rows = 10_000
@@ -320,26 +336,26 @@ def run_backend(name, sizes, seconds, pg_admin, report):
             peak = rss_mb(server.proc.pid, "VmHWM")
             server.stop()
             report(section(name, size, seed_s, server.ready_s, idle, loaded, peak,
-                                  rows, base, (exp_s, exp_rows, exp_rss), (imp_rows, imp_s)))
+                                  rows, (exp_s, exp_rows, exp_rss), (imp_rows, imp_s)))
             rows = []
     finally:
+        backend.raw_drop()
         backend.drop()
 
 
-def section(name, size, seed_s, ready_s, idle, loaded, peak, rows, base, export, imp):
+def section(name, size, seed_s, ready_s, idle, loaded, peak, rows, export, imp):
     out = [f"### {name}, {size:,} contacts", "",
            f"Seeded in {seed_s:.1f} s; ready {ready_s * 1000:.0f} ms after start; RSS idle "
            f"{idle:.1f} MB, after the load {loaded:.1f} MB (peak {peak:.1f} MB).", "",
-           "| scenario | conns | req/s | p50 ms | p99 ms | errors | baseline | ratio |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for size_, scenario, conns, r in rows:
-        baseline = {"get": base.get(("read", conns)), "create": base.get(("insert", conns))}.get(scenario)
-        ratio = f"{r['rps'] / baseline:.2f}" if baseline else ""
-        base_s = f"{baseline:,.0f}" if baseline else ""
+           "| scenario | conns | req/s | p50 ms | p99 ms | errors | raw before | raw after | ratio |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for size_, scenario, conns, r, (before, after) in rows:
+        ratio = f"{r['rps'] / ((before + after) / 2):.2f}" if before else ""
+        raw = (f"{before:,.0f} | {after:,.0f}") if before else " | "
         out.append(f"| {scenario} | {conns} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                   f"{r['errors'] + r['non_2xx']} | {base_s} | {ratio} |")
-    floor = {conns: r["rps"] for _, scenario, conns, r in rows if scenario == "healthz"}
-    gets = {conns: r["rps"] for _, scenario, conns, r in rows if scenario == "get"}
+                   f"{r['errors'] + r['non_2xx']} | {raw} | {ratio} |")
+    floor = {conns: r["rps"] for _, scenario, conns, r, _ in rows if scenario == "healthz"}
+    gets = {conns: r["rps"] for _, scenario, conns, r, _ in rows if scenario == "get"}
     if floor and gets:
         out += ["", "Against the server's own floor (`healthz`: the same HTTP stack, load tool and "
                 "machine, no database): get by id " + ", ".join(
