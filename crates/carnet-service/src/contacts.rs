@@ -122,18 +122,17 @@ impl Carnet {
         // the record's state.
         ContactInput::check_members(patch)?;
         let if_match = if_match.map(parse_if_match).transpose()?;
+        if let Some(updated) = self.patch_alone(ctx, id, patch, if_match).await? {
+            return Ok(updated);
+        }
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let current = contacts::get_for_update(&mut tx, id)
             .await?
             .filter(|c| c.deleted_at.is_none())
             .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
-        let before = current.input();
-        let mut doc = before.to_json();
-        merge_patch::apply(&mut doc, patch);
-        let after = ContactInput::from_json(&doc)?;
+        let (after, fields) = patched(&current, patch)?;
         check_owner(&mut tx, &after).await?;
-        let fields = before.changed_fields(&after);
         if fields.is_empty() {
             return Ok(current);
         }
@@ -147,6 +146,40 @@ impl Carnet {
         record(&mut tx, ctx, "update", id, fields, now).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    /// The patch written without a transaction, as one command on SQLite's free writer
+    /// ([`contacts::update_alone`]), the contact read before outside the writer. `None` when
+    /// it is to go in a write transaction instead, which decides everything again: on
+    /// PostgreSQL; when other writes hold or await the writer (transactions then share their
+    /// commits); when the patch changes nothing (the owner is then still checked); and when
+    /// the command wrote nothing (the contact changed since it was read, or its new owner is
+    /// not a member).
+    async fn patch_alone(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> ServiceResult<Option<Contact>> {
+        if !self.db.writer_free() {
+            return Ok(None);
+        }
+        let current = contacts::by_id(&self.db, ctx.tenant, id)
+            .await?
+            .filter(|c| c.deleted_at.is_none())
+            .ok_or(ServiceError::NotFound("contact"))?;
+        check_if_match(if_match, current.version)?;
+        let (after, fields) = patched(&current, patch)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let now = self.now();
+        let event = audit_event(ctx, "update", id, fields, now);
+        match contacts::update_alone(&self.db, ctx.tenant, &current, &after, now, &event).await? {
+            contacts::UpdateAlone::Updated(updated) => Ok(Some(*updated)),
+            contacts::UpdateAlone::NotApplied | contacts::UpdateAlone::InTransaction => Ok(None),
+        }
     }
 
     /// Moves the contact to the trash; once there it is not found (except by restore).
@@ -216,6 +249,16 @@ impl Carnet {
 /// The owner must be a member of the tenant.
 pub(crate) async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
     records::check_owner(tx, input.owner_id).await
+}
+
+/// `current` with a JSON merge patch applied, and the fields that changes.
+fn patched(current: &Contact, patch: &Value) -> ServiceResult<(ContactInput, Vec<String>)> {
+    let before = current.input();
+    let mut doc = before.to_json();
+    merge_patch::apply(&mut doc, patch);
+    let after = ContactInput::from_json(&doc)?;
+    let fields = before.changed_fields(&after);
+    Ok((after, fields))
 }
 
 /// The audit event of one change to a contact.

@@ -51,7 +51,7 @@ pub(crate) fn insert_one_for_each_sql(first: usize, source: &str) -> String {
 }
 
 /// `$1` (the tenant) and the ten placeholders from `$first` on, in [`COLUMNS`]' order.
-fn event_values(first: usize) -> String {
+pub(crate) fn event_values(first: usize) -> String {
     let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
     format!("$1, {}", values.join(", "))
 }

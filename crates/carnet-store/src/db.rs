@@ -205,6 +205,16 @@ impl Db {
         }
     }
 
+    /// Whether a write may go alone now, as one command on SQLite's writer
+    /// ([`GroupWriter::alone`]): no write holds the writer or waits for it. Under concurrent
+    /// writes they go in transactions instead, which share their commits. Never on PostgreSQL.
+    pub fn writer_free(&self) -> bool {
+        match self {
+            Db::Sqlite { writer, .. } => writer.waiting() == 0 && writer.idle(),
+            Db::Postgres { .. } => false,
+        }
+    }
+
     /// Runs a trivial query: is the database answering?
     pub async fn ping(&self) -> Result<()> {
         match self {

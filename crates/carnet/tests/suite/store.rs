@@ -21,7 +21,9 @@ on_both_backends!(
     seeding_writes_every_contact_and_its_audit_event,
     deleting_a_contact_takes_its_index_rows,
     a_contact_is_created_in_one_write_with_its_owner_checked,
-    creates_that_meet_answer_each_its_own
+    creates_that_meet_answer_each_its_own,
+    an_update_alone_writes_all_of_it_or_nothing,
+    patches_that_meet_each_apply_once
 );
 
 #[tokio::test]
@@ -1799,6 +1801,209 @@ async fn creates_that_meet_answer_each_its_own(backend: Backend) {
         "creates that met went together: {batched:?} of {}",
         creates.len()
     );
+    app.finish().await;
+}
+
+/// How many key rows of `table` the workspace `tenant` holds.
+async fn key_rows(app: &TestApp, tenant: carnet_core::TenantId, table: &str) -> i64 {
+    let mut tx = app.db.db.tenant_read(tenant).await.unwrap();
+    let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = $1");
+    match tx.control() {
+        carnet_store::Tx::Postgres(c) => sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .fetch_one(&mut **c)
+            .await
+            .unwrap(),
+        carnet_store::Tx::Sqlite(c) => sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .fetch_one(&mut **c)
+            .await
+            .unwrap(),
+    }
+}
+
+/// The ids of the contacts `query` lists through the API.
+async fn listed(app: &TestApp, key: &str, query: &str) -> Vec<String> {
+    let found = app
+        .api(key, "GET", &format!("/api/v1/contacts?{query}"), None)
+        .await;
+    assert_eq!(found.status, 200, "{query}: {}", found.text);
+    found.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// How many `update` events the workspace's audit log holds.
+async fn update_events(app: &TestApp, tenant: carnet_core::TenantId) -> usize {
+    let mut tx = app.db.db.tenant_read(tenant).await.unwrap();
+    let events = carnet_store::audit::recent(&mut tx, 100).await.unwrap();
+    events.iter().filter(|e| e.action == "update").count()
+}
+
+/// On SQLite an update read before, outside the writer, goes as one command on it: the
+/// contact, its changed key rows and its event are all written, or, when the contact is no
+/// longer at the version read or its new owner is not a member, none of them. PostgreSQL
+/// updates in a transaction, and says so without writing anything.
+async fn an_update_alone_writes_all_of_it_or_nothing(backend: Backend) {
+    use carnet_store::audit::AuditEvent;
+    use carnet_store::contacts::{self, UpdateAlone};
+    let app = TestApp::new(backend).await;
+    let (acme, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    app.carnet.create_tenant("other", "Other").await.unwrap();
+    let lea = member(&app, "other", "lea@other.test").await;
+    let created = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/contacts",
+            Some(
+                json!({"last_name": "durand", "emails": [{"value": "durand@acme.test"}],
+                        "tags": ["t-durand"]}),
+            ),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id: ContactId = created.json["id"].as_str().unwrap().parse().unwrap();
+    let v1 = contacts::by_id(&app.db.db, acme.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let input = |name: &str, owner: Option<carnet_core::UserId>| {
+        ContactInput::from_json(&json!({
+            "last_name": name, "emails": [{"value": format!("{name}@acme.test")}],
+            "tags": [format!("t-{name}")], "owner_id": owner.map(|o| o.to_string())}))
+        .unwrap()
+    };
+    let update = |current: &carnet_core::contact::Contact, input: ContactInput| {
+        let (db, current) = (app.db.db.clone(), current.clone());
+        async move {
+            let now = chrono::Utc::now();
+            let event = AuditEvent {
+                id: uuid::Uuid::now_v7(),
+                occurred_at: now,
+                actor_kind: "system".into(),
+                actor_id: None,
+                action: "update".into(),
+                entity: "contact".into(),
+                entity_id: Some(id.0),
+                ip: None,
+                request_id: None,
+                changes: vec!["last_name".into(), "emails".into(), "tags".into()],
+            };
+            contacts::update_alone(&db, acme.id, &current, &input, now, &event)
+                .await
+                .unwrap()
+        }
+    };
+    // Where the contact stands: its version, whom each name's e-mail and tag find, its
+    // update events.
+    let state = |name: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            let version = contacts::by_id(&app.db.db, acme.id, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version;
+            let by_email = listed(app, key, &format!("filter[email]={name}@acme.test")).await;
+            let by_tag = listed(app, key, &format!("filter[tag]=t-{name}")).await;
+            let events = update_events(app, acme.id).await;
+            (version, by_email.len() + by_tag.len(), events)
+        }
+    };
+
+    if backend == Backend::Postgres {
+        assert!(matches!(
+            update(&v1, input("martin", None)).await,
+            UpdateAlone::InTransaction
+        ));
+        assert_eq!(state("martin").await, (1, 0, 0));
+        assert_eq!(state("durand").await, (1, 2, 0));
+        app.finish().await;
+        return;
+    }
+    let UpdateAlone::Updated(v2) = update(&v1, input("martin", None)).await else {
+        panic!("the update at the version read applies")
+    };
+    assert_eq!((v2.version, v2.last_name.as_deref()), (2, Some("martin")));
+    assert_eq!(state("martin").await, (2, 2, 1), "found by its new keys");
+    assert_eq!(state("durand").await, (2, 0, 1), "its old keys gone");
+
+    // Read at version 1, sent after version 2: nothing written, key rows included.
+    assert!(matches!(
+        update(&v1, input("bernard", None)).await,
+        UpdateAlone::NotApplied
+    ));
+    assert_eq!(state("bernard").await, (2, 0, 1));
+    assert_eq!(state("martin").await, (2, 2, 1));
+    // An owner from another workspace: nothing written.
+    assert!(matches!(
+        update(&v2, input("petit", Some(lea))).await,
+        UpdateAlone::NotApplied
+    ));
+    assert_eq!(state("petit").await, (2, 0, 1));
+    assert_eq!(state("martin").await, (2, 2, 1));
+    assert_eq!(key_rows(&app, acme.id, "contact_emails").await, 1);
+    assert_eq!(key_rows(&app, acme.id, "contact_tags").await, 1);
+    // The writer serves on: a transaction after these commands.
+    let ctx = TenantContext::system(acme.id);
+    let trashed = app.carnet.delete_contact(&ctx, id, None).await;
+    assert!(trashed.is_ok(), "{trashed:?}");
+    app.finish().await;
+}
+
+/// Patches of one contact that arrive together each apply once, in some order: on SQLite
+/// those sent alone, read before the writer, find the contact changed by another and go
+/// again in a transaction. The contact ends with every patch counted in its version and its
+/// audit log, and the key rows of its last e-mail alone.
+async fn patches_that_meet_each_apply_once(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (acme, key) = app
+        .tenant_with_key("acme", &[Scope::Read, Scope::Write])
+        .await;
+    let created = app
+        .api(
+            &key,
+            "POST",
+            "/api/v1/contacts",
+            Some(json!({"last_name": "Durand", "emails": [{"value": "durand@acme.test"}]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id: ContactId = created.json["id"].as_str().unwrap().parse().unwrap();
+    let patches = 16;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(patches));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..patches {
+        let (carnet, start) = (app.carnet.clone(), std::sync::Arc::clone(&start));
+        tasks.spawn(async move {
+            let patch = json!({"job_title": format!("T{n}"),
+                               "emails": [{"value": format!("p{n}@acme.test")}]});
+            start.wait().await;
+            let ctx = TenantContext::system(acme.id);
+            carnet.patch_contact(&ctx, id, &patch, None).await
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let patched = done.unwrap();
+        assert!(patched.is_ok(), "{patched:?}");
+    }
+    let ctx = TenantContext::system(acme.id);
+    let last = app.carnet.get_contact(&ctx, id, false).await.unwrap();
+    assert_eq!(last.version, 1 + patches as i64);
+    assert_eq!(update_events(&app, acme.id).await, patches);
+    let n: usize = last.job_title.as_deref().unwrap()[1..].parse().unwrap();
+    assert_eq!(last.emails[0].value, format!("p{n}@acme.test"));
+    assert_eq!(key_rows(&app, acme.id, "contact_emails").await, 1);
+    for m in 0..patches {
+        let found = listed(&app, &key, &format!("filter[email]=p{m}@acme.test")).await;
+        assert_eq!(found.len(), usize::from(m == n), "p{m}");
+    }
     app.finish().await;
 }
 
