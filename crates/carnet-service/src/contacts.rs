@@ -149,7 +149,7 @@ impl Carnet {
     }
 
     /// The patch written without a transaction, as one command on SQLite's free writer
-    /// ([`contacts::update_alone`]), the contact read before outside the writer. `None` when
+    /// ([`contacts::update_alone`]), the contact read before, outside the writer. `None` when
     /// it is to go in a write transaction instead, which decides everything again: on
     /// PostgreSQL; when other writes hold or await the writer (transactions then share their
     /// commits); when the patch changes nothing (the owner is then still checked); and when
@@ -176,10 +176,8 @@ impl Carnet {
         }
         let now = self.now();
         let event = audit_event(ctx, "update", id, fields, now);
-        match contacts::update_alone(&self.db, ctx.tenant, &current, &after, now, &event).await? {
-            contacts::UpdateAlone::Updated(updated) => Ok(Some(*updated)),
-            contacts::UpdateAlone::NotApplied | contacts::UpdateAlone::InTransaction => Ok(None),
-        }
+        let change = contacts::update_alone(&self.db, ctx.tenant, &current, &after, now, &event);
+        Ok(changed(change.await?))
     }
 
     /// Moves the contact to the trash; once there it is not found (except by restore).
@@ -210,17 +208,16 @@ impl Carnet {
     ) -> ServiceResult<Contact> {
         ctx.require_write()?;
         let if_match = if_match.map(parse_if_match).transpose()?;
+        if let Some(changed) = self.set_trashed_alone(ctx, id, trashed, if_match).await? {
+            return Ok(changed);
+        }
         let mut tx = self.db.tenant_write(ctx.tenant).await?;
         let current = contacts::get_for_update(&mut tx, id)
             .await?
             .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
-        match (current.deleted_at.is_some(), trashed) {
-            // Deleting twice: the contact is already gone from the live records.
-            (true, true) => return Err(ServiceError::NotFound("contact")),
-            // Restoring a live contact changes nothing.
-            (false, false) => return Ok(current),
-            _ => {}
+        if !moves_in_or_out_of_trash(&current, trashed)? {
+            return Ok(current);
         }
         let now = self.now();
         let changed = contacts::set_trashed(&mut tx, id, trashed, now)
@@ -228,10 +225,36 @@ impl Carnet {
             .ok_or(ServiceError::Conflict(
                 "the contact changed meanwhile; try again".into(),
             ))?;
-        let action = if trashed { "delete" } else { "restore" };
-        record(&mut tx, ctx, action, id, vec!["deleted_at".into()], now).await?;
+        record(&mut tx, ctx, trash_action(trashed), id, trash_fields(), now).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// [`Self::set_trashed`] without a transaction, as [`Self::patch_alone`] goes: one
+    /// command on SQLite's free writer ([`contacts::set_trashed_alone`]), the contact read
+    /// before. `None` when it is to go in a write transaction instead.
+    async fn set_trashed_alone(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+        trashed: bool,
+        if_match: Option<&str>,
+    ) -> ServiceResult<Option<Contact>> {
+        if !self.db.writer_free() {
+            return Ok(None);
+        }
+        let current = contacts::by_id(&self.db, ctx.tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound("contact"))?;
+        check_if_match(if_match, current.version)?;
+        if !moves_in_or_out_of_trash(&current, trashed)? {
+            return Ok(Some(current));
+        }
+        let now = self.now();
+        let event = audit_event(ctx, trash_action(trashed), id, trash_fields(), now);
+        let change =
+            contacts::set_trashed_alone(&self.db, ctx.tenant, &current, trashed, now, &event);
+        Ok(changed(change.await?))
     }
 
     /// The most recent audit events about a contact (its timeline).
@@ -249,6 +272,36 @@ impl Carnet {
 /// The owner must be a member of the tenant.
 pub(crate) async fn check_owner(tx: &mut TenantTx, input: &ContactInput) -> ServiceResult<()> {
     records::check_owner(tx, input.owner_id).await
+}
+
+/// The contact a change sent alone wrote; `None` when it is to go in a transaction.
+fn changed(change: contacts::ChangeAlone) -> Option<Contact> {
+    match change {
+        contacts::ChangeAlone::Changed(contact) => Some(*contact),
+        contacts::ChangeAlone::NotApplied | contacts::ChangeAlone::InTransaction => None,
+    }
+}
+
+/// Whether moving `current` to the trash (`trashed`) or out of it changes anything: not
+/// when restoring a live contact; deleting one already in the trash finds nothing.
+fn moves_in_or_out_of_trash(current: &Contact, trashed: bool) -> ServiceResult<bool> {
+    match (current.deleted_at.is_some(), trashed) {
+        // Deleting twice: the contact is already gone from the live records.
+        (true, true) => Err(ServiceError::NotFound("contact")),
+        // Restoring a live contact changes nothing.
+        (false, false) => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+/// The audit action of a move to the trash or out of it.
+fn trash_action(trashed: bool) -> &'static str {
+    if trashed { "delete" } else { "restore" }
+}
+
+/// The fields a move to the trash or out of it changes.
+fn trash_fields() -> Vec<String> {
+    vec!["deleted_at".into()]
 }
 
 /// `current` with a JSON merge patch applied, and the fields that changes.

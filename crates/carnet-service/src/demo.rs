@@ -293,7 +293,7 @@ pub struct DemoLogin {
 
 impl Carnet {
     /// Adds `count` demo contacts to a tenant, written in multi-row statements and committed
-    /// every [`SEED_BATCH`] contacts (benchmarks seed a million this way).
+    /// every `SEED_BATCH` contacts (benchmarks seed a million this way).
     pub async fn seed_contacts(&self, ctx: &TenantContext, count: usize) -> ServiceResult<usize> {
         ctx.require_write()?;
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (count as u64));

@@ -85,6 +85,7 @@ macro_rules! bind_row {
     }};
 }
 
+mod alone;
 mod arrays;
 mod create;
 
@@ -93,6 +94,7 @@ const INSERT_COLUMNS: &str = "tenant_id, id, first_name, last_name, emails, phon
      company_id, job_title, tags, custom, owner_id, search_text, sort_last, sort_first, version, \
      created_at, updated_at, created_by, search_rest";
 
+pub use alone::{ChangeAlone, set_trashed_alone, update_alone};
 use arrays::{ContactArrays, bind_contact_arrays};
 pub(crate) use create::{CreateBatches, Creates, create_batches};
 pub use create::{Creation, create};
@@ -835,103 +837,6 @@ const UPDATE_SET: &str = "first_name = $3, last_name = $4, emails = $5, phones =
      company_id = $7, job_title = $8, tags = $9, custom = $10, owner_id = $11, search_text = $12, \
      sort_last = $13, sort_first = $14, version = version + 1, updated_at = $15";
 
-/// What [`update_alone`] came to.
-#[derive(Debug)]
-pub enum UpdateAlone {
-    /// The contact as updated; its key rows and its event were written with it.
-    Updated(Box<Contact>),
-    /// Nothing written: the stored contact is no longer at the version read (it changed, or
-    /// went to the trash), or the new owner is not a member of the workspace.
-    NotApplied,
-    /// Not tried: the update is to go in a write transaction ([`update`]). Always on
-    /// PostgreSQL; on SQLite when transactions sharing a commit are pending on the writer.
-    InTransaction,
-}
-
-/// SQLite: replaces the writable fields of `current` (read before, outside the writer) with
-/// `input` and appends its audit `event`, as one command `BEGIN; …; COMMIT` on an idle
-/// writer ([`crate::group_commit::GroupWriter::alone`]): one hand-over to the writer's
-/// thread where a transaction reading the contact there takes five or more, each holding
-/// the writer. The contact is updated only if it is still at `current`'s version and live,
-/// and `input`'s owner is none or a member of the workspace; its event is written only if it
-/// was (`changes()`), and its changed key rows only if that event was: all of it, or nothing.
-pub async fn update_alone(
-    db: &Db,
-    tenant: TenantId,
-    current: &Contact,
-    input: &ContactInput,
-    now: DateTime<Utc>,
-    event: &AuditEvent,
-) -> Result<UpdateAlone> {
-    let Db::Sqlite { writer, .. } = db else {
-        return Ok(UpdateAlone::InTransaction);
-    };
-    // `$1`–`$15` the row, `$16` the version read, `$17`–`$26` the event, then the keys.
-    let written = "EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = $1 AND a.id = $17)";
-    let mut sql = format!(
-        "BEGIN;
-         UPDATE contacts SET {UPDATE_SET}, search_rest = NULL
-         WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
-           AND ($11 IS NULL OR $11 IN (SELECT m.user_id FROM memberships m WHERE m.tenant_id = $1))
-         RETURNING {COLUMNS};
-         INSERT INTO audit_events ({}) SELECT {} WHERE changes() = 1",
-        audit::COLUMNS,
-        audit::event_values(17)
-    );
-    let mut bound = 26;
-    let mut keys = Vec::new();
-    for table in [IndexTable::Emails, IndexTable::Tags] {
-        let after = table.keys(&input.emails, &input.tags);
-        if table.keys(&current.emails, &current.tags) == after {
-            continue;
-        }
-        sql.push_str(&format!(
-            "; DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2 AND {written}",
-            table.name()
-        ));
-        if !after.is_empty() {
-            let values: Vec<String> = (bound + 1..=bound + after.len())
-                .map(|n| format!("(${n})"))
-                .collect();
-            bound += after.len();
-            sql.push_str(&format!(
-                "; {} SELECT $1, $2, v.column1 FROM (VALUES {}) AS v WHERE {written}",
-                table.insert_into(),
-                values.join(", ")
-            ));
-        }
-        keys.extend(after);
-    }
-    sql.push_str("; COMMIT");
-    if bound > MAX_PARAMS {
-        return Ok(UpdateAlone::InTransaction);
-    }
-    let Some(mut alone) = writer.alone().await? else {
-        return Ok(UpdateAlone::InTransaction);
-    };
-    let search = input.search_text();
-    let q = bind_row!(
-        sqlx::query_as(&sql),
-        tenant.0,
-        current.id,
-        input,
-        &search,
-        now
-    )
-    .bind(current.version);
-    let mut q = audit::bind_event!(q, event);
-    for key in &keys {
-        q = q.bind(key);
-    }
-    // Every row, so that every statement runs (to `COMMIT`): the update's is the only one.
-    let updated: Vec<Row> = q.fetch_all(alone.conn()).await?;
-    alone.committed();
-    Ok(match updated.into_iter().next() {
-        Some(row) => UpdateAlone::Updated(Box::new(row.into())),
-        None => UpdateAlone::NotApplied,
-    })
-}
-
 /// Moves the contact to the trash (`deleted = true`) or back out of it.
 /// `None` when there is no such contact in the other state.
 pub async fn set_trashed(
@@ -1149,10 +1054,10 @@ impl SortField {
 /// search, up to six statements (two windows, the index lookup, on SQLite the range of a
 /// name's stretch, and the page, or a page from the stretch and one from the other matches).
 ///
-/// A search first tries the first [`search::WINDOW`] contacts in list order: a term that
+/// A search first tries the first `search::WINDOW` contacts in list order: a term that
 /// many contacts match fills its page there. If some matched, it tries as many more as
-/// their density predicts ([`search::wider_window`]). Otherwise it starts from the term's
-/// matches in the trigram index (see [`statements_for`]).
+/// their density predicts (`search::wider_window`). Otherwise it starts from the term's
+/// matches in the trigram index (see `statements_for`).
 pub async fn list(tx: &mut TenantTx, q: &ListQuery) -> Result<Vec<Contact>> {
     if looks_in_window(q) {
         let window = list_sql(tx.tenant().0, q, Start::Window(search::WINDOW));
@@ -1288,7 +1193,7 @@ pub async fn index_matches(tx: &mut TenantTx, terms: &[String]) -> Result<Option
 }
 
 /// How the database runs the first statement of a search, the look among the first
-/// [`search::WINDOW`] contacts in list order; `None` when [`list`] runs none for `q`.
+/// `search::WINDOW` contacts in list order; `None` when [`list`] runs none for `q`.
 pub async fn window_plan(tx: &mut TenantTx, q: &ListQuery) -> Result<Option<String>> {
     if !looks_in_window(q) {
         return Ok(None);

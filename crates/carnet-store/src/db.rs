@@ -40,7 +40,7 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub enum Db {
     /// One writer connection (SQLite allows one writer at a time) whose transactions share
-    /// their commits when they queue for it ([`crate::group_commit`]), a pool of readers,
+    /// their commits when they queue for it (`crate::group_commit`), a pool of readers,
     /// connections for reads of one statement ([`Db::tenant_read_single`]), and the
     /// contacts' creates that go to the writer together ([`crate::contacts::create`]).
     Sqlite {
@@ -51,7 +51,7 @@ pub enum Db {
     },
     /// A pool for transactions, connections for reads of one statement
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
-    /// their own ([`crate::batched_reads`]), and the contacts' creates that go together, on
+    /// their own (`crate::batched_reads`), and the contacts' creates that go together, on
     /// the pool ([`crate::contacts::create`]).
     Postgres {
         pool: PgPool,
@@ -64,7 +64,7 @@ pub enum Db {
 /// The statements that went to the database together since start, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batched {
-    /// Reads by id ([`crate::batched_reads`]; PostgreSQL only).
+    /// Reads by id (`crate::batched_reads`; PostgreSQL only).
     pub reads: Option<Counts>,
     /// Contacts' creates ([`crate::contacts::create`]).
     pub creates: Counts,
@@ -206,7 +206,7 @@ impl Db {
     }
 
     /// Whether a write may go alone now, as one command on SQLite's writer
-    /// ([`GroupWriter::alone`]): no write holds the writer or waits for it. Under concurrent
+    /// (`GroupWriter::alone`): no write holds the writer or waits for it. Under concurrent
     /// writes they go in transactions instead, which share their commits. Never on PostgreSQL.
     pub fn writer_free(&self) -> bool {
         match self {

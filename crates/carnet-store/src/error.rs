@@ -19,7 +19,7 @@ pub enum StoreError {
     #[error("{0}")]
     Schema(String),
     /// A write's commit failed, or the commit it shared with other writes (SQLite's
-    /// [`crate::group_commit`]) did: none of them is stored.
+    /// `crate::group_commit`) did: none of them is stored.
     #[error("the write was not stored: {0}")]
     NotDurable(String),
     /// A stored value could not be read back (corrupted or hand-edited row).

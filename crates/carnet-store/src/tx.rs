@@ -332,7 +332,7 @@ impl Db {
     /// Reads of several statements that must agree take [`Db::tenant_read`].
     ///
     /// On PostgreSQL the read runs under the tenant the connection's *session* holds, and
-    /// its result goes through [`TenantTx::settle`], which sets the session's tenant and runs
+    /// its result goes through `TenantTx::settle`, which sets the session's tenant and runs
     /// the read again when it found nothing. So every such read **must filter on
     /// `tenant_id` itself**: row-level security then only ever hides rows, and a session left
     /// on another tenant makes a read find nothing, never another tenant's rows. These

@@ -46,9 +46,9 @@ pub enum Creation {
 /// Stores a new contact (version 1), its e-mail and tag index rows and the audit `event` of
 /// its creation, durably, if its owner (when it has one) is a member of the workspace.
 ///
-/// PostgreSQL: one statement outside any transaction ([`PG_CREATE`]), one round trip; or,
+/// PostgreSQL: one statement outside any transaction (`PG_CREATE`), one round trip; or,
 /// when two creates of the workspace are already on their way, one statement with the others
-/// that arrive meanwhile ([`PG_CREATE_MANY`]). Sent again on a fresh connection when the
+/// that arrive meanwhile (`PG_CREATE_MANY`). Sent again on a fresh connection when the
 /// server dropped the one it went on; should the first sending have been stored after all,
 /// the contact's own id then conflicts, and the contact stored is the answer. SQLite: a write
 /// transaction on the writer (its commit may be shared), of its own or, as on PostgreSQL,

@@ -22,7 +22,7 @@ on_both_backends!(
     deleting_a_contact_takes_its_index_rows,
     a_contact_is_created_in_one_write_with_its_owner_checked,
     creates_that_meet_answer_each_its_own,
-    an_update_alone_writes_all_of_it_or_nothing,
+    a_change_alone_writes_all_of_it_or_nothing,
     patches_that_meet_each_apply_once
 );
 
@@ -1843,13 +1843,14 @@ async fn update_events(app: &TestApp, tenant: carnet_core::TenantId) -> usize {
     events.iter().filter(|e| e.action == "update").count()
 }
 
-/// On SQLite an update read before, outside the writer, goes as one command on it: the
+/// On SQLite a change read before, outside the writer, goes as one command on it: the
 /// contact, its changed key rows and its event are all written, or, when the contact is no
-/// longer at the version read or its new owner is not a member, none of them. PostgreSQL
-/// updates in a transaction, and says so without writing anything.
-async fn an_update_alone_writes_all_of_it_or_nothing(backend: Backend) {
+/// longer at the version read or an update's new owner is not a member, none of them.
+/// PostgreSQL changes contacts in transactions, and says so without writing anything.
+async fn a_change_alone_writes_all_of_it_or_nothing(backend: Backend) {
+    use carnet_core::contact::Contact;
     use carnet_store::audit::AuditEvent;
-    use carnet_store::contacts::{self, UpdateAlone};
+    use carnet_store::contacts::{self, ChangeAlone};
     let app = TestApp::new(backend).await;
     let (acme, key) = app
         .tenant_with_key("acme", &[Scope::Read, Scope::Write])
@@ -1879,29 +1880,37 @@ async fn an_update_alone_writes_all_of_it_or_nothing(backend: Backend) {
             "tags": [format!("t-{name}")], "owner_id": owner.map(|o| o.to_string())}))
         .unwrap()
     };
-    let update = |current: &carnet_core::contact::Contact, input: ContactInput| {
-        let (db, current) = (app.db.db.clone(), current.clone());
+    let event = |action: &str| AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        occurred_at: chrono::Utc::now(),
+        actor_kind: "system".into(),
+        actor_id: None,
+        action: action.into(),
+        entity: "contact".into(),
+        entity_id: Some(id.0),
+        ip: None,
+        request_id: None,
+        changes: vec!["last_name".into()],
+    };
+    let update = |current: &Contact, input: ContactInput| {
+        let (db, current, event) = (app.db.db.clone(), current.clone(), event("update"));
         async move {
-            let now = chrono::Utc::now();
-            let event = AuditEvent {
-                id: uuid::Uuid::now_v7(),
-                occurred_at: now,
-                actor_kind: "system".into(),
-                actor_id: None,
-                action: "update".into(),
-                entity: "contact".into(),
-                entity_id: Some(id.0),
-                ip: None,
-                request_id: None,
-                changes: vec!["last_name".into(), "emails".into(), "tags".into()],
-            };
-            contacts::update_alone(&db, acme.id, &current, &input, now, &event)
+            contacts::update_alone(&db, acme.id, &current, &input, event.occurred_at, &event)
                 .await
                 .unwrap()
         }
     };
-    // Where the contact stands: its version, whom each name's e-mail and tag find, its
-    // update events.
+    let trash = |current: &Contact, trashed: bool| {
+        let action = if trashed { "delete" } else { "restore" };
+        let (db, current, event) = (app.db.db.clone(), current.clone(), event(action));
+        async move {
+            contacts::set_trashed_alone(&db, acme.id, &current, trashed, event.occurred_at, &event)
+                .await
+                .unwrap()
+        }
+    };
+    // Where the contact stands: its version, how often each name's e-mail and tag find it,
+    // its update events.
     let state = |name: &'static str| {
         let (app, key) = (&app, &key);
         async move {
@@ -1920,14 +1929,15 @@ async fn an_update_alone_writes_all_of_it_or_nothing(backend: Backend) {
     if backend == Backend::Postgres {
         assert!(matches!(
             update(&v1, input("martin", None)).await,
-            UpdateAlone::InTransaction
+            ChangeAlone::InTransaction
         ));
+        assert!(matches!(trash(&v1, true).await, ChangeAlone::InTransaction));
         assert_eq!(state("martin").await, (1, 0, 0));
         assert_eq!(state("durand").await, (1, 2, 0));
         app.finish().await;
         return;
     }
-    let UpdateAlone::Updated(v2) = update(&v1, input("martin", None)).await else {
+    let ChangeAlone::Changed(v2) = update(&v1, input("martin", None)).await else {
         panic!("the update at the version read applies")
     };
     assert_eq!((v2.version, v2.last_name.as_deref()), (2, Some("martin")));
@@ -1937,23 +1947,46 @@ async fn an_update_alone_writes_all_of_it_or_nothing(backend: Backend) {
     // Read at version 1, sent after version 2: nothing written, key rows included.
     assert!(matches!(
         update(&v1, input("bernard", None)).await,
-        UpdateAlone::NotApplied
+        ChangeAlone::NotApplied
     ));
     assert_eq!(state("bernard").await, (2, 0, 1));
     assert_eq!(state("martin").await, (2, 2, 1));
     // An owner from another workspace: nothing written.
     assert!(matches!(
         update(&v2, input("petit", Some(lea))).await,
-        UpdateAlone::NotApplied
+        ChangeAlone::NotApplied
     ));
     assert_eq!(state("petit").await, (2, 0, 1));
     assert_eq!(state("martin").await, (2, 2, 1));
     assert_eq!(key_rows(&app, acme.id, "contact_emails").await, 1);
     assert_eq!(key_rows(&app, acme.id, "contact_tags").await, 1);
+
+    // To the trash and out of it the same way: at the version read, or not at all.
+    let ChangeAlone::Changed(v3) = trash(&v2, true).await else {
+        panic!("to the trash at the version read")
+    };
+    assert_eq!((v3.version, v3.deleted_at.is_some()), (3, true));
+    assert!(matches!(trash(&v2, false).await, ChangeAlone::NotApplied));
+    let ChangeAlone::Changed(v4) = trash(&v3, false).await else {
+        panic!("out of the trash at the version read")
+    };
+    assert_eq!((v4.version, v4.deleted_at.is_some()), (4, false));
+    let mut tx = app.db.db.tenant_read(acme.id).await.unwrap();
+    let events = carnet_store::audit::recent(&mut tx, 100).await.unwrap();
+    let moves: Vec<&str> = events
+        .iter()
+        .filter(|e| e.action != "create")
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(moves, ["restore", "delete", "update"], "newest first");
+    drop(tx);
     // The writer serves on: a transaction after these commands.
     let ctx = TenantContext::system(acme.id);
-    let trashed = app.carnet.delete_contact(&ctx, id, None).await;
-    assert!(trashed.is_ok(), "{trashed:?}");
+    let patched = app
+        .carnet
+        .patch_contact(&ctx, id, &json!({"job_title": "CEO"}), None)
+        .await;
+    assert_eq!(patched.unwrap().version, 5);
     app.finish().await;
 }
 
