@@ -162,13 +162,12 @@ impl Carnet {
         patch: &Value,
         if_match: Option<&str>,
     ) -> ServiceResult<Option<Contact>> {
-        if !self.db.writer_free() {
+        let Some(current) = self.read_for_alone(ctx, id).await? else {
             return Ok(None);
+        };
+        if current.deleted_at.is_some() {
+            return Err(ServiceError::NotFound("contact"));
         }
-        let current = contacts::by_id(&self.db, ctx.tenant, id)
-            .await?
-            .filter(|c| c.deleted_at.is_none())
-            .ok_or(ServiceError::NotFound("contact"))?;
         check_if_match(if_match, current.version)?;
         let (after, fields) = patched(&current, patch)?;
         if fields.is_empty() {
@@ -230,6 +229,21 @@ impl Carnet {
         Ok(changed)
     }
 
+    /// The contact as stored now, read outside the writer, for a change sent alone; `None`
+    /// when other writes hold or await the writer (the change then goes in a transaction,
+    /// which shares their commit).
+    async fn read_for_alone(
+        &self,
+        ctx: &TenantContext,
+        id: ContactId,
+    ) -> ServiceResult<Option<Contact>> {
+        if !self.db.writer_free() {
+            return Ok(None);
+        }
+        let current = contacts::by_id(&self.db, ctx.tenant, id).await?;
+        current.ok_or(ServiceError::NotFound("contact")).map(Some)
+    }
+
     /// [`Self::set_trashed`] without a transaction, as [`Self::patch_alone`] goes: one
     /// command on SQLite's free writer ([`contacts::set_trashed_alone`]), the contact read
     /// before. `None` when it is to go in a write transaction instead.
@@ -240,12 +254,9 @@ impl Carnet {
         trashed: bool,
         if_match: Option<&str>,
     ) -> ServiceResult<Option<Contact>> {
-        if !self.db.writer_free() {
+        let Some(current) = self.read_for_alone(ctx, id).await? else {
             return Ok(None);
-        }
-        let current = contacts::by_id(&self.db, ctx.tenant, id)
-            .await?
-            .ok_or(ServiceError::NotFound("contact"))?;
+        };
         check_if_match(if_match, current.version)?;
         if !moves_in_or_out_of_trash(&current, trashed)? {
             return Ok(Some(current));

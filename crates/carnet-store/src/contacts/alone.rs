@@ -33,13 +33,14 @@ pub enum ChangeAlone {
     /// workspace.
     NotApplied,
     /// Not tried: the change is to go in a write transaction. Always on PostgreSQL; on
-    /// SQLite when transactions sharing a commit are pending on the writer.
+    /// SQLite when transactions sharing a commit are pending on the writer, or when the
+    /// command would bind more parameters than one may.
     InTransaction,
 }
 
 /// Where the parameters of a change's command stand: `$1` the tenant and `$2` the contact,
 /// the row's own from `$3`, then the event's ten ([`audit::event_values`]), then the rest.
-struct Command {
+struct ChangeCommand {
     sql: String,
     /// The event's first parameter: its id, which the statements after it look for.
     event: usize,
@@ -47,12 +48,12 @@ struct Command {
     bound: usize,
 }
 
-impl Command {
+impl ChangeCommand {
     /// `BEGIN`, `update` (its own parameters up to `$bound`, `RETURNING` the contact), and
     /// the event, written only if the update changed a row.
-    fn new(update: &str, bound: usize) -> Command {
+    fn new(update: &str, bound: usize) -> ChangeCommand {
         let event = bound + 1;
-        Command {
+        ChangeCommand {
             sql: format!(
                 "BEGIN; {update} RETURNING {COLUMNS};
                  INSERT INTO audit_events ({}) SELECT {} WHERE changes() = 1",
@@ -64,7 +65,8 @@ impl Command {
         }
     }
 
-    /// The condition that the event was written, for the statements after it.
+    /// The condition that the event was written, for the statements after it: its id is
+    /// new (made for this change), so only this command's own insert can have written it.
     fn written(&self) -> String {
         format!(
             "EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = $1 AND a.id = ${})",
@@ -116,7 +118,7 @@ pub async fn update_alone(
         return Ok(ChangeAlone::InTransaction);
     };
     // `$3`–`$15` the row ([`bind_row!`]), `$16` the version read.
-    let mut command = Command::new(
+    let mut command = ChangeCommand::new(
         &format!(
             "UPDATE contacts SET {UPDATE_SET}, search_rest = NULL
              WHERE tenant_id = $1 AND id = $2 AND version = $16 AND deleted_at IS NULL
@@ -167,7 +169,7 @@ pub async fn set_trashed_alone(
     let Db::Sqlite { writer, .. } = db else {
         return Ok(ChangeAlone::InTransaction);
     };
-    let sql = Command::new(
+    let sql = ChangeCommand::new(
         &format!(
             "UPDATE contacts SET deleted_at = $3, version = version + 1, updated_at = $4
              WHERE tenant_id = $1 AND id = $2 AND version = $5 AND deleted_at IS {} NULL",
@@ -185,7 +187,7 @@ pub async fn set_trashed_alone(
     run(writer, audit::bind_event!(q, event)).await
 }
 
-/// Sends `q`, a command from [`Command`], when the writer has no transaction open.
+/// Sends `q`, a command from [`ChangeCommand`], when the writer has no transaction open.
 async fn run<'q>(
     writer: &GroupWriter,
     q: QueryAs<'q, Sqlite, Row, SqliteArguments<'q>>,

@@ -1753,24 +1753,12 @@ async fn creates_that_meet_answer_each_its_own(backend: Backend) {
             .collect();
         created.sort();
         assert_eq!(&created, mine, "one creation event for each contact stored");
+        drop(tx);
         // Key rows of the contacts stored only: one e-mail and one tag each.
         for table in ["contact_emails", "contact_tags"] {
-            let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = $1");
-            let rows: i64 = match tx.control() {
-                carnet_store::Tx::Postgres(c) => sqlx::query_scalar(&sql)
-                    .bind(tenant.0)
-                    .fetch_one(&mut **c)
-                    .await
-                    .unwrap(),
-                carnet_store::Tx::Sqlite(c) => sqlx::query_scalar(&sql)
-                    .bind(tenant.0)
-                    .fetch_one(&mut **c)
-                    .await
-                    .unwrap(),
-            };
+            let rows = key_rows(&app, tenant, table).await;
             assert_eq!(rows, mine.len() as i64, "{table}");
         }
-        drop(tx);
         // Each found by its e-mail key, its tag key and its search row.
         for id in mine.iter() {
             let c = app
