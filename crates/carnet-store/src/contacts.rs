@@ -846,12 +846,7 @@ pub async fn set_trashed(
     now: DateTime<Utc>,
 ) -> Result<Option<Contact>> {
     let tenant = tx.tenant().0;
-    let sql = format!(
-        "UPDATE contacts SET deleted_at = $3, version = version + 1, updated_at = $4
-         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS {} NULL
-         RETURNING {COLUMNS}",
-        if trashed { "" } else { "NOT" }
-    );
+    let sql = format!("{} RETURNING {COLUMNS}", trash_update(trashed));
     let row: Option<Row> = on_conn!(&mut tx.tx, |c| {
         sqlx::query_as(&sql)
             .bind(tenant)
@@ -864,6 +859,26 @@ pub async fn set_trashed(
     Ok(row.map(Contact::from))
 }
 
+/// The `UPDATE` moving contact `$2` of tenant `$1` to the trash (`trashed`, at `$3`) or out
+/// of it, at time `$4`, if it is in the other state.
+fn trash_update(trashed: bool) -> String {
+    format!(
+        "UPDATE contacts SET deleted_at = $3, version = version + 1, updated_at = $4
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS {} NULL",
+        if trashed { "" } else { "NOT" }
+    )
+}
+
+/// The index tables whose keys `input` changes from the contact as it was `before`, each
+/// with its new keys (most edits touch neither e-mails nor tags).
+fn changed_keys(before: &Contact, input: &ContactInput) -> Vec<(IndexTable, Vec<String>)> {
+    [IndexTable::Emails, IndexTable::Tags]
+        .into_iter()
+        .map(|table| (table, table.keys(&input.emails, &input.tags)))
+        .filter(|(table, keys)| table.keys(&before.emails, &before.tags) != *keys)
+        .collect()
+}
+
 /// Rewrites a changed contact's e-mail and tag index rows, over those of the contact as it
 /// was `before`. Those whose keys did not change are kept (most edits touch neither its
 /// e-mails nor its tags). (A new contact's are written with it: [`insert`].)
@@ -874,11 +889,7 @@ async fn write_index_rows(
     before: &Contact,
 ) -> Result<()> {
     let tenant = tx.tenant().0;
-    for table in [IndexTable::Emails, IndexTable::Tags] {
-        let keys = table.keys(&input.emails, &input.tags);
-        if table.keys(&before.emails, &before.tags) == keys {
-            continue;
-        }
+    for (table, keys) in changed_keys(before, input) {
         on_conn!(&mut tx.tx, |c| {
             sqlx::query(&format!(
                 "DELETE FROM {} WHERE tenant_id = $1 AND contact_id = $2",

@@ -22,9 +22,10 @@
 //!   first member dropped without commit rolls back the connection's transaction, which
 //!   then holds nothing else (others join only once a member has committed).
 //!
-//! A write that needs nothing read first may instead go alone ([`GroupWriter::alone`]) when
-//! no transaction is open: `BEGIN`, its statements and `COMMIT` as one command, one
-//! hand-over to the connection's thread. Until that command is known to have committed, the
+//! A write that needs nothing read on the writer (a create, or a change checked against the
+//! version a reader saw) may instead go alone ([`GroupWriter::alone`]) when no transaction is
+//! open: `BEGIN`, its statements and `COMMIT` as one command, one hand-over to the
+//! connection's thread. Until that command is known to have committed, the
 //! next user of the writer rolls back whatever it may have left open.
 //!
 //! Readers never see a member's writes before the shared commit. A member sees the writes

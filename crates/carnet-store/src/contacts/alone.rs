@@ -9,7 +9,7 @@
 //! all of it is written, or none of it, and the caller then goes in a transaction, which
 //! decides again.
 
-use super::{COLUMNS, IndexTable, Row, UPDATE_SET};
+use super::{COLUMNS, IndexTable, Row, UPDATE_SET, changed_keys, trash_update};
 use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::db::Db;
@@ -128,12 +128,9 @@ pub async fn update_alone(
         16,
     );
     let mut keys = Vec::new();
-    for table in [IndexTable::Emails, IndexTable::Tags] {
-        let after = table.keys(&input.emails, &input.tags);
-        if table.keys(&current.emails, &current.tags) != after {
-            command.rewrite_keys(table, after.len());
-            keys.extend(after);
-        }
+    for (table, after) in changed_keys(current, input) {
+        command.rewrite_keys(table, after.len());
+        keys.extend(after);
     }
     if command.bound > MAX_PARAMS {
         return Ok(ChangeAlone::InTransaction);
@@ -169,15 +166,8 @@ pub async fn set_trashed_alone(
     let Db::Sqlite { writer, .. } = db else {
         return Ok(ChangeAlone::InTransaction);
     };
-    let sql = ChangeCommand::new(
-        &format!(
-            "UPDATE contacts SET deleted_at = $3, version = version + 1, updated_at = $4
-             WHERE tenant_id = $1 AND id = $2 AND version = $5 AND deleted_at IS {} NULL",
-            if trashed { "" } else { "NOT" }
-        ),
-        5,
-    )
-    .finish();
+    let sql =
+        ChangeCommand::new(&format!("{} AND version = $5", trash_update(trashed)), 5).finish();
     let q = sqlx::query_as(&sql)
         .bind(tenant.0)
         .bind(current.id.0)
