@@ -8,8 +8,10 @@ through the API, and the server's RSS after all that. The scenarios with a raw c
 (get by id: point reads; create: durable one-row inserts) run between two raw runs of it at
 the same connection count, and their ratio is to the mean of those two: this machine's disk
 and CPU change speed within minutes, and a baseline taken at the start of the run can be
-twice or half what the database does when Carnet's scenario runs. Appends a Markdown report to
-bench/results/http.md. Figures are recorded, never asserted.
+twice or half what the database does when Carnet's scenario runs. After each create run,
+the database alone stores the contacts it created again, one durable transaction each
+(`floor.py`): what a contact, not a one-row insert, costs the database. Appends a Markdown
+report to bench/results/http.md. Figures are recorded, never asserted.
 """
 
 import argparse
@@ -28,6 +30,8 @@ import tempfile
 import threading
 import time
 import uuid
+
+import floor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CARNET = os.path.join(ROOT, "target", "release", "carnet")
@@ -121,6 +125,14 @@ class Backend:
         text = sh(["pgbench", *extra, "-M", "prepared", "-c", str(conns),
                    "-j", str(min(conns, 2)), "-T", str(seconds), self.pgbench_url])
         return float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text).group(1))
+
+    def create_floor(self, count, conns):
+        """The database alone storing the `count` contacts the create scenario just stored
+        again, one durable transaction each, at `conns` sessions (`floor.py`): contacts a
+        second."""
+        if self.name == "sqlite":
+            return floor.sqlite(os.path.join(self.work, "sqlite", "carnet.sqlite"), count)[0]
+        return floor.postgres(self.url, count, conns)[0]
 
     def raw_drop(self):
         if self.pgbench_db:
@@ -326,7 +338,8 @@ def run_backend(name, sizes, seconds, pg_admin, report):
                     log(f"{name} {size} {scenario} c{conns}: {r}")
                     time.sleep(3)
                     after = backend.raw(raw, conns, seconds) if raw else None
-                    rows.append((size, scenario, conns, r, (before, after)))
+                    alone = backend.create_floor(r["requests"], conns) if scenario == "create" else None
+                    rows.append((size, scenario, conns, r, (before, after), alone))
             exp_s, exp_rows, exp_rss = export_csv(server, key)
             log(f"{name} {size}: export {exp_rows} rows in {exp_s:.1f}s, peak RSS {exp_rss:.0f} MB")
             imp_rows = 10_000
@@ -349,18 +362,26 @@ def section(name, size, seed_s, ready_s, idle, loaded, peak, rows, export, imp):
            f"{idle:.1f} MB, after the load {loaded:.1f} MB (peak {peak:.1f} MB).", "",
            "| scenario | conns | req/s | p50 ms | p99 ms | errors | raw before | raw after | ratio |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for size_, scenario, conns, r, (before, after) in rows:
+    for size_, scenario, conns, r, (before, after), _ in rows:
         ratio = f"{r['rps'] / ((before + after) / 2):.2f}" if before else ""
         raw = (f"{before:,.0f} | {after:,.0f}") if before else " | "
         out.append(f"| {scenario} | {conns} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                    f"{r['errors'] + r['non_2xx']} | {raw} | {ratio} |")
-    floor = {conns: r["rps"] for _, scenario, conns, r, _ in rows if scenario == "healthz"}
-    gets = {conns: r["rps"] for _, scenario, conns, r, _ in rows if scenario == "get"}
-    if floor and gets:
+    http_floor = {conns: r["rps"] for _, scenario, conns, r, _, _ in rows if scenario == "healthz"}
+    gets = {conns: r["rps"] for _, scenario, conns, r, _, _ in rows if scenario == "get"}
+    if http_floor and gets:
         out += ["", "Against the server's own floor (`healthz`: the same HTTP stack, load tool and "
                 "machine, no database): get by id " + ", ".join(
-                    f"{gets[c] / floor[c]:.2f} × at {c} connection{'s' if c > 1 else ''}"
-                    for c in sorted(gets) if c in floor) + "."]
+                    f"{gets[c] / http_floor[c]:.2f} × at {c} connection{'s' if c > 1 else ''}"
+                    for c in sorted(gets) if c in http_floor) + "."]
+    creates = [(conns, r["rps"], alone) for _, scenario, conns, r, _, alone in rows
+               if scenario == "create"]
+    if creates:
+        out += ["", "Against the database alone storing the same contacts again (`floor.py`: "
+                "row, key rows and event with fresh ids, one durable transaction each, as many "
+                "sessions as connections on PostgreSQL, SQLite's one writer): create " + ", ".join(
+                    f"{rps / alone:.2f} × at {c} connection{'s' if c > 1 else ''} "
+                    f"({alone:,.0f} contacts/s alone)" for c, rps, alone in creates) + "."]
     exp_s, exp_rows, exp_rss = export
     imp_rows, imp_s = imp
     out += ["", f"Export (CSV, API): {exp_rows:,} rows in {exp_s:.1f} s = {exp_rows / exp_s:,.0f} rows/s, "
