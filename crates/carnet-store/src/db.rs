@@ -51,13 +51,14 @@ pub enum Db {
     },
     /// A pool for transactions, connections for reads of one statement
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
-    /// their own (`crate::batched_reads`), and the contacts' creates that go together, on
-    /// the pool ([`crate::contacts::create`]).
+    /// their own (`crate::batched_reads`), and the contacts' creates, alone or together, on
+    /// connections of their own (`create_conns`, [`crate::contacts::create`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
         batches: Arc<Batches>,
         creates: Arc<CreateBatches>,
+        create_conns: Arc<Readers<PgConnection>>,
     },
 }
 
@@ -176,6 +177,11 @@ impl Db {
             PG_SINGLE_READS,
         ));
         let batches = Arc::new(batched_reads::batches(options.clone(), PG_BATCHED_READS));
+        let create_conns = Arc::new(Readers::new(
+            options.clone(),
+            Session::Plain,
+            PG_CREATE_CONNECTIONS,
+        ));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // Checked on release (by sqlx) and on failure at BEGIN (tx::begin_pg) instead.
@@ -191,10 +197,11 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db::Postgres {
-            creates: Arc::new(create_batches(Creates::Postgres(pool.clone()))),
+            creates: Arc::new(create_batches(Creates::Postgres(Arc::clone(&create_conns)))),
             pool,
             single_reads,
             batches,
+            create_conns,
         })
     }
 
@@ -264,12 +271,14 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
+                create_conns,
                 ..
             } => {
                 vec![
                     ("main", stats(pool)),
                     ("single_reads", single(single_reads)),
                     ("batched_reads", single(batches.together().readers())),
+                    ("creates", single(create_conns)),
                 ]
             }
         }
@@ -318,8 +327,10 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
+                create_conns,
                 ..
             } => {
+                create_conns.close().await;
                 batches.together().readers().close().await;
                 single_reads.close().await;
                 pool.close().await;
@@ -347,6 +358,9 @@ const SQLITE_SINGLE_READS: u32 = 4;
 /// the reads of a workspace that waited, so a few serve many; 28 connections a server in
 /// all (PostgreSQL allows 100 by default).
 const PG_BATCHED_READS: u32 = 4;
+/// Connections for contacts' creates on PostgreSQL, alone or together: as many as a
+/// workspace keeps on their way at once (`contacts::create`), for four workspaces at once.
+const PG_CREATE_CONNECTIONS: u32 = 8;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes
 /// touch (the 2 MiB default made imports slow down as the database grew); each reader's

@@ -17,12 +17,13 @@ use crate::audit::{self, AuditEvent, EventArrays, bind_event_arrays};
 use crate::batching::{Joined, Queues, Together};
 use crate::db::Db;
 use crate::group_commit::GroupWriter;
+use crate::single_reads::Readers;
 use crate::tx::{PG_STATEMENT_TENANT, connection_lost, sqlite_tenant_write};
 use crate::{Result, StoreError, search};
 use carnet_core::contact::{Contact, ContactInput};
 use carnet_core::{ContactId, TenantId};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::LazyLock;
@@ -96,10 +97,10 @@ pub async fn create(
         }
         // One whose statement with others failed may have been stored (a connection lost
         // at its end).
-        Db::Postgres { pool, .. } => {
+        Db::Postgres { create_conns, .. } => {
             let mut sent = Sent {
                 db,
-                pool,
+                conns: create_conns,
                 tenant,
                 id,
                 maybe_stored: unanswered,
@@ -162,7 +163,7 @@ async fn sqlite_store(
 /// A create on its way alone, and whether a sending before may have stored it.
 struct Sent<'a> {
     db: &'a Db,
-    pool: &'a PgPool,
+    conns: &'a Readers<PgConnection>,
     tenant: TenantId,
     id: ContactId,
     maybe_stored: bool,
@@ -182,10 +183,10 @@ impl Sent<'_> {
         let (last, first) = input.sort_keys();
         let rest = search::rest_text(&search, &last, &first);
         let (email_keys, tag_keys) = (input.email_keys(), input.tag_keys());
-        let mut attempts = self.pool.options().get_max_connections() + 1;
+        let mut attempts = self.conns.max() + 1;
         loop {
             attempts -= 1;
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = self.conns.acquire().await?;
             let q = bind_row!(
                 sqlx::query_as(&PG_CREATE),
                 self.tenant.0,
@@ -201,6 +202,9 @@ impl Sent<'_> {
             let row: std::result::Result<Option<Row>, _> = audit::bind_event!(q, event)
                 .fetch_optional(&mut *conn)
                 .await;
+            if exchange_ended(&row) {
+                conn.completed();
+            }
             match row {
                 Ok(Some(row)) => return Ok(Creation::Stored(Box::new(row.into()))),
                 Ok(None) => return Ok(Creation::OwnerNotMember),
@@ -220,6 +224,18 @@ impl Sent<'_> {
             return Ok(Creation::Stored(Box::new(stored)));
         }
         Err(e)
+    }
+}
+
+/// Whether a create's exchange ended whole, leaving its connection fit for the next: the
+/// statement answered, or the database refused it (sqlx reads what remains of an exchange
+/// that failed at the start of the next). Not when the connection failed: it is then
+/// opened again before its next use ([`Readers::acquire`]).
+fn exchange_ended<T>(outcome: &std::result::Result<T, sqlx::Error>) -> bool {
+    match outcome {
+        Ok(_) => true,
+        Err(e @ sqlx::Error::Database(_)) => !connection_lost(e),
+        Err(_) => false,
     }
 }
 
@@ -293,8 +309,9 @@ pub(crate) type CreateBatches = Queues<Creates>;
 /// Where creates that go together are sent.
 #[derive(Debug)]
 pub enum Creates {
-    /// One statement, on one of the pool's connections.
-    Postgres(PgPool),
+    /// One statement, on one of these connections (given back without sqlx's test round
+    /// trip: [`crate::single_reads`]).
+    Postgres(Arc<Readers<PgConnection>>),
     /// One write transaction on the writer.
     Sqlite(Arc<GroupWriter>),
 }
@@ -326,7 +343,7 @@ impl Together for Creates {
 
     async fn send(&self, tenant: TenantId, creates: &[Waiting]) -> Option<Vec<Creation>> {
         let stored = match self {
-            Creates::Postgres(pool) => pg_together(pool, tenant, creates).await,
+            Creates::Postgres(conns) => pg_together(conns, tenant, creates).await,
             Creates::Sqlite(writer) => sqlite_together(writer, tenant, creates).await,
         };
         let mut stored: HashMap<ContactId, Contact> =
@@ -345,7 +362,11 @@ impl Together for Creates {
 
 /// PostgreSQL: `creates` in one statement ([`PG_CREATE_MANY`]): the contacts stored (those
 /// whose owner is none or a member of the workspace).
-async fn pg_together(pool: &PgPool, tenant: TenantId, creates: &[Waiting]) -> Result<Vec<Contact>> {
+async fn pg_together(
+    conns: &Readers<PgConnection>,
+    tenant: TenantId,
+    creates: &[Waiting],
+) -> Result<Vec<Contact>> {
     let mut contacts = ContactArrays::default();
     for w in creates {
         contacts.push(w.id, &w.input, w.created_by, w.now);
@@ -359,6 +380,11 @@ async fn pg_together(pool: &PgPool, tenant: TenantId, creates: &[Waiting]) -> Re
         .bind(&email_keys)
         .bind(&tag_ids)
         .bind(&tag_keys);
-    let rows: Vec<Row> = bind_event_arrays!(q, events).fetch_all(pool).await?;
+    let mut conn = conns.acquire().await?;
+    let rows = bind_event_arrays!(q, events).fetch_all(&mut *conn).await;
+    if exchange_ended(&rows) {
+        conn.completed();
+    }
+    let rows: Vec<Row> = rows?;
     Ok(rows.into_iter().map(Contact::from).collect())
 }

@@ -297,9 +297,16 @@ async fn dropped_postgres_connections_are_replaced() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let missing = carnet_store::contacts::by_id(&app.db.db, tenant.id, ContactId::new()).await;
     assert!(missing.unwrap().is_none());
-    // A create is one statement outside a transaction: it meets a dead connection and is
-    // sent again on a fresh one, and stored once.
+    // A create is one statement outside a transaction, on connections of its own: the one
+    // a first create leaves idle is dead for the next, which is sent again on a fresh one,
+    // and stored once.
     let ctx = TenantContext::system(tenant.id);
+    let before = json!({"last_name": "Avant"});
+    app.carnet
+        .create_contact(&ctx, &before, None)
+        .await
+        .unwrap();
+    assert_eq!(idle_create_connections(&app), 1);
     let body = json!({"last_name": "Après", "emails": [{"value": "apres@acme.test"}]});
     assert!(terminate_other_connections(&mut c).await >= 1);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -308,15 +315,20 @@ async fn dropped_postgres_connections_are_replaced() {
         panic!("a new contact")
     };
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
-    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 1);
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 2);
     drop(tx);
-    // Creates that go together meet a dead connection too: the two on their way wait for a
+    // Creates that go together meet dead connections too: the two on their way wait for a
     // lock on the contacts while the others queue behind them, and the server drops every
-    // idle connection meanwhile; the statement of those that went together then fails, and
-    // each is sent alone, and stored once.
+    // connection but the lock's meanwhile, those two included; they are sent again, those
+    // that went together after them too when their statement fails, and each is stored
+    // once.
     let held: Vec<_> = hold_connections(&app, tenant.id, 8).await;
     drop(held);
     let mut locker = sqlx::PgConnection::connect(owner).await.unwrap();
+    let locker_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut locker)
+        .await
+        .unwrap();
     let mut lock = locker.begin().await.unwrap();
     sqlx::query("LOCK TABLE contacts IN SHARE MODE")
         .execute(&mut *lock)
@@ -348,14 +360,15 @@ async fn dropped_postgres_connections_are_replaced() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let idle_killed: i64 = sqlx::query_scalar(
+    let killed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle') t",
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1) t",
     )
+    .bind(locker_pid)
     .fetch_one(&mut c)
     .await
     .unwrap();
-    assert!(idle_killed >= 6, "{idle_killed}");
+    assert!(killed >= 8, "{killed}");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     lock.commit().await.unwrap();
     while let Some(done) = tasks.join_next().await {
@@ -365,7 +378,7 @@ async fn dropped_postgres_connections_are_replaced() {
         ));
     }
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
-    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 41);
+    assert_eq!(carnet_store::contacts::count(&mut tx).await.unwrap(), 42);
     drop(tx);
     // Sent again, a create whose first sending was stored after all meets its own id: the
     // contact stored is the answer. Without a first sending lost, the same id is a conflict.
@@ -401,18 +414,9 @@ async fn dropped_postgres_connections_are_replaced() {
         matches!(conflict, Err(carnet_store::StoreError::Conflict(_))),
         "{conflict:?}"
     );
-    // The connection that answered is back in the pool (a release runs on a task of its
-    // own) before the server drops it, so that the next create meets it dead.
-    let carnet_store::Db::Postgres { pool, .. } = &app.db.db else {
-        unreachable!()
-    };
-    for _ in 0..250 {
-        if pool.num_idle() > 0 && u32::try_from(pool.num_idle()) == Ok(pool.size()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(pool.num_idle() > 0);
+    // The connection that answered is idle, and the server drops it, so that the next
+    // create meets it dead.
+    assert!(idle_create_connections(&app) > 0);
     assert!(terminate_other_connections(&mut c).await >= 1);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     match create_again().await.unwrap() {
@@ -606,6 +610,13 @@ async fn read_on_session_of(
         .await
         .unwrap();
     tx
+}
+
+/// PostgreSQL: the connections for creates open and idle now.
+fn idle_create_connections(app: &TestApp) -> u32 {
+    let stats = app.db.db.pool_stats();
+    let creates = stats.iter().find(|(name, _)| *name == "creates");
+    creates.map_or(0, |(_, s)| s.idle)
 }
 
 /// Ends every other connection to the test's database; how many there were.
