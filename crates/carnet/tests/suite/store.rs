@@ -319,9 +319,8 @@ async fn dropped_postgres_connections_are_replaced() {
     drop(tx);
     // Creates that go together meet dead connections too: the two on their way wait for a
     // lock on the contacts while the others queue behind them, and the server drops every
-    // connection but the lock's meanwhile, those two included; they are sent again, those
-    // that went together after them too when their statement fails, and each is stored
-    // once.
+    // connection but the lock's meanwhile, those two included; they are sent again on fresh
+    // connections, and each of the forty is stored once.
     let held: Vec<_> = hold_connections(&app, tenant.id, 8).await;
     drop(held);
     let mut locker = sqlx::PgConnection::connect(owner).await.unwrap();
