@@ -37,7 +37,7 @@ def _copy_sql(columns, replaced, table, where):
 
 
 def sqlite(path, count):
-    """Contacts a second SQLite stores when it copies the `count` newest created ones, each
+    """Contacts per second SQLite stores when it copies the `count` newest created ones, each
     copy (row, key rows, event) one durable transaction; and how many it copied."""
     db = sqlite3.connect(path, isolation_level=None, timeout=60)
     for pragma in ("synchronous=FULL", "foreign_keys=ON", "cache_size=-65536"):
@@ -73,8 +73,9 @@ def sqlite(path, count):
 
 
 def postgres(url, count, sessions):
-    """Contacts PostgreSQL stores when `sessions` server-side loops copy the `count` newest
-    created ones, each copy one durable transaction; and how many were copied."""
+    """Contacts per second PostgreSQL stores when `sessions` server-side loops copy the
+    `count` newest created ones, each copy one durable transaction; and how many were
+    copied."""
     def psql(sql):
         return subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
                               capture_output=True, text=True, check=True).stdout
