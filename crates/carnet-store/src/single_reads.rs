@@ -8,11 +8,12 @@
 //! record by its id, a contact's timeline). These connections go back to their set without
 //! it. What the test guards against, a connection left in the middle of an exchange (its
 //! request dropped while it waited), is told apart instead: a connection is in use from the
-//! moment it is lent mutably until its user says the exchange completed
-//! ([`Reader::completed`]); one given back while in use is replaced, never reused.
+//! moment it is lent mutably until its user settles the exchange's outcome
+//! ([`Reader::settle`]); one given back while in use is replaced, never reused.
 
 use crate::Result;
 use crate::db::APP_ROLE;
+use crate::tx::connection_lost;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
@@ -180,10 +181,24 @@ impl<C: Open> Readers<C> {
 }
 
 impl<C> Reader<C> {
-    /// The exchange begun since the connection was last lent mutably completed: the
-    /// connection may serve another read.
-    pub(crate) fn completed(&mut self) {
-        self.slot.in_use = false;
+    /// Settles the exchange begun since the connection was last lent mutably, by its
+    /// `outcome`: the connection may serve another loan when the exchange ended whole, not
+    /// when the connection failed (it is then opened again before its next use).
+    pub(crate) fn settle<T>(&mut self, outcome: &std::result::Result<T, sqlx::Error>) {
+        if exchange_ended(outcome) {
+            self.slot.in_use = false;
+        }
+    }
+}
+
+/// Whether an exchange that came to `outcome` ended whole, leaving its connection fit for
+/// the next: the statement answered, or the database refused it (sqlx reads what remains
+/// of an exchange that failed at the start of the next).
+fn exchange_ended<T>(outcome: &std::result::Result<T, sqlx::Error>) -> bool {
+    match outcome {
+        Ok(_) => true,
+        Err(e @ sqlx::Error::Database(_)) => !connection_lost(e),
+        Err(_) => false,
     }
 }
 
@@ -196,10 +211,77 @@ impl<C> Deref for Reader<C> {
 }
 
 impl<C> DerefMut for Reader<C> {
-    /// Lending the connection mutably begins an exchange: until [`Reader::completed`], the
+    /// Lending the connection mutably begins an exchange: until [`Reader::settle`], the
     /// connection may hold half of one, and the next loan of its slot opens a new one.
     fn deref_mut(&mut self) -> &mut C {
         self.slot.in_use = true;
         &mut self.slot.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+    use std::str::FromStr;
+
+    /// Readers of an in-memory database; a temporary table, which only the connection that
+    /// made it sees, tells whether the next loan got the same connection.
+    fn readers() -> Readers<SqliteConnection> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").expect("options");
+        Readers::new(options, Session::Plain, 2)
+    }
+
+    async fn mark(readers: &Readers<SqliteConnection>) {
+        let mut reader = readers.acquire().await.expect("loan");
+        let made = sqlx::query("CREATE TEMP TABLE marker (x)")
+            .execute(&mut *reader)
+            .await;
+        reader.settle(&made);
+        made.expect("marker");
+    }
+
+    /// Whether the next loan's connection is the one [`mark`] marked.
+    async fn same_connection(readers: &Readers<SqliteConnection>) -> bool {
+        let mut reader = readers.acquire().await.expect("loan");
+        let found = sqlx::query("SELECT count(*) FROM sqlite_temp_master WHERE name = 'marker'")
+            .fetch_one(&mut *reader)
+            .await;
+        reader.settle(&found);
+        found.expect("count").get::<i64, _>(0) == 1
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_only_after_an_exchange_that_ended_whole() {
+        let readers = readers();
+        mark(&readers).await;
+        assert!(same_connection(&readers).await, "answered");
+
+        // Refused by the database: the exchange ended, the connection is fit.
+        let mut reader = readers.acquire().await.expect("loan");
+        let refused = sqlx::query("SELECT * FROM no_such_table")
+            .fetch_all(&mut *reader)
+            .await;
+        assert!(matches!(refused, Err(sqlx::Error::Database(_))));
+        reader.settle(&refused);
+        drop(reader);
+        assert!(same_connection(&readers).await, "refused");
+
+        // Given back in the middle of an exchange (never settled): replaced.
+        let mut reader = readers.acquire().await.expect("loan");
+        let _begun: &mut SqliteConnection = &mut reader;
+        drop(reader);
+        assert!(!same_connection(&readers).await, "left in use");
+
+        // The connection failed: replaced, whatever the error said.
+        mark(&readers).await;
+        let mut reader = readers.acquire().await.expect("loan");
+        let _begun: &mut SqliteConnection = &mut reader;
+        let lost: std::result::Result<(), _> =
+            Err(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into()));
+        reader.settle(&lost);
+        drop(reader);
+        assert!(!same_connection(&readers).await, "connection failed");
+        readers.close().await;
     }
 }

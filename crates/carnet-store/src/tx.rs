@@ -151,8 +151,9 @@ impl TenantTx {
     ///   `tenant_id` filter and the policy both passed, so the two tenants are one.)
     /// - after the server dropped the connection (a restart, a failover), on a fresh one.
     ///
-    /// A single read's connection (either backend) is marked free for the next read once its
-    /// statement answered (`single_reads`).
+    /// A single read's connection (either backend) is settled by the outcome
+    /// ([`Reader::settle`]): free for the next read once its statement answered or was
+    /// refused.
     pub(crate) async fn settle<T>(
         &mut self,
         outcome: std::result::Result<T, sqlx::Error>,
@@ -160,9 +161,7 @@ impl TenantTx {
     ) -> Result<Option<T>> {
         match &mut self.tx {
             Tx::Sqlite(SqliteTx::Single(reader)) => {
-                if outcome.is_ok() {
-                    reader.completed();
-                }
+                reader.settle(&outcome);
                 Ok(Some(outcome?))
             }
             Tx::Postgres(PgTx::Single(single)) => single.settle(self.tenant, outcome, empty).await,
@@ -189,9 +188,7 @@ impl PgSingle {
         outcome: std::result::Result<T, sqlx::Error>,
         empty: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        if outcome.is_ok() {
-            self.conn.completed();
-        }
+        self.conn.settle(&outcome);
         match outcome {
             Err(e) if self.retries > 0 && connection_lost(&e) => {
                 self.retries -= 1;
@@ -200,11 +197,12 @@ impl PgSingle {
                 Ok(None)
             }
             Ok(answer) if empty(&answer) && !self.tenant_set => {
-                let (held_ours, _): (bool, String) = sqlx::query_as(SESSION_TENANT)
+                let held: std::result::Result<(bool, String), _> = sqlx::query_as(SESSION_TENANT)
                     .bind(tenant.0.to_string())
                     .fetch_one(&mut *self.conn)
-                    .await?;
-                self.conn.completed();
+                    .await;
+                self.conn.settle(&held);
+                let (held_ours, _) = held?;
                 self.tenant_set = true;
                 Ok(held_ours.then_some(answer))
             }

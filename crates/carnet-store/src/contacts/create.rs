@@ -202,9 +202,7 @@ impl Sent<'_> {
             let row: std::result::Result<Option<Row>, _> = audit::bind_event!(q, event)
                 .fetch_optional(&mut *conn)
                 .await;
-            if exchange_ended(&row) {
-                conn.completed();
-            }
+            conn.settle(&row);
             match row {
                 Ok(Some(row)) => return Ok(Creation::Stored(Box::new(row.into()))),
                 Ok(None) => return Ok(Creation::OwnerNotMember),
@@ -224,18 +222,6 @@ impl Sent<'_> {
             return Ok(Creation::Stored(Box::new(stored)));
         }
         Err(e)
-    }
-}
-
-/// Whether a create's exchange ended whole, leaving its connection fit for the next: the
-/// statement answered, or the database refused it (sqlx reads what remains of an exchange
-/// that failed at the start of the next). Not when the connection failed: it is then
-/// opened again before its next use ([`Readers::acquire`]).
-fn exchange_ended<T>(outcome: &std::result::Result<T, sqlx::Error>) -> bool {
-    match outcome {
-        Ok(_) => true,
-        Err(e @ sqlx::Error::Database(_)) => !connection_lost(e),
-        Err(_) => false,
     }
 }
 
@@ -382,9 +368,7 @@ async fn pg_together(
         .bind(&tag_keys);
     let mut conn = conns.acquire().await?;
     let rows = bind_event_arrays!(q, events).fetch_all(&mut *conn).await;
-    if exchange_ended(&rows) {
-        conn.completed();
-    }
+    conn.settle(&rows);
     let rows: Vec<Row> = rows?;
     Ok(rows.into_iter().map(Contact::from).collect())
 }
