@@ -6,8 +6,8 @@ key rows and its audit event, some fifteen index entries. This measures what the
 itself takes to store exactly that, with nothing of Carnet in between (no HTTP, JSON,
 validation or binding): the contacts the scenario just created are copied again, with fresh
 ids, each copy its own durable transaction, under Carnet's own settings. On PostgreSQL that
-is SESSIONS server-side loops (no round trips) as Carnet's role, the workspace set per
-transaction as Carnet sets it; on SQLite one connection (SQLite has one writer). The copies
+is SESSIONS server-side loops (no round trips) as Carnet's role with its session's GIN
+pending list size, the workspace set per transaction as Carnet sets it; on SQLite one connection (SQLite has one writer). The copies
 stay in the database (the audit log is append-only); they bear the scenario's names, which
 no other scenario asks for.
 
@@ -122,7 +122,8 @@ $$;"""
 
     start = time.monotonic()
     procs = [subprocess.Popen(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1",
-                               "-c", "SET ROLE carnet_app", "-c", loop(k)],
+                               "-c", "SET ROLE carnet_app; SET gin_pending_list_limit = '256kB'",
+                               "-c", loop(k)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for k in range(sessions)]
     failed = [p.communicate()[1] for p in procs if p.wait() != 0]

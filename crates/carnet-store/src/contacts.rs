@@ -3,7 +3,7 @@
 use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::batched_reads::by_ids_sql;
-use crate::db::Db;
+use crate::db::{BULK_GIN_PENDING_LIST, Db};
 use crate::params::{
     MAX_PARAMS, Param, SqlBuilder, bind_params, explain, placeholder_list, positional, values_rows,
 };
@@ -593,6 +593,7 @@ async fn insert_many_pg(
     if contacts.is_empty() {
         return Ok(());
     }
+    sqlx::Executor::execute(&mut *c, BULK_GIN_PENDING_LIST).await?;
     let mut rows = ContactArrays::default();
     for item in contacts {
         rows.push(item.id, item.input, created_by, now);

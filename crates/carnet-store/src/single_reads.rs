@@ -12,7 +12,7 @@
 //! ([`Reader::settle`]); one given back while in use is replaced, never reused.
 
 use crate::Result;
-use crate::db::APP_ROLE;
+use crate::db::PG_SESSION;
 use crate::tx::connection_lost;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -45,7 +45,7 @@ pub enum Session {
 }
 
 impl Open for PgConnection {
-    /// As Carnet's role, which row-level security applies to.
+    /// As Carnet's role, which row-level security applies to ([`PG_SESSION`]).
     fn open(options: &PgConnectOptions, session: Session) -> Opening<'_, Self> {
         Box::pin(async move {
             let mut conn = options.connect().await?;
@@ -53,7 +53,7 @@ impl Open for PgConnection {
                 Session::Plain => "",
                 Session::GenericPlans => "; SET plan_cache_mode = force_generic_plan",
             };
-            conn.execute(format!("SET ROLE {APP_ROLE}{plans}").as_str())
+            conn.execute(format!("{}{plans}", *PG_SESSION).as_str())
                 .await?;
             Ok(conn)
         })

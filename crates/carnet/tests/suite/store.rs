@@ -259,6 +259,64 @@ async fn postgres_without_tenant_sees_no_rows() {
     app.finish().await;
 }
 
+/// PostgreSQL: Carnet's own writes keep the search index's GIN pending list small (a create
+/// never waits for a long move of it into the index, nor does a search scan a long list),
+/// while bulk writes keep the server's default, larger list for their transactions.
+#[tokio::test]
+async fn gin_pending_list_is_small_for_creates_and_large_for_bulk_writes() {
+    const CONTACTS: i64 = 800;
+    let app = TestApp::new(Backend::Postgres).await;
+    let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let DbLocation::Url(owner) = &app.db.owner else {
+        unreachable!()
+    };
+    let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
+    c.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        .await
+        .unwrap();
+    // Bulk: seeding writes the contacts in one transaction, which keeps them all in the
+    // list: more than 256 kB of them (32 pages).
+    let ctx = TenantContext::system(tenant.id);
+    app.carnet
+        .seed_contacts(&ctx, CONTACTS as usize)
+        .await
+        .unwrap();
+    let (pages, tuples) = gin_pending(&mut c).await;
+    assert_eq!(tuples, CONTACTS, "{pages} pages");
+    assert!(pages > 32, "{pages} pages");
+    c.execute("SELECT gin_clean_pending_list('contact_search_rest_trigrams')")
+        .await
+        .unwrap();
+    assert_eq!(gin_pending(&mut c).await, (0, 0));
+    // Creates, one at a time: the list is moved into the index each time it passes 256 kB.
+    for i in 0..CONTACTS {
+        let body = json!({
+            "first_name": format!("Éloïse-Marguerite {i}"),
+            "last_name": format!("Lefèvre-Châtelain {i}"),
+            "job_title": format!("Boulangère chez Dupré et fils {i}"),
+            "emails": [{"value": format!("eloise.lefevre{i}@boulangerie-dupre.fr")},
+                       {"value": format!("e.chatelain{i}@exemple.fr")}],
+            "phones": [{"value": format!("+33 6 {:08}", 12_345_678 + i)}],
+        });
+        app.carnet.create_contact(&ctx, &body, None).await.unwrap();
+    }
+    let (pages, tuples) = gin_pending(&mut c).await;
+    assert!(tuples < CONTACTS, "{tuples} contacts pending");
+    assert!(pages <= 33, "{pages} pages");
+    c.close().await.unwrap();
+    app.finish().await;
+}
+
+/// The pages and contacts in the pending list of the search index's GIN index.
+async fn gin_pending(c: &mut sqlx::PgConnection) -> (i32, i64) {
+    sqlx::query_as(
+        "SELECT pending_pages, pending_tuples FROM pgstatginindex('contact_search_rest_trigrams')",
+    )
+    .fetch_one(c)
+    .await
+    .unwrap()
+}
+
 /// Pooled connections are not pinged before use: after the server dropped them (a restart, a
 /// failover), the next transactions still begin, on fresh connections.
 #[tokio::test]
