@@ -7,9 +7,9 @@ itself takes to store exactly that, with nothing of Carnet in between (no HTTP, 
 validation or binding): the contacts the scenario just created are copied again, with fresh
 ids, each copy its own durable transaction, under Carnet's own settings. On PostgreSQL that
 is SESSIONS server-side loops (no round trips) as Carnet's role with its session's GIN
-pending list size, the workspace set per transaction as Carnet sets it; on SQLite one connection (SQLite has one writer). The copies
-stay in the database (the audit log is append-only); they bear the scenario's names, which
-no other scenario asks for.
+pending list size, the workspace set per transaction as Carnet sets it; on SQLite one
+connection (SQLite has one writer). The copies stay in the database (the audit log is
+append-only); they bear the scenario's names, which no other scenario asks for.
 
 Carnet at 1 × this floor stores contacts as fast as its database does one at a time, and
 above it when creates share commits.

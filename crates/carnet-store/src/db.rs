@@ -22,10 +22,10 @@ pub const APP_ROLE: &str = "carnet_app";
 /// takes new entries into its pending list, and the write that finds the list full moves
 /// it all into the index: at PostgreSQL's default of 4 MB that move stalled a create for
 /// 30 ms and more, and every search scanned the whole list meanwhile. With 256 kB the p99
-/// of creates at 16 connections went from ~30 to ~10 ms and searches right after writes
-/// ran in half the time, at a few percent of the creates' rate (`bench/results/http.md`,
-/// twenty-second session). Bulk writes take the server's default back for their own
-/// transactions ([`BULK_GIN_PENDING_LIST`]).
+/// of creates at 16 connections went from 30–40 to 10–17 ms and searches right after writes
+/// scan a short list, for 5–13 % of the creates' rate at 16 connections
+/// (`bench/results/http.md`, twenty-second session). Bulk writes take the server's default
+/// back for their own transactions ([`BULK_GIN_PENDING_LIST`]).
 pub(crate) static PG_SESSION: LazyLock<String> =
     LazyLock::new(|| format!("SET ROLE {APP_ROLE}; SET gin_pending_list_limit = '256kB'"));
 
