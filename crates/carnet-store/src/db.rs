@@ -371,11 +371,12 @@ pub(crate) fn ensure_data_dir(dir: &Path) -> Result<()> {
 const PG_SINGLE_READS: u32 = 8;
 const SQLITE_SINGLE_READS: u32 = 4;
 /// Connections for reads by id sent together (`batched_reads`): each statement carries
-/// the reads of a workspace that waited, so a few serve many; 28 connections a server in
-/// all (PostgreSQL allows 100 by default).
+/// the reads of a workspace that waited, so a few serve many.
 const PG_BATCHED_READS: u32 = 4;
 /// Connections for contacts' creates on PostgreSQL, alone or together: as many as a
 /// workspace keeps on their way at once (`contacts::create`), for four workspaces at once.
+/// With the main pool's 16, single reads' 8 and batched reads' 4: 36 connections a server
+/// in all (PostgreSQL allows 100 by default).
 const PG_CREATE_CONNECTIONS: u32 = 8;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes

@@ -421,14 +421,7 @@ async fn dropped_postgres_connections_are_replaced() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1) t",
-    )
-    .bind(locker_pid)
-    .fetch_one(&mut c)
-    .await
-    .unwrap();
+    let killed = terminate_other_connections_but(&mut c, locker_pid).await;
     assert!(killed >= 8, "{killed}");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     lock.commit().await.unwrap();
@@ -682,10 +675,18 @@ fn idle_create_connections(app: &TestApp) -> u32 {
 
 /// Ends every other connection to the test's database; how many there were.
 async fn terminate_other_connections(owner: &mut sqlx::PgConnection) -> i64 {
+    // No backend has process id 0.
+    terminate_other_connections_but(owner, 0).await
+}
+
+/// Ends every other connection to the test's database but the one of backend `kept`; how
+/// many there were.
+async fn terminate_other_connections_but(owner: &mut sqlx::PgConnection, kept: i32) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1) t",
     )
+    .bind(kept)
     .fetch_one(owner)
     .await
     .unwrap()
