@@ -148,12 +148,12 @@ impl Carnet {
         Ok(updated)
     }
 
-    /// The patch written without a transaction, as one command on SQLite's free writer
-    /// ([`contacts::update_alone`]), the contact read before, outside the writer. `None` when
-    /// it is to go in a write transaction instead, which decides everything again: on
-    /// PostgreSQL; when other writes hold or await the writer (transactions then share their
+    /// The patch written without a transaction of its own ([`contacts::update_alone`]): one
+    /// statement on PostgreSQL, one command on SQLite's free writer, the contact read before.
+    /// `None` when it is to go in a write transaction instead, which decides everything
+    /// again: when other writes hold or await SQLite's writer (transactions then share their
     /// commits); when the patch changes nothing (the owner is then still checked); and when
-    /// the command wrote nothing (the contact changed since it was read, or its new owner is
+    /// the change wrote nothing (the contact changed since it was read, or its new owner is
     /// not a member).
     async fn patch_alone(
         &self,
@@ -229,24 +229,25 @@ impl Carnet {
         Ok(changed)
     }
 
-    /// The contact as stored now, read outside the writer, for a change sent alone; `None`
-    /// when other writes hold or await the writer (the change then goes in a transaction,
-    /// which shares their commit).
+    /// The contact as stored now, read outside any transaction, for a change sent alone;
+    /// `None` when other writes hold or await SQLite's writer (the change then goes in a
+    /// transaction, which shares their commit).
     async fn read_for_alone(
         &self,
         ctx: &TenantContext,
         id: ContactId,
     ) -> ServiceResult<Option<Contact>> {
-        if !self.db.writer_free() {
+        if !self.db.may_write_alone() {
             return Ok(None);
         }
         let current = contacts::by_id(&self.db, ctx.tenant, id).await?;
         current.ok_or(ServiceError::NotFound("contact")).map(Some)
     }
 
-    /// [`Self::set_trashed`] without a transaction, as [`Self::patch_alone`] goes: one
-    /// command on SQLite's free writer ([`contacts::set_trashed_alone`]), the contact read
-    /// before. `None` when it is to go in a write transaction instead.
+    /// [`Self::set_trashed`] without a transaction of its own, as [`Self::patch_alone`]
+    /// goes ([`contacts::set_trashed_alone`]): one statement on PostgreSQL, one command on
+    /// SQLite's free writer, the contact read before. `None` when it is to go in a write
+    /// transaction instead.
     async fn set_trashed_alone(
         &self,
         ctx: &TenantContext,

@@ -86,6 +86,7 @@ macro_rules! bind_row {
 }
 
 mod alone;
+mod alone_pg;
 mod arrays;
 mod create;
 
@@ -946,11 +947,19 @@ impl IndexTable {
 
     /// `INSERT INTO <table> (tenant_id, contact_id, <key column>)`, for every writer of rows.
     fn insert_into(self) -> String {
-        let key = match self {
+        format!(
+            "INSERT INTO {} (tenant_id, contact_id, {})",
+            self.name(),
+            self.key_column()
+        )
+    }
+
+    /// The column holding the key.
+    fn key_column(self) -> &'static str {
+        match self {
             IndexTable::Emails => "email_key",
             IndexTable::Tags => "tag_key",
-        };
-        format!("INSERT INTO {} (tenant_id, contact_id, {key})", self.name())
+        }
     }
 
     /// The `INSERT` of a new contact's rows (`$1` the tenant, `$2` the contact) from the

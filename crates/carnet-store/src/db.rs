@@ -68,14 +68,16 @@ pub enum Db {
     },
     /// A pool for transactions, connections for reads of one statement
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
-    /// their own (`crate::batched_reads`), and the contacts' creates, alone or together, on
-    /// connections of their own (`create_conns`, [`crate::contacts::create`]).
+    /// their own (`crate::batched_reads`), and connections for writes of one statement
+    /// outside any transaction (`write_conns`): contacts' creates, alone or together
+    /// ([`crate::contacts::create`]), and changes to one contact ([`crate::contacts::update_alone`],
+    /// [`crate::contacts::set_trashed_alone`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
         batches: Arc<Batches>,
         creates: Arc<CreateBatches>,
-        create_conns: Arc<Readers<PgConnection>>,
+        write_conns: Arc<Readers<PgConnection>>,
     },
 }
 
@@ -194,10 +196,10 @@ impl Db {
             PG_SINGLE_READS,
         ));
         let batches = Arc::new(batched_reads::batches(options.clone(), PG_BATCHED_READS));
-        let create_conns = Arc::new(Readers::new(
+        let write_conns = Arc::new(Readers::new(
             options.clone(),
             Session::Plain,
-            PG_CREATE_CONNECTIONS,
+            PG_WRITE_CONNECTIONS,
         ));
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -213,11 +215,11 @@ impl Db {
             .connect_with(options)
             .await?;
         Ok(Db::Postgres {
-            creates: Arc::new(create_batches(Creates::Postgres(Arc::clone(&create_conns)))),
+            creates: Arc::new(create_batches(Creates::Postgres(Arc::clone(&write_conns)))),
             pool,
             single_reads,
             batches,
-            create_conns,
+            write_conns,
         })
     }
 
@@ -228,13 +230,15 @@ impl Db {
         }
     }
 
-    /// Whether a write may go alone now, as one command on SQLite's writer
-    /// (`GroupWriter::alone`): no write holds the writer or waits for it. Under concurrent
-    /// writes they go in transactions instead, which share their commits. Never on PostgreSQL.
-    pub fn writer_free(&self) -> bool {
+    /// Whether a change to one record may go alone now, without a transaction of its own
+    /// making ([`crate::contacts::update_alone`]): on SQLite, as one command on the writer
+    /// (`GroupWriter::alone`) when no write holds it or waits for it (under concurrent
+    /// writes changes go in transactions instead, which share their commits); always on
+    /// PostgreSQL, as one statement.
+    pub fn may_write_alone(&self) -> bool {
         match self {
             Db::Sqlite { writer, .. } => writer.waiting() == 0 && writer.idle(),
-            Db::Postgres { .. } => false,
+            Db::Postgres { .. } => true,
         }
     }
 
@@ -287,14 +291,14 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
-                create_conns,
+                write_conns,
                 ..
             } => {
                 vec![
                     ("main", stats(pool)),
                     ("single_reads", single(single_reads)),
                     ("batched_reads", single(batches.together().readers())),
-                    ("creates", single(create_conns)),
+                    ("writes", single(write_conns)),
                 ]
             }
         }
@@ -343,10 +347,10 @@ impl Db {
                 pool,
                 single_reads,
                 batches,
-                create_conns,
+                write_conns,
                 ..
             } => {
-                create_conns.close().await;
+                write_conns.close().await;
                 batches.together().readers().close().await;
                 single_reads.close().await;
                 pool.close().await;
@@ -373,11 +377,12 @@ const SQLITE_SINGLE_READS: u32 = 4;
 /// Connections for reads by id sent together (`batched_reads`): each statement carries
 /// the reads of a workspace that waited, so a few serve many.
 const PG_BATCHED_READS: u32 = 4;
-/// Connections for contacts' creates on PostgreSQL, alone or together: as many as a
-/// workspace keeps on their way at once (`contacts::create`), for four workspaces at once.
+/// Connections for writes of one statement on PostgreSQL (contacts' creates, alone or
+/// together, and changes to one contact): twice as many creates as a workspace keeps on
+/// their way at once (`contacts::create`), for four workspaces at once.
 /// With the main pool's 16, single reads' 8 and batched reads' 4: 36 connections a server
 /// in all (PostgreSQL allows 100 by default).
-const PG_CREATE_CONNECTIONS: u32 = 8;
+const PG_WRITE_CONNECTIONS: u32 = 8;
 
 /// SQLite page caches (negative: KiB). The writer's holds the indexes that bulk writes
 /// touch (the 2 MiB default made imports slow down as the database grew); each reader's

@@ -414,6 +414,6 @@ pub(crate) const PG_STATEMENT_TENANT: &str =
 
 /// PostgreSQL: whether the connection's session held the tenant `$1` (the materialized part
 /// reads it before anything else runs), and the session's tenant set to `$1`.
-const SESSION_TENANT: &str =
+pub(crate) const SESSION_TENANT: &str =
     "WITH held AS MATERIALIZED (SELECT current_setting('app.tenant_id', true) AS tenant)
      SELECT held.tenant IS NOT DISTINCT FROM $1, set_config('app.tenant_id', $1, false) FROM held";

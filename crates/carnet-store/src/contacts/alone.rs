@@ -1,15 +1,17 @@
-//! SQLite: a change to one contact written as one command on the writer, `BEGIN; …; COMMIT`
-//! ([`crate::group_commit::GroupWriter::alone`]), the contact read before, outside it.
+//! A change to one contact written without a transaction of its own making, the contact
+//! read before: on PostgreSQL as one statement ([`super::alone_pg`]); on SQLite as one
+//! command on the writer, `BEGIN; …; COMMIT` ([`crate::group_commit::GroupWriter::alone`]),
+//! the contact read outside it.
 //!
-//! In a write transaction the writer is held from the read for update to the commit, and
-//! each statement between is a hand-over to its thread. When no other write holds or waits
-//! for the writer (the caller asks [`Db::writer_free`]), a change is instead sent whole: the
-//! contact's row, only if it is still at the version read; its audit event, only if the row
-//! changed (`changes() = 1`); whatever else goes with it, only if that event was written. So
-//! all of it is written, or none of it, and the caller then goes in a transaction, which
-//! decides again.
+//! On SQLite, in a write transaction the writer is held from the read for update to the
+//! commit, and each statement between is a hand-over to its thread. When no other write
+//! holds or waits for the writer (the caller asks [`Db::may_write_alone`]), a change is
+//! instead sent whole: the contact's row, only if it is still at the version read; its audit
+//! event, only if the row changed (`changes() = 1`); whatever else goes with it, only if that
+//! event was written. So all of it is written, or none of it, and the caller then goes in a
+//! transaction, which decides again.
 
-use super::{COLUMNS, IndexTable, Row, UPDATE_SET, changed_keys, trash_update};
+use super::{COLUMNS, IndexTable, Row, UPDATE_SET, alone_pg, changed_keys, trash_update};
 use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::db::Db;
@@ -32,9 +34,9 @@ pub enum ChangeAlone {
     /// went in or out of the trash), or an update's new owner is not a member of the
     /// workspace.
     NotApplied,
-    /// Not tried: the change is to go in a write transaction. Always on PostgreSQL; on
-    /// SQLite when transactions sharing a commit are pending on the writer, or when the
-    /// command would bind more parameters than one may.
+    /// Not tried: the change is to go in a write transaction. On SQLite when transactions
+    /// sharing a commit are pending on the writer, or when the command would bind more
+    /// parameters than one may; never on PostgreSQL.
     InTransaction,
 }
 
@@ -114,8 +116,11 @@ pub async fn update_alone(
     now: DateTime<Utc>,
     event: &AuditEvent,
 ) -> Result<ChangeAlone> {
-    let Db::Sqlite { writer, .. } = db else {
-        return Ok(ChangeAlone::InTransaction);
+    let writer = match db {
+        Db::Sqlite { writer, .. } => writer,
+        Db::Postgres { write_conns, .. } => {
+            return alone_pg::update(db, write_conns, tenant, current, input, now, event).await;
+        }
     };
     // `$3`–`$15` the row ([`bind_row!`]), `$16` the version read.
     let mut command = ChangeCommand::new(
@@ -163,8 +168,12 @@ pub async fn set_trashed_alone(
     now: DateTime<Utc>,
     event: &AuditEvent,
 ) -> Result<ChangeAlone> {
-    let Db::Sqlite { writer, .. } = db else {
-        return Ok(ChangeAlone::InTransaction);
+    let writer = match db {
+        Db::Sqlite { writer, .. } => writer,
+        Db::Postgres { write_conns, .. } => {
+            return alone_pg::set_trashed(db, write_conns, tenant, current, trashed, now, event)
+                .await;
+        }
     };
     let sql =
         ChangeCommand::new(&format!("{} AND version = $5", trash_update(trashed)), 5).finish();

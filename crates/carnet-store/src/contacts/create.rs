@@ -97,10 +97,10 @@ pub async fn create(
         }
         // One whose statement with others failed may have been stored (a connection lost
         // at its end).
-        Db::Postgres { create_conns, .. } => {
+        Db::Postgres { write_conns, .. } => {
             let mut sent = Sent {
                 db,
-                conns: create_conns,
+                conns: write_conns,
                 tenant,
                 id,
                 maybe_stored: unanswered,
