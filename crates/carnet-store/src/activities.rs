@@ -82,6 +82,10 @@ macro_rules! bind_input {
     }};
 }
 
+mod alone;
+
+pub use alone::{ActivityAlone, create_alone};
+
 /// Stores a new activity (version 1). `source_uid` is the UID it had in the calendar it was
 /// imported from, if any.
 pub async fn insert(

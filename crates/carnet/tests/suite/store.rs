@@ -2154,6 +2154,128 @@ async fn postgres_changes_alone_meet_other_workspaces_and_dropped_connections() 
     app.finish().await;
 }
 
+/// PostgreSQL: an activity's creation from the API is one statement on the connections of
+/// single-statement writes: the activity and its event, or, when its contact is not a live
+/// contact of the workspace (in the trash, or another's) or its owner not a member, nothing.
+/// A dropped connection is met with a fresh one; an activity whose first sending was stored
+/// though its answer was lost is answered as stored, once.
+#[tokio::test]
+async fn postgres_activities_are_created_alone() {
+    use carnet_core::ActivityId;
+    use carnet_core::activity::ActivityInput;
+    use carnet_store::activities::{self, ActivityAlone};
+    use carnet_store::audit::AuditEvent;
+    let app = TestApp::new(Backend::Postgres).await;
+    let acme = app.carnet.create_tenant("acme", "Acme").await.unwrap();
+    let other = app.carnet.create_tenant("other", "Other").await.unwrap();
+    let lea = member(&app, "other", "lea@other.test").await;
+    let contact = |tenant, name: &str| {
+        let (carnet, body) = (app.carnet.clone(), json!({ "last_name": name }));
+        async move {
+            let ctx = TenantContext::system(tenant);
+            match carnet.create_contact(&ctx, &body, None).await.unwrap() {
+                carnet_service::contacts::Created::New(contact) => contact.id,
+                other => panic!("a new contact: {other:?}"),
+            }
+        }
+    };
+    let ours = contact(acme.id, "Durand").await;
+    let trashed = contact(acme.id, "Petit").await;
+    let ctx = TenantContext::system(acme.id);
+    app.carnet
+        .delete_contact(&ctx, trashed, None)
+        .await
+        .unwrap();
+    let theirs = contact(other.id, "Martin").await;
+    // The one connection for writes left with its session holding the other workspace (a
+    // change of theirs sets it): the statement sets its own before it looks for the contact.
+    let their_ctx = TenantContext::system(other.id);
+    let patch = json!({"job_title": "CTO"});
+    app.carnet
+        .patch_contact(&their_ctx, theirs, &patch, None)
+        .await
+        .unwrap();
+    assert_eq!(idle_write_connections(&app), 1);
+    let create = |id: ActivityId, body: serde_json::Value| {
+        let db = app.db.db.clone();
+        async move {
+            let input = ActivityInput::from_json(&body).unwrap();
+            let event = AuditEvent {
+                id: uuid::Uuid::now_v7(),
+                occurred_at: chrono::Utc::now(),
+                actor_kind: "system".into(),
+                actor_id: None,
+                action: "create".into(),
+                entity: "activity".into(),
+                entity_id: Some(id.0),
+                ip: None,
+                request_id: None,
+                changes: vec!["subject".into()],
+            };
+            activities::create_alone(&db, acme.id, id, &input, None, event.occurred_at, &event)
+                .await
+                .unwrap()
+        }
+    };
+    let call = |contact: Option<ContactId>, owner: Option<carnet_core::UserId>| {
+        json!({"kind": "call", "subject": "Appel", "starts_at": "2026-12-01T09:00:00Z",
+               "contact_id": contact.map(|c| c.to_string()),
+               "owner_id": owner.map(|o| o.to_string())})
+    };
+    let ActivityAlone::Stored(first) = create(ActivityId::new(), call(Some(ours), None)).await
+    else {
+        panic!("an activity about a live contact of the workspace is stored")
+    };
+    assert_eq!((first.contact_id, first.version), (Some(ours), 1));
+    for (refused, why) in [
+        (call(Some(trashed), None), "a contact in the trash"),
+        (call(Some(theirs), None), "another workspace's contact"),
+        (call(None, Some(lea)), "an owner who is not a member"),
+    ] {
+        let id = ActivityId::new();
+        assert!(
+            matches!(create(id, refused).await, ActivityAlone::Refused),
+            "{why}"
+        );
+        assert!(
+            activities::by_id(&app.db.db, acme.id, id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{why}"
+        );
+    }
+    assert_eq!(key_rows(&app, acme.id, "activities").await, 1);
+
+    // Its connection dropped by the server: sent again on a fresh one, stored once.
+    let DbLocation::Url(owner) = &app.db.owner else {
+        unreachable!()
+    };
+    let mut c = sqlx::PgConnection::connect(owner).await.unwrap();
+    assert!(terminate_other_connections(&mut c).await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = ActivityId::new();
+    assert!(matches!(
+        create(second, call(None, None)).await,
+        ActivityAlone::Stored(_)
+    ));
+    // The same activity sent again after its answer was lost: its id is taken by the
+    // first sending, so that one is the answer, and nothing more is stored.
+    assert!(terminate_other_connections(&mut c).await >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let ActivityAlone::Stored(again) = create(second, call(None, None)).await else {
+        panic!("the activity stored before its connection was lost is the answer")
+    };
+    assert_eq!(again.id, second);
+    assert_eq!(key_rows(&app, acme.id, "activities").await, 2);
+    let mut tx = app.db.db.tenant_read(acme.id).await.unwrap();
+    let events = carnet_store::audit::recent(&mut tx, 100).await.unwrap();
+    let created: Vec<_> = events.iter().filter(|e| e.entity == "activity").collect();
+    assert_eq!(created.len(), 2, "one event for each activity stored");
+    drop(tx);
+    app.finish().await;
+}
+
 /// Patches of one contact that arrive together each apply once, in some order: on SQLite
 /// those sent alone, read before the writer, find the contact changed by another and go
 /// again in a transaction. The contact ends with every patch counted in its version and its
