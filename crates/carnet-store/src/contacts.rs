@@ -532,7 +532,11 @@ pub async fn restore_many(tx: &mut TenantTx, contacts: &[ArchivedContact]) -> Re
         .collect();
     let (mut rowid, rowid_column, rowid_value) = match &mut tx.tx {
         Tx::Sqlite(c) => (Some(sqlite_next_rowid(c, tenant).await?), "rowid, ", "?, "),
-        Tx::Postgres(_) => (None, "", ""),
+        Tx::Postgres(c) => {
+            // A bulk write, as `insert_many`'s: the server's own pending list size.
+            sqlx::Executor::execute(&mut **c, BULK_GIN_PENDING_LIST).await?;
+            (None, "", "")
+        }
     };
     for (chunk, inputs) in contacts
         .chunks(MAX_PARAMS / WIDTH)

@@ -279,7 +279,7 @@ async fn gin_pending_list_is_small_for_creates_and_large_for_bulk_writes() {
         .await
         .unwrap();
     // Bulk: seeding writes the contacts in one transaction, which keeps them all in the
-    // list: more than 256 kB of them (32 pages).
+    // list: more than 256 kB of them (32 pages). Restoring an archive as well.
     let ctx = TenantContext::system(tenant.id);
     app.carnet
         .seed_contacts(&ctx, CONTACTS as usize)
@@ -288,10 +288,22 @@ async fn gin_pending_list_is_small_for_creates_and_large_for_bulk_writes() {
     let (pages, tuples) = gin_pending(&mut c).await;
     assert_eq!(tuples, CONTACTS, "{pages} pages");
     assert!(pages > 32, "{pages} pages");
-    c.execute("SELECT gin_clean_pending_list('contact_search_rest_trigrams')")
+    let clean = "SELECT gin_clean_pending_list('contact_search_rest_trigrams')";
+    c.execute(clean).await.unwrap();
+    assert_eq!(gin_pending(&mut c).await, (0, 0));
+    // Bulk too: restoring an archive of them into another workspace, in one transaction.
+    let mut archive = std::io::Cursor::new(Vec::new());
+    app.carnet
+        .export_archive("acme", &mut archive)
         .await
         .unwrap();
-    assert_eq!(gin_pending(&mut c).await, (0, 0));
+    archive.set_position(0);
+    let restored = app.carnet.restore_archive("copy", None, archive).await;
+    assert_eq!(restored.unwrap().contacts, CONTACTS as u64);
+    let (pages, tuples) = gin_pending(&mut c).await;
+    assert_eq!(tuples, CONTACTS, "{pages} pages");
+    assert!(pages > 32, "{pages} pages");
+    c.execute(clean).await.unwrap();
     // Creates, one at a time: the list is moved into the index each time it passes 256 kB.
     for i in 0..CONTACTS {
         let body = json!({
