@@ -187,8 +187,6 @@ impl Carnet {
     }
 }
 
-/// The owner must be a member of the tenant, and the contact one of its contacts, not in
-/// the trash.
 /// A new activity from a JSON body: its owner, when the body names none, the user who
 /// creates it.
 fn new_activity(ctx: &TenantContext, body: &Value) -> ServiceResult<ActivityInput> {
@@ -201,6 +199,8 @@ fn new_activity(ctx: &TenantContext, body: &Value) -> ServiceResult<ActivityInpu
     Ok(input)
 }
 
+/// The owner must be a member of the tenant, and the contact one of its contacts, not in
+/// the trash.
 async fn check_references(tx: &mut TenantTx, input: &ActivityInput) -> ServiceResult<()> {
     check_owner(tx, input.owner_id).await?;
     if let Some(contact) = input.contact_id {

@@ -29,9 +29,9 @@ pub const APP_ROLE: &str = "carnet_app";
 pub(crate) static PG_SESSION: LazyLock<String> =
     LazyLock::new(|| format!("SET ROLE {APP_ROLE}; SET gin_pending_list_limit = '256kB'"));
 
-/// PostgreSQL: bulk writes (imports, seeding) move their entries into GIN indexes in the
-/// large batches of the server's own pending list size, for their transaction only: with
-/// Carnet's 256 kB an import of 300,000 contacts ran 25 % slower.
+/// PostgreSQL: bulk writes (imports, seeding, restores) move their entries into GIN
+/// indexes in the large batches of the server's own pending list size, for their
+/// transaction only: with Carnet's 256 kB an import of 300,000 contacts ran 25 % slower.
 pub(crate) const BULK_GIN_PENDING_LIST: &str = "SET LOCAL gin_pending_list_limit TO DEFAULT";
 
 /// The SQLite file inside a data directory.
@@ -70,8 +70,9 @@ pub enum Db {
     /// ([`Db::tenant_read_single`]), the reads by id that go together, with connections of
     /// their own (`crate::batched_reads`), and connections for writes of one statement
     /// outside any transaction (`write_conns`): contacts' creates, alone or together
-    /// ([`crate::contacts::create`]), and changes to one contact ([`crate::contacts::update_alone`],
-    /// [`crate::contacts::set_trashed_alone`]).
+    /// ([`crate::contacts::create`]), changes to one contact
+    /// ([`crate::contacts::update_alone`], [`crate::contacts::set_trashed_alone`]) and
+    /// activities' creates ([`crate::activities::create_alone`]).
     Postgres {
         pool: PgPool,
         single_reads: Arc<Readers<PgConnection>>,
@@ -378,8 +379,8 @@ const SQLITE_SINGLE_READS: u32 = 4;
 /// the reads of a workspace that waited, so a few serve many.
 const PG_BATCHED_READS: u32 = 4;
 /// Connections for writes of one statement on PostgreSQL (contacts' creates, alone or
-/// together, and changes to one contact): twice as many creates as a workspace keeps on
-/// their way at once (`contacts::create`), for four workspaces at once.
+/// together, changes to one contact, activities' creates): as many as four workspaces keep
+/// creates on their way at once (two each, `contacts::create`); the other writes share them.
 /// With the main pool's 16, single reads' 8 and batched reads' 4: 36 connections a server
 /// in all (PostgreSQL allows 100 by default).
 const PG_WRITE_CONNECTIONS: u32 = 8;

@@ -2065,18 +2065,8 @@ async fn postgres_changes_alone_meet_other_workspaces_and_dropped_connections() 
     let app = TestApp::new(Backend::Postgres).await;
     let acme = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
-    let create = |tenant, name: &str| {
-        let (carnet, body) = (app.carnet.clone(), json!({ "last_name": name }));
-        async move {
-            let ctx = TenantContext::system(tenant);
-            match carnet.create_contact(&ctx, &body, None).await.unwrap() {
-                carnet_service::contacts::Created::New(contact) => contact,
-                other => panic!("a new contact: {other:?}"),
-            }
-        }
-    };
-    let ours = create(acme.id, "Durand").await;
-    let theirs = create(other.id, "Martin").await;
+    let ours = new_contact(&app, acme.id, "Durand").await;
+    let theirs = new_contact(&app, other.id, "Martin").await;
     let event = || AuditEvent {
         id: uuid::Uuid::now_v7(),
         occurred_at: chrono::Utc::now(),
@@ -2181,24 +2171,14 @@ async fn postgres_activities_are_created_alone() {
     let acme = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
     let lea = member(&app, "other", "lea@other.test").await;
-    let contact = |tenant, name: &str| {
-        let (carnet, body) = (app.carnet.clone(), json!({ "last_name": name }));
-        async move {
-            let ctx = TenantContext::system(tenant);
-            match carnet.create_contact(&ctx, &body, None).await.unwrap() {
-                carnet_service::contacts::Created::New(contact) => contact.id,
-                other => panic!("a new contact: {other:?}"),
-            }
-        }
-    };
-    let ours = contact(acme.id, "Durand").await;
-    let trashed = contact(acme.id, "Petit").await;
+    let ours = new_contact(&app, acme.id, "Durand").await.id;
+    let trashed = new_contact(&app, acme.id, "Petit").await.id;
     let ctx = TenantContext::system(acme.id);
     app.carnet
         .delete_contact(&ctx, trashed, None)
         .await
         .unwrap();
-    let theirs = contact(other.id, "Martin").await;
+    let theirs = new_contact(&app, other.id, "Martin").await.id;
     // The one connection for writes left with its session holding the other workspace (a
     // change of theirs sets it): the statement sets its own before it looks for the contact.
     let their_ctx = TenantContext::system(other.id);
@@ -2336,6 +2316,20 @@ async fn patches_that_meet_each_apply_once(backend: Backend) {
         assert_eq!(found.len(), usize::from(m == n), "p{m}");
     }
     app.finish().await;
+}
+
+/// A new contact of `tenant` with this last name, created through the service.
+async fn new_contact(
+    app: &TestApp,
+    tenant: carnet_core::TenantId,
+    name: &str,
+) -> carnet_core::contact::Contact {
+    let ctx = TenantContext::system(tenant);
+    let body = json!({ "last_name": name });
+    match app.carnet.create_contact(&ctx, &body, None).await.unwrap() {
+        carnet_service::contacts::Created::New(contact) => contact,
+        other => panic!("a new contact: {other:?}"),
+    }
 }
 
 /// A new member of the workspace `slug`, with this e-mail address: their id.
