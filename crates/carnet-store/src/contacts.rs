@@ -213,12 +213,16 @@ async fn sqlite_next_rowid(c: &mut sqlx::SqliteConnection, tenant: Uuid) -> Resu
 /// whose search text is `search`; SQLite's index needs none (NULL).
 fn search_rest(tx: &Tx, input: &ContactInput, search: &str) -> Option<String> {
     match tx {
-        Tx::Postgres(_) => {
-            let (last, first) = input.sort_keys();
-            Some(search::rest_text(search, &last, &first))
-        }
+        Tx::Postgres(_) => Some(pg_search_rest(input, search)),
         Tx::Sqlite(_) => None,
     }
+}
+
+/// The rest text PostgreSQL's search table indexes ([`search::rest_text`]) of `input`,
+/// whose search text is `search`.
+fn pg_search_rest(input: &ContactInput, search: &str) -> String {
+    let (last, first) = input.sort_keys();
+    search::rest_text(search, &last, &first)
 }
 
 /// A contact to store with [`insert_many`].

@@ -171,8 +171,9 @@ impl TenantTx {
 }
 
 impl PgSingle {
-    /// A connection of `readers`, lent for one read.
-    async fn lend(readers: &Arc<Readers<PgConnection>>) -> Result<PgSingle> {
+    /// A connection of `readers`, lent for one read (or one write of one statement:
+    /// `contacts::alone_pg`).
+    pub(crate) async fn lend(readers: &Arc<Readers<PgConnection>>) -> Result<PgSingle> {
         Ok(PgSingle {
             conn: readers.acquire().await?,
             readers: Arc::clone(readers),
@@ -181,8 +182,19 @@ impl PgSingle {
         })
     }
 
+    /// The connection in hand.
+    pub(crate) fn conn(&mut self) -> &mut Reader<PgConnection> {
+        &mut self.conn
+    }
+
+    /// Whether the statement went again on a fresh connection after the server dropped the
+    /// one it went on first (which may have carried it out before it was lost).
+    pub(crate) fn sent_again(&self) -> bool {
+        self.retries == 0
+    }
+
     /// [`TenantTx::settle`] for a read of `tenant`'s data on this connection.
-    async fn settle<T>(
+    pub(crate) async fn settle<T>(
         &mut self,
         tenant: TenantId,
         outcome: std::result::Result<T, sqlx::Error>,
@@ -414,6 +426,6 @@ pub(crate) const PG_STATEMENT_TENANT: &str =
 
 /// PostgreSQL: whether the connection's session held the tenant `$1` (the materialized part
 /// reads it before anything else runs), and the session's tenant set to `$1`.
-pub(crate) const SESSION_TENANT: &str =
+const SESSION_TENANT: &str =
     "WITH held AS MATERIALIZED (SELECT current_setting('app.tenant_id', true) AS tenant)
      SELECT held.tenant IS NOT DISTINCT FROM $1, set_config('app.tenant_id', $1, false) FROM held";

@@ -9,24 +9,24 @@
 //! rows, only for the row it changed. So all of it is written, or none of it, and the
 //! caller then goes in a transaction, which decides again.
 //!
-//! The statement runs under the workspace the connection's session holds, as single reads
-//! do ([`crate::tx::PgSingle`]): when it changes nothing, the session is set to the
-//! workspace, and if it held another the statement is sent again.
+//! The statement runs under the workspace the connection's session holds, and goes as single
+//! reads do ([`PgSingle`]): when it changes nothing, the session is set to the workspace,
+//! and if it held another the statement is sent again.
 
 use super::alone::ChangeAlone;
-use super::{COLUMNS, IndexTable, Row, UPDATE_SET, by_id, trash_update};
+use super::{COLUMNS, IndexTable, Row, UPDATE_SET, by_id, pg_search_rest, trash_update};
+use crate::Result;
 use crate::audit::{self, AuditEvent};
 use crate::db::Db;
 use crate::single_reads::{Reader, Readers};
-use crate::tx::{SESSION_TENANT, connection_lost};
-use crate::{Result, search};
+use crate::tx::PgSingle;
 use carnet_core::contact::{Contact, ContactInput};
 use carnet_core::{ContactId, TenantId};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{PgConnection, Postgres};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
 /// A statement of [`send`], its binds made again for each sending.
@@ -91,7 +91,7 @@ fn trash_sql(trashed: bool) -> &'static str {
 /// [`super::update_alone`] on PostgreSQL.
 pub(super) async fn update(
     db: &Db,
-    conns: &Readers<PgConnection>,
+    conns: &Arc<Readers<PgConnection>>,
     tenant: TenantId,
     current: &Contact,
     input: &ContactInput,
@@ -99,8 +99,7 @@ pub(super) async fn update(
     event: &AuditEvent,
 ) -> Result<ChangeAlone> {
     let search = input.search_text();
-    let (last, first) = input.sort_keys();
-    let rest = search::rest_text(&search, &last, &first);
+    let rest = pg_search_rest(input, &search);
     // The new keys and the old of each table whose keys change; none for the others, whose
     // rows stay as they are (most edits touch neither e-mails nor tags).
     let [emails, tags] = [IndexTable::Emails, IndexTable::Tags].map(|table| {
@@ -133,7 +132,7 @@ pub(super) async fn update(
 /// [`super::set_trashed_alone`] on PostgreSQL.
 pub(super) async fn set_trashed(
     db: &Db,
-    conns: &Readers<PgConnection>,
+    conns: &Arc<Readers<PgConnection>>,
     tenant: TenantId,
     current: &Contact,
     trashed: bool,
@@ -153,64 +152,41 @@ pub(super) async fn set_trashed(
 }
 
 /// Sends the change `statement` makes for contact `id` of `tenant`, whose audit event is
-/// `event`: again on another connection when the server dropped the one it went on. Should
-/// a sending before have written it after all, the change then finds the contact at a newer
-/// version; the event, whose id is new, tells it was this change, and the contact as stored
-/// is the answer.
+/// `event`, as single reads go ([`PgSingle::settle`]): when it changes nothing and the
+/// connection's session held another workspace, the session is set to `tenant` and the
+/// statement sent again; when the server dropped the connection, it is sent again on a fresh
+/// one. Should the first sending have been written after all, the change then finds the
+/// contact at a newer version; the event, whose id is new, tells it was this change, and the
+/// contact as stored is the answer.
 async fn send<'q>(
     db: &Db,
-    conns: &Readers<PgConnection>,
+    conns: &Arc<Readers<PgConnection>>,
     tenant: TenantId,
     id: ContactId,
     event: Uuid,
     statement: impl Fn() -> Statement<'q>,
 ) -> Result<ChangeAlone> {
-    let mut attempts = conns.max() + 1;
-    let mut maybe_written = false;
-    loop {
-        attempts -= 1;
-        let mut conn = conns.acquire().await?;
-        match exchange(&mut conn, tenant, &statement).await {
-            Ok(Some(row)) => return Ok(ChangeAlone::Changed(Box::new(row.into()))),
-            Ok(None) if maybe_written && event_written(&mut conn, tenant, event).await? => {
-                return Ok(match by_id(db, tenant, id).await? {
-                    Some(stored) => ChangeAlone::Changed(Box::new(stored)),
-                    None => ChangeAlone::NotApplied,
-                });
+    let mut single = PgSingle::lend(conns).await?;
+    let changed = loop {
+        let outcome = statement().fetch_optional(&mut **single.conn()).await;
+        if let Some(changed) = single.settle(tenant, outcome, Option::is_none).await? {
+            break changed;
+        }
+    };
+    Ok(match changed {
+        Some(row) => ChangeAlone::Changed(Box::new(row.into())),
+        None if single.sent_again() && event_written(single.conn(), tenant, event).await? => {
+            match by_id(db, tenant, id).await? {
+                Some(stored) => ChangeAlone::Changed(Box::new(stored)),
+                None => ChangeAlone::NotApplied,
             }
-            Ok(None) => return Ok(ChangeAlone::NotApplied),
-            Err(e) if attempts > 0 && connection_lost(&e) => maybe_written = true,
-            Err(e) => return Err(e.into()),
         }
-    }
-}
-
-/// The row `statement` changed on `conn`, under `tenant`: when it changes none and the
-/// session did not hold `tenant`, the session is set to it and the statement sent again.
-async fn exchange<'q>(
-    conn: &mut Reader<PgConnection>,
-    tenant: TenantId,
-    statement: &impl Fn() -> Statement<'q>,
-) -> std::result::Result<Option<Row>, sqlx::Error> {
-    let changed = statement().fetch_optional(&mut **conn).await;
-    conn.settle(&changed);
-    if changed.as_ref().is_ok_and(Option::is_none) {
-        let held: std::result::Result<(bool, String), _> = sqlx::query_as(SESSION_TENANT)
-            .bind(tenant.0.to_string())
-            .fetch_one(&mut **conn)
-            .await;
-        conn.settle(&held);
-        if !held?.0 {
-            let again = statement().fetch_optional(&mut **conn).await;
-            conn.settle(&again);
-            return again;
-        }
-    }
-    changed
+        None => ChangeAlone::NotApplied,
+    })
 }
 
 /// Whether `tenant`'s audit log holds `event` (read under the workspace the session holds:
-/// [`exchange`] set it).
+/// [`send`] set it).
 async fn event_written(
     conn: &mut Reader<PgConnection>,
     tenant: TenantId,

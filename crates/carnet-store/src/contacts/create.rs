@@ -10,7 +10,7 @@
 
 use super::arrays::{self, ContactArrays, bind_contact_arrays, key_arrays};
 use super::{
-    COLUMNS, Command, INSERT_COLUMNS, IndexTable, NewRow, Row, by_id,
+    COLUMNS, Command, INSERT_COLUMNS, IndexTable, NewRow, Row, by_id, pg_search_rest,
     sqlite_insert_audited_command, sqlite_insert_audited_many,
 };
 use crate::audit::{self, AuditEvent, EventArrays, bind_event_arrays};
@@ -19,7 +19,7 @@ use crate::db::Db;
 use crate::group_commit::GroupWriter;
 use crate::single_reads::Readers;
 use crate::tx::{PG_STATEMENT_TENANT, connection_lost, sqlite_tenant_write};
-use crate::{Result, StoreError, search};
+use crate::{Result, StoreError};
 use carnet_core::contact::{Contact, ContactInput};
 use carnet_core::{ContactId, TenantId};
 use chrono::{DateTime, Utc};
@@ -180,8 +180,7 @@ impl Sent<'_> {
         event: &AuditEvent,
     ) -> Result<Creation> {
         let search = input.search_text();
-        let (last, first) = input.sort_keys();
-        let rest = search::rest_text(&search, &last, &first);
+        let rest = pg_search_rest(input, &search);
         let (email_keys, tag_keys) = (input.email_keys(), input.tag_keys());
         let mut attempts = self.conns.max() + 1;
         loop {
