@@ -22,7 +22,9 @@
 //! contacts whose last- or first-name sort key starts with the search's longest run (ranges
 //! of B-tree indexes, in list order), and the others, from a trigram index over the rest of
 //! each contact's text ([`rest_text`]) and its sort keys' tails. Its trigram index used to
-//! cover the whole text, and each of a common name's matches was read to recheck it.
+//! cover the whole text, and each of a common name's matches was read to recheck it. The
+//! trigram index holds each row's tenant too (migration 0013): a workspace's search never
+//! reads another workspace's matches.
 
 use crate::tx::Tx;
 use crate::{Result, StoreError};

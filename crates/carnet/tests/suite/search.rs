@@ -483,6 +483,16 @@ async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
             .unwrap();
             let plan = lines.join("\n");
             assert!(plan.contains(index), "{part}: {plan}");
+            // The trigram index holds the tenant (migration 0013): its scans look for the
+            // tenant's rows alone, not for every workspace's matches.
+            let trigram_conds: Vec<&String> = lines
+                .iter()
+                .filter(|l| l.contains("Index Cond") && l.contains("_text ~~"))
+                .collect();
+            let by_tenant = trigram_conds.iter().all(|l| l.contains("tenant_id"));
+            let trigrams = index == "contact_search_rest_trigrams";
+            assert_eq!(trigrams, !trigram_conds.is_empty(), "{part}: {plan}");
+            assert!(by_tenant, "{part}: {plan}");
         }
         c.execute("SET ROLE carnet_app").await.unwrap();
         let refused = sqlx::query("SELECT count(*) FROM contact_search")

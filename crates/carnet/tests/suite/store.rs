@@ -1454,7 +1454,12 @@ async fn sqlite_migration_0011_moves_contacts_into_their_tenants_blocks() {
     c.close().await.unwrap();
 
     let report = carnet_store::migrate(&t.owner, false).await.unwrap();
-    assert_eq!(report.applied, vec![11, 12]);
+    // Later migrations come after (their own tests say what they do).
+    assert!(
+        report.applied.starts_with(&[11, 12]),
+        "{:?}",
+        report.applied
+    );
     let mut c = sqlite_owner(&t).await;
     assert_eq!(rowid_blocks(&mut c).await, (0, 2, Ok(())));
     c.close().await.unwrap();
@@ -1538,7 +1543,7 @@ async fn sqlite_migration_0012_keeps_key_rows_in_slimmer_tables() {
             carnet_store::undo_to(&app.db.owner, 11).await.unwrap();
         } else {
             let report = carnet_store::migrate(&app.db.owner, false).await.unwrap();
-            assert_eq!(report.applied, vec![12]);
+            assert!(report.applied.starts_with(&[12]), "{:?}", report.applied);
         }
         let mut c = sqlite_owner(&app.db).await;
         let (emails, tags, schema) = key_rows(&mut c).await;
