@@ -6,7 +6,8 @@
 -- equality): the index intersects the run's trigrams with the workspace's own rows, 1.8 ms.
 -- Last, not first: the index then walks the trigrams' entries first and looks each match's
 -- tenant up, where a first column made the large workspace's own searches read its whole
--- entry (a million rows: 1.9 → 5.6 ms for a rare phone number), bench/results/http.md.
+-- entry (a million rows: 1.9 → 5.6 ms for a rare phone number). Creates pay for the key
+-- more: 5–13 % in A/B rounds (bench/results/http.md, twenty-fourth session).
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 DROP INDEX contact_search_rest_trigrams;
 CREATE INDEX contact_search_rest_trigrams ON contact_search
