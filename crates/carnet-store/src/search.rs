@@ -49,13 +49,18 @@ const STRETCH_FROM: usize = 2_000;
 /// search reads every match as before.
 const STRETCH_REST_CAP: usize = 2_000;
 
-/// SQLite: the rowids the index matches for the FTS5 query `$1` among the contacts of tenant
-/// `$3`, at most `$2`. The index holds every tenant's contacts; a tenant's own lie in its
-/// block of rowids (migration 0011), a range the index seeks to in each of its segments.
-const TENANT_MATCHES: &str = "SELECT rowid FROM contact_search WHERE contact_search MATCH $1 \
-     AND rowid BETWEEN (SELECT block << 40 FROM contact_rowid_blocks WHERE tenant_id = $3) \
-     AND (SELECT (block << 40) + 1099511627775 FROM contact_rowid_blocks WHERE tenant_id = $3) \
-     LIMIT $2";
+/// SQLite: the rowids the index matches for the FTS5 query in parameter `query` among the
+/// contacts of the tenant in parameter `tenant`, at most parameter `limit` of them. The index
+/// holds every tenant's contacts; a tenant's own lie in its block of rowids (migration 0011),
+/// a range the index seeks to in each of its segments.
+fn tenant_matches(query: &str, limit: &str, tenant: &str) -> String {
+    format!(
+        "SELECT rowid FROM contact_search WHERE contact_search MATCH {query} \
+         AND rowid BETWEEN (SELECT block << 40 FROM contact_rowid_blocks WHERE tenant_id = {tenant}) \
+         AND (SELECT (block << 40) + 1099511627775 FROM contact_rowid_blocks WHERE tenant_id = {tenant}) \
+         LIMIT {limit}"
+    )
+}
 
 /// A trigram index holds no entry for a shorter term.
 const MIN_TERM_CHARS: usize = 3;
@@ -142,9 +147,10 @@ pub(crate) async fn matches(
                 return Ok(None);
             }
             let (count, json): (i64, String) = sqlx::query_as(&format!(
-                "SELECT count(*), json_group_array(rowid) FROM ({TENANT_MATCHES})"
+                "SELECT count(*), json_group_array(rowid) FROM ({})",
+                tenant_matches("$1", "$2", "$3")
             ))
-            .bind(fts_trigrams(&indexed))
+            .bind(fts_trigrams(&indexed).join(" "))
             .bind(cap)
             .bind(tenant)
             .fetch_one(&mut **c)
@@ -239,9 +245,11 @@ pub(crate) async fn stretch(
 /// stretch and the index's matches instead of reading both as [`stretch`] does (at a
 /// million contacts, 26,000 matches: two lists of rowids built, sent and compared). Every
 /// contact of the stretch holds the term (its sort key, folded as its search text is, starts
-/// with it), so equal counts are the same contacts. `None` when that does not hold: several
-/// indexed terms (a contact of the stretch may lack another), fewer than [`STRETCH_FROM`]
-/// contacts in the stretch, more than [`CANDIDATE_CAP`] matches, or matches outside it.
+/// with it), so equal counts are the same contacts; the index's matches are counted no
+/// further than the stretch's size, a trigram at a time first ([`only_in_stretch`]). `None`
+/// when that does not hold: several indexed terms (a contact of the stretch may lack
+/// another), fewer than [`STRETCH_FROM`] or more than [`CANDIDATE_CAP`] contacts in the
+/// stretch, or matches outside it.
 pub(crate) async fn whole_stretch(
     c: &mut sqlx::SqliteConnection,
     tenant: Uuid,
@@ -265,17 +273,26 @@ pub(crate) async fn whole_stretch(
         .bind(&to)
         .fetch_one(&mut *c)
         .await?;
-    if usize::try_from(in_range).map_or(true, |n| n < STRETCH_FROM) {
+    let size = usize::try_from(in_range).unwrap_or(usize::MAX);
+    if !(STRETCH_FROM..=CANDIDATE_CAP).contains(&size) {
         return Ok(None);
     }
-    let cap = i64::try_from(CANDIDATE_CAP + 1).unwrap_or(i64::MAX);
-    let matches: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ({TENANT_MATCHES})"))
-        .bind(fts_trigrams(&indexed))
-        .bind(cap)
+    let trigrams = fts_trigrams(&indexed);
+    let all = trigrams.join(" ");
+    let mut queries: Vec<&str> = trigrams.iter().map(String::as_str).collect();
+    if queries.len() > 1 {
+        queries.push(&all);
+    }
+    let sql = only_in_stretch(queries.len());
+    let mut statement = sqlx::query_scalar(&sql)
         .bind(tenant)
-        .fetch_one(&mut *c)
-        .await?;
-    Ok((matches == in_range && matches < cap).then(|| Stretch {
+        .bind(in_range + 1)
+        .bind(in_range);
+    for query in &queries {
+        statement = statement.bind(*query);
+    }
+    let whole: bool = statement.fetch_one(&mut *c).await?;
+    Ok(whole.then(|| Stretch {
         from: (*term).clone(),
         to,
         rest: Candidates::Rowids {
@@ -289,6 +306,26 @@ pub(crate) async fn whole_stretch(
 /// from `$2` up to `$3` (read from that column's sort index).
 fn in_stretch(column: &str) -> String {
     format!("FROM contacts WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3")
+}
+
+/// SQLite: whether the index matches exactly `$3` contacts of tenant `$1` (a stretch's size)
+/// for any of the FTS5 queries in parameters `$4` onwards, each counted up to `$2` (`$3` + 1).
+/// Every contact of the stretch matches each query, so a query matching no more contacts
+/// than the stretch holds matches none outside it, and neither does the search, which
+/// matches fewer. `CASE` stops at the first query found so: given each trigram first, then
+/// all of them, a term one of whose trigrams no other contact holds ("hev" of "chevalier")
+/// is settled by reading as many index entries as the stretch holds, where the whole query
+/// read every entry of each trigram ("ier": twelve times as many).
+fn only_in_stretch(queries: usize) -> String {
+    let whens: Vec<String> = (4..4 + queries)
+        .map(|p| {
+            format!(
+                "WHEN (SELECT count(*) FROM ({})) = $3 THEN 1",
+                tenant_matches(&format!("${p}"), "$2", "$1")
+            )
+        })
+        .collect();
+    format!("SELECT CASE {} ELSE 0 END", whens.join(" "))
 }
 
 /// The least string above every string starting with `prefix` (its last character
@@ -432,11 +469,11 @@ pub(crate) fn rest_text(search_text: &str, sort_last: &str, sort_first: &str) ->
     kept.join(" ")
 }
 
-/// An FTS5 query that every contact containing all `terms` matches: each trigram of each
-/// term, quoted (quotes doubled) and implicitly ANDed. The index keeps no positions
-/// (migration 0005), so it may also return a contact holding the trigrams apart; the list's
-/// `LIKE` test drops those.
-fn fts_trigrams(terms: &[&String]) -> String {
+/// The trigrams of `terms` as FTS5 queries, each once: quoted (quotes doubled). Joined by
+/// spaces (implicitly ANDed), they are a query that every contact containing all `terms`
+/// matches. The index keeps no positions (migration 0005), so it may also return a contact
+/// holding the trigrams apart; the list's `LIKE` test drops those.
+fn fts_trigrams(terms: &[&String]) -> Vec<String> {
     let mut trigrams: Vec<String> = Vec::new();
     for term in terms {
         let chars: Vec<char> = term.chars().collect();
@@ -448,7 +485,7 @@ fn fts_trigrams(terms: &[&String]) -> String {
             }
         }
     }
-    trigrams.join(" ")
+    trigrams
 }
 
 /// A LIKE pattern matching `term` anywhere, with `%`, `_` and `\` escaped by `\` (the
@@ -536,11 +573,11 @@ mod tests {
         let a = "o\"bri".to_owned();
         let b = "a*bri".to_owned();
         assert_eq!(
-            fts_trigrams(&[&a, &b]),
+            fts_trigrams(&[&a, &b]).join(" "),
             "\"o\"\"b\" \"\"\"br\" \"bri\" \"a*b\" \"*br\""
         );
         let accented = "éloï".to_owned();
-        assert_eq!(fts_trigrams(&[&accented]), "\"élo\" \"loï\"");
+        assert_eq!(fts_trigrams(&[&accented]), ["\"élo\"", "\"loï\""]);
     }
 
     #[test]

@@ -182,6 +182,9 @@ async fn names_read_from_their_stretch_find_what_a_scan_finds(backend: Backend) 
     .await;
     app.add_contacts_with(&tenant, "Noel", 2100, &json!({"first_name": "Camille"}))
         .await;
+    // Each trigram of "noel" in other contacts, never both in one.
+    app.add_contacts(&tenant, "Noemi", 3).await;
+    app.add_contacts(&tenant, "Joel", 3).await;
     let trashed = app.add_contacts(&tenant, "Zola", 5).await;
     let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
     for id in &trashed {
@@ -246,8 +249,9 @@ async fn names_read_from_their_stretch_find_what_a_scan_finds(backend: Backend) 
             }
         }
     }
-    // A name no other contact holds anywhere (2,100 Noels, and no "noel" in any other text):
-    // its stretch is its matches, told by counting both, and read alone.
+    // A name no other contact holds anywhere (2,100 Noels, and no "noel" in any other text),
+    // though each of its trigrams is held outside its stretch ("noe" by the Noemis, "oel" by
+    // the Joels): its stretch is its matches, told by counting both, and read alone.
     let expected = scan(&all, &["noel"], SortField::LastName, false);
     assert_eq!(expected.len(), 2100);
     let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
