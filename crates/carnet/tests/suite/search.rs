@@ -84,7 +84,16 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
     let other = app.carnet.create_tenant("other", "Other").await.unwrap();
-    app.add_contacts(&tenant, "Durand", 5100).await;
+    let durands = app.add_contacts(&tenant, "Durand", 5100).await;
+    // The first 30 in list order in the trash: a window counts them, a page never shows them.
+    let mut tx = app.db.db.tenant_write(tenant.id).await.unwrap();
+    for id in &durands[..30] {
+        contacts::set_trashed(&mut tx, *id, true, chrono::Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
     // Past the first 1,000 in list order: only the index finds them.
     app.add_contacts(&tenant, "Zola", 120).await;
     app.carnet
@@ -97,7 +106,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
         .await
         .unwrap();
     let all = everyone(&app, &tenant).await;
-    assert_eq!(all.len(), 5620);
+    assert_eq!(all.len(), 5590);
     let phone = all
         .iter()
         .find_map(|c| c.input().phones.first().map(|p| p.value.clone()))
@@ -150,8 +159,58 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
             let rest = &expected[ids.len()..];
             assert_eq!(second, rest[..rest.len().min(51)], "{terms:?} page 2");
         }
+        // The other way round: the first look reads from the list's end.
+        let descending = ListQuery {
+            descending: true,
+            ..query(&terms, 51)
+        };
+        let ids: Vec<ContactId> = contacts::list(&mut tx, &descending)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        let backwards: Vec<ContactId> = expected.iter().rev().take(51).cloned().collect();
+        assert_eq!(ids, backwards, "{terms:?} descending");
     }
     assert!(search(&app, &tenant, &["mar"]).await.len() > 10);
+    // Sorted by a time or by creation, through the same first look, pages 1 and 2.
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    for sort in [SortField::UpdatedAt, SortField::CreatedAt] {
+        for descending in [false, true] {
+            let mut expected: Vec<&carnet_core::contact::Contact> = all
+                .iter()
+                .filter(|c| c.input().search_text().contains("durand"))
+                .collect();
+            expected.sort_by_key(|c| {
+                let time = (sort == SortField::UpdatedAt).then_some(c.updated_at);
+                (time, c.id.0)
+            });
+            if descending {
+                expected.reverse();
+            }
+            let expected: Vec<ContactId> = expected.iter().map(|c| c.id).collect();
+            let ask = |after| ListQuery {
+                sort,
+                descending,
+                after,
+                ..query(&["durand"], 51)
+            };
+            let first = contacts::list(&mut tx, &ask(None)).await.unwrap();
+            let ids: Vec<ContactId> = first.iter().map(|c| c.id).collect();
+            assert_eq!(ids, expected[..51], "{sort:?} descending={descending}");
+            let last = first.last().unwrap();
+            let cursor = Some((sort.value_of(last), last.id.0));
+            let second = contacts::list(&mut tx, &ask(cursor)).await.unwrap();
+            let ids: Vec<ContactId> = second.iter().map(|c| c.id).collect();
+            assert_eq!(
+                ids,
+                expected[51..102],
+                "{sort:?} descending={descending} page 2"
+            );
+        }
+    }
+    drop(tx);
     app.finish().await;
 }
 
@@ -517,8 +576,8 @@ async fn rare_terms_start_from_the_trigram_index(backend: Backend) {
     app.finish().await;
 }
 
-/// A search's first statement reads the first contacts in list order from the sort index,
-/// after the cursor, and stops there: no scan of the tenant, no sort of its contacts.
+/// A search's first look reads the first contacts in list order from the sort index, after
+/// the cursor, and stops there: no scan of the tenant, no sort of its contacts.
 async fn searches_first_read_the_sort_index(backend: Backend) {
     let app = TestApp::new(backend).await;
     let tenant = app.carnet.create_tenant("acme", "Acme").await.unwrap();
@@ -530,29 +589,37 @@ async fn searches_first_read_the_sort_index(backend: Backend) {
         c.execute("VACUUM ANALYZE").await.unwrap();
         c.close().await.unwrap();
     }
-    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
-    let first = query(&["durand"], 51);
-    let after = ListQuery {
-        after: Some((
-            carnet_store::contacts::SortValue::Text("durand".into()),
-            uuid::Uuid::now_v7(),
-        )),
+    let all = everyone(&app, &tenant).await;
+    let after = |n: usize| ListQuery {
+        after: Some((SortField::LastName.value_of(&all[n]), all[n].id.0)),
         ..query(&["durand"], 51)
     };
-    for q in [first, after] {
+    let mut tx = app.db.db.tenant_read(tenant.id).await.unwrap();
+    for (q, range) in [
+        (
+            query(&["durand"], 51),
+            "(tenant_id=? AND (sort_last,id)<(?,?))",
+        ),
+        // 1,000 contacts and more after the cursor: read up to the 1,000th.
+        (
+            after(99),
+            "(tenant_id=? AND (sort_last,id)>(?,?) AND (sort_last,id)<(?,?))",
+        ),
+        // Fewer: read to the end.
+        (after(2499), "(tenant_id=? AND (sort_last,id)>(?,?))"),
+    ] {
         let plan = window_plan(&mut tx, &q).await.unwrap().unwrap();
-        let range = if q.after.is_some() {
-            "(sort_last,id)>(?,?)"
-        } else {
-            "(tenant_id=?)"
-        };
         match backend {
-            // The subquery reads the sort index from the cursor on; only the at most 1,000
-            // rows it yields are sorted again.
-            Backend::Sqlite => assert!(
-                plan.contains("SEARCH w USING INDEX contacts_sort_last") && plan.contains(range),
-                "{plan}"
-            ),
+            // The sort index is read from the cursor on, up to the window's last contact
+            // (found first from the sort index alone) when there is one; in its order, so
+            // that the read stops at the page's last match, nothing sorted again.
+            Backend::Sqlite => {
+                assert!(
+                    plan.contains(&format!("SEARCH c USING INDEX contacts_sort_last {range}")),
+                    "{plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+            }
             Backend::Postgres => {
                 assert!(
                     plan.contains("Index Scan using contacts_sort_last on contacts w"),
