@@ -3,9 +3,9 @@
 
 use carnet_core::{ContactId, ContactInput};
 use carnet_service::TenantContext;
-use carnet_store::DbLocation;
 use carnet_store::contacts::{self, ListQuery, SortField, list_plan, window_plan};
 use carnet_store::tenants::Tenant;
+use carnet_store::{DbLocation, TenantTx};
 use carnet_testkit::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 use sqlx::{Connection, Executor};
@@ -64,6 +64,16 @@ fn scan(
         if descending { order.reverse() } else { order }
     });
     found.iter().map(|c| c.id).collect()
+}
+
+/// The ids of the page `q` asks for.
+async fn page(tx: &mut TenantTx, q: &ListQuery) -> Vec<ContactId> {
+    contacts::list(tx, q)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect()
 }
 
 async fn search(app: &TestApp, tenant: &Tenant, terms: &[&str]) -> Vec<ContactId> {
@@ -150,12 +160,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
                 after: Some((SortField::LastName.value_of(last), last.id.0)),
                 ..query(&terms, 51)
             };
-            let second: Vec<ContactId> = contacts::list(&mut tx, &after)
-                .await
-                .unwrap()
-                .iter()
-                .map(|c| c.id)
-                .collect();
+            let second = page(&mut tx, &after).await;
             let rest = &expected[ids.len()..];
             assert_eq!(second, rest[..rest.len().min(51)], "{terms:?} page 2");
         }
@@ -164,12 +169,7 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
             descending: true,
             ..query(&terms, 51)
         };
-        let ids: Vec<ContactId> = contacts::list(&mut tx, &descending)
-            .await
-            .unwrap()
-            .iter()
-            .map(|c| c.id)
-            .collect();
+        let ids = page(&mut tx, &descending).await;
         let backwards: Vec<ContactId> = expected.iter().rev().take(51).cloned().collect();
         assert_eq!(ids, backwards, "{terms:?} descending");
     }
@@ -201,10 +201,9 @@ async fn search_finds_what_a_scan_finds(backend: Backend) {
             assert_eq!(ids, expected[..51], "{sort:?} descending={descending}");
             let last = first.last().unwrap();
             let cursor = Some((sort.value_of(last), last.id.0));
-            let second = contacts::list(&mut tx, &ask(cursor)).await.unwrap();
-            let ids: Vec<ContactId> = second.iter().map(|c| c.id).collect();
+            let second = page(&mut tx, &ask(cursor)).await;
             assert_eq!(
-                ids,
+                second,
                 expected[51..102],
                 "{sort:?} descending={descending} page 2"
             );
