@@ -1152,9 +1152,11 @@ async fn fetch_list(tx: &mut TenantTx, b: &SqlBuilder) -> Result<Vec<Contact>> {
 enum Start<'a> {
     /// The tenant's contacts in list order (or, with an e-mail filter, the e-mail index).
     Walk,
-    /// Only among the first this many contacts in list order.
+    /// Only among the first this many contacts in list order (PostgreSQL; see
+    /// `window_sql`).
     Window(u32),
-    /// Only up to this contact (sort value, id) in list order, itself included.
+    /// Only up to this contact (sort value, id) in list order, itself included (SQLite's
+    /// window).
     Until(&'a (SortValue, Uuid)),
     /// The matches the trigram index gave.
     Matches(&'a Candidates),
@@ -1440,9 +1442,10 @@ fn list_sql(tenant: Uuid, q: &ListQuery, start: Start<'_>) -> SqlBuilder {
                     "unnest({p}::uuid[]) s(id) CROSS JOIN contacts c WHERE c.id = s.id AND c.tenant_id = {t}"
                 ));
             }
-            // The first rows in list order, read lazily from the sort index: the page is
-            // looked for among them (a subquery driving the query, never a test run on
-            // every contact of the tenant).
+            // The first rows in list order, read lazily from the sort index (PostgreSQL
+            // reads no more of the subquery than the page needs): the page is looked for
+            // among them (a subquery driving the query, never a test run on every contact
+            // of the tenant).
             Start::Window(rows) => {
                 let live = live_filter(q);
                 let (after, order) = keyset(&mut b, q, "w");
